@@ -1,0 +1,9 @@
+"""`codemoat index` and `codemoat search`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,59 @@
+"""The `codemoat` command: one subcommand group per package, composed here.
+
+Every package's error hierarchy is turned into one line on stderr and a non-zero exit code; no tracebacks
+reach the user (set CODEMOAT_DEBUG=1 to see them)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from appliance.cli import index as index_cli
+from appliance.config import load_settings
+from appliance.errors import ApplianceError
+from indexer.errors import IndexerError
+
+app = typer.Typer(
+    name="codemoat",
+    help="CodeMoat: an on-premises AI coding assistant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(None, "--home", help="Data directory (default: $CODEMOAT_HOME or ~/.codemoat)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML configuration file."),
+) -> None:
+    ctx.obj = load_settings(home=home, config_file=config)
+
+
+index_cli.register(app)
+
+_USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError)
+
+
+def main() -> None:
+    try:
+        app()
+    except _USER_ERRORS as exc:
+        if os.environ.get("CODEMOAT_DEBUG"):
+            raise
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(getattr(exc, "exit_code", 1))
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""Repositories → files → tree-sitter chunks → dense + sparse vectors → Qdrant; symbol table; hybrid retrieval.
+
+May import third-party packages only: never `appliance`, `lsp` or `licensing`."""
