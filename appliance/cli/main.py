@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -42,9 +42,9 @@ index_cli.register(app)
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     try:
-        app()
+        app(args=list(argv) if argv is not None else None, prog_name="codemoat")
     except _USER_ERRORS as exc:
         if os.environ.get("CODEMOAT_DEBUG"):
             raise
