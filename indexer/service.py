@@ -1,0 +1,164 @@
+"""`CodeIndex`: the indexer's Python API, used in-process by the CLI and the gateway.
+
+One object owns the manifest, the vector store and the embedder of a data directory. The embedder loads on
+first use, so a process that only looks up symbols never pays for it."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from indexer.config import IndexerSettings
+from indexer.embedding import load_embedder
+from indexer.embedding.protocol import Embedder
+from indexer.errors import QueryError, RepositoryPathError
+from indexer.manifest import Manifest, SymbolHit
+from indexer.pipeline import IndexReport, IndexRun, Progress
+from indexer.retrieval import Retriever
+from indexer.store import open_store
+from indexer.store.protocol import VectorStore
+from indexer.types import Hit, SearchFilter, SearchMode
+
+_REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoInfo:
+    name: str
+    root: str
+    files: int
+    chunks: int
+    last_commit: str | None
+    last_indexed: float | None
+    interrupted: bool
+
+
+def repo_name_for(root: Path) -> str:
+    name = root.resolve().name or "root"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)
+
+
+class CodeIndex:
+    def __init__(self, settings: IndexerSettings, home: Path, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.paths = settings.data_paths(home)
+        self.manifest = Manifest(self.paths.manifest)
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._store: VectorStore | None = None
+        self._store_lock = threading.Lock()
+        self._retriever: Retriever | None = None
+
+    @classmethod
+    def open(cls, settings: IndexerSettings, home: Path, *, embedder: Embedder | None = None) -> "CodeIndex":
+        return cls(settings, home, embedder=embedder)
+
+    # -- lazily built parts ------------------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = open_store(self.settings, self.paths, dim=self._dim())
+        return self._store
+
+    def _dim(self) -> int:
+        """The vector size is recorded at first use, so opening the store for search need not load the model."""
+        recorded = self.manifest.get_meta("embedder")
+        if recorded is not None:
+            name, dim = recorded.rsplit(":", 1)
+            if self._embedder is None and name == self.settings.embedder:
+                return int(dim)
+        emb = self.embedder
+        if recorded is None:
+            self.manifest.set_meta("embedder", f"{self.settings.embedder}:{emb.dim}")
+        elif recorded != f"{self.settings.embedder}:{emb.dim}":
+            from indexer.errors import StoreError
+
+            raise StoreError(
+                f"the index was built with embedder {recorded.rsplit(':', 1)[0]!r}; the configuration now says "
+                f"{self.settings.embedder!r}: set it back, or remove {self.paths.root} and index again"
+            )
+        return emb.dim
+
+    # -- indexing ----------------------------------------------------------------------------------------------
+
+    def index(self, root: Path, *, name: str | None = None, progress: Progress | None = None) -> IndexReport:
+        root = Path(root)
+        if not root.exists():
+            raise RepositoryPathError(f"{root}: no such directory")
+        if not root.is_dir():
+            raise RepositoryPathError(f"{root}: not a directory")
+        repo = name or repo_name_for(root)
+        if not _REPO_NAME.match(repo):
+            raise RepositoryPathError(
+                f"invalid repository name {repo!r}: use letters, digits, '.', '_', '-' and '/' (at most 128)"
+            )
+        run = IndexRun(self.settings, self.manifest, self.store, self.embedder, progress)
+        return run.run(root, repo)
+
+    def remove_repository(self, name: str) -> int:
+        """Delete a repository's points and manifest rows; returns how many points were removed."""
+        ids = sorted(self.manifest.all_point_ids(name) | set(self.store.point_ids(name)))
+        self.manifest.add_pending(name, ids)
+        self.manifest.remove_repo(name)
+        if ids:
+            self.store.delete(ids)
+            self.store.flush()
+        self.manifest.clear_pending(ids)
+        return len(ids)
+
+    def repositories(self) -> list[RepoInfo]:
+        out = []
+        for rec in self.manifest.repos():
+            stats = self.manifest.file_stats(rec.name)
+            out.append(RepoInfo(rec.name, rec.root, stats["files"], stats["chunks"], rec.last_commit,
+                                rec.run_finished, rec.interrupted))
+        return out
+
+    # -- retrieval ---------------------------------------------------------------------------------------------
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.embedder, self.store)
+        return self._retriever
+
+    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+               flt: SearchFilter = SearchFilter()) -> list[Hit]:
+        return self.retriever.search(query, k=k, mode=mode, flt=flt)
+
+    def search_batch(self, queries: Sequence[str], *, k: int = 10, mode: SearchMode = "hybrid",
+                     flt: SearchFilter = SearchFilter()) -> list[list[Hit]]:
+        return self.retriever.search_batch(queries, k=k, mode=mode, flt=flt)
+
+    def lookup_symbols(self, names: Sequence[str], *, repos: Sequence[str] | None = None,
+                       limit: int = 20) -> list[SymbolHit]:
+        if limit < 0:
+            raise QueryError("limit must be ≥ 0")
+        return self.manifest.lookup_symbols(names, repos=repos, limit=limit)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._retriever = None
+        self.manifest.close()
+
+    def __enter__(self) -> "CodeIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
