@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from appliance.api.config import GatewaySettings
 from appliance.errors import ConfigError
+from appliance.state.config import StateSettings
 from indexer.config import IndexerSettings
 
 
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     indexer: IndexerSettings = Field(default_factory=IndexerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    state: StateSettings = Field(default_factory=StateSettings)
 
     @classmethod
     def settings_customise_sources(

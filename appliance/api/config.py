@@ -1,0 +1,30 @@
+"""The gateway's settings: request limits and defaults, metrics exposure, usage recording.
+
+Embedded in the appliance's Settings as `gateway` (TOML `[gateway]`, env `CODEMOAT_GATEWAY__MAX_BODY_BYTES`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class GatewaySettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    max_body_bytes: int = Field(
+        2_000_000, ge=1_024, description="Larger request bodies are refused with 413 before they are read."
+    )
+    max_tokens_limit: int = Field(4_096, ge=1, description="The largest `max_tokens` a request may ask for.")
+    completion_max_tokens: int = Field(16, ge=1, description="`max_tokens` when a completion omits it (OpenAI's 16).")
+    chat_max_tokens: int = Field(512, ge=1, description="`max_tokens` when a chat request omits it.")
+    max_stop_sequences: int = Field(16, ge=0)
+    max_snippets: int = Field(32, ge=0, description="Editor snippets accepted per completion request.")
+    # /metrics sits on the API port and needs an administrator's token (Prometheus sends it with
+    # `authorization: {credentials_file: ...}`); "none" when only a monitoring network reaches the port.
+    metrics_auth: Literal["admin", "none"] = "admin"
+    usage_flush_interval_s: float = Field(1.0, gt=0, description="Usage events are written in batches.")
+    usage_batch_size: int = Field(500, ge=1)
+    served_model_aliases: list[str] = Field(
+        default_factory=list, description="Other names /v1 accepts for the served model (e.g. a client's default)."
+    )
