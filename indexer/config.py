@@ -26,7 +26,8 @@ class IndexerSettings(BaseModel):
     max_line_length: int = Field(1_000, ge=80, description="A longer average line marks minified code.")
     min_alnum_share: float = Field(0.25, ge=0, le=1, description="Less alphanumeric content marks generated data.")
 
-    # Chunking
+    # Chunking: "cast" = tree-sitter split-then-merge; "lines" = plain line windows (for comparison).
+    chunker: Literal["cast", "lines"] = "cast"
     chunk_budget: int = Field(1_500, ge=100, description="Non-whitespace characters per chunk.")
     fallback_window_lines: int = Field(40, ge=5, description="Line window for text without a grammar.")
 

@@ -219,8 +219,8 @@ class IndexRun:
             report.files_unchanged += 1
             return True
         language = detect_language(entry.rel_path, source.text[:200]) or "text"
-        parsed = parse_file(source.text, language, budget=self.settings.chunk_budget,
-                            window_lines=self.settings.fallback_window_lines)
+        parsed = parse_file(source.text, language if self.settings.chunker == "cast" else None,
+                            budget=self.settings.chunk_budget, window_lines=self.settings.fallback_window_lines)
         report.files_changed += 1
         return _Pending(
             update=FileUpdate(
