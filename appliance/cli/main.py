@@ -14,9 +14,12 @@ import typer
 from rich.console import Console
 
 from appliance.cli import index as index_cli
+from appliance.cli import license as license_cli
+from appliance.cli import vendor as vendor_cli
 from appliance.config import load_settings
 from appliance.errors import ApplianceError
 from indexer.errors import IndexerError
+from licensing.errors import LicensingError
 
 app = typer.Typer(
     name="codemoat",
@@ -38,8 +41,10 @@ def _root(
 
 
 index_cli.register(app)
+license_cli.register(app)
+vendor_cli.register(app)
 
-_USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError)
+_USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

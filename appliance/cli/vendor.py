@@ -1,0 +1,116 @@
+"""`codemoat vendor ...`: the vendor's side (keygen, seal, issue, lease, revoke, receipt). Runs on the vendor's
+machine, never on a customer's appliance; everything lives in the `--vendor DIR` directory."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from licensing.encoding import atomic_write
+from licensing.errors import FormatError, StateError
+from licensing.lease import DEFAULT_LEASE_DAYS
+from licensing.sealed.format import DEFAULT_CHUNK_SIZE
+from licensing.vendor import VendorKeyring
+
+out = Console(highlight=False, soft_wrap=True)
+vendor_app = typer.Typer(help="Vendor tools: keys, sealed models, licenses and leases.", no_args_is_help=True)
+
+VendorDir = typer.Option(..., "--vendor", help="The vendor key directory (from `codemoat vendor keygen`).")
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise StateError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"cannot read {what} {path}: {exc}") from None
+
+
+def _write_new(path: Path, text: str) -> None:
+    if path.exists():
+        raise StateError(f"{path} already exists; choose another --out path")
+    atomic_write(path, text.encode(), mode=0o644)
+
+
+@vendor_app.command("keygen")
+def keygen_command(out_dir: Path = typer.Option(..., "--out", help="New vendor key directory."),
+                   name: str = typer.Option("CodeMoat vendor", "--name", help="Name shown to operators."),
+                   issuer_days: int = typer.Option(3 * 365, "--issuer-days", min=1)) -> None:
+    """Create a root key, an issuer key and the issuer's certificate."""
+    keyring = VendorKeyring.generate(out_dir, name=name, now=_now(), issuer_days=issuer_days)
+    out.print(f"vendor keys in {out_dir}: root {keyring.root_kid}, issuer {keyring.issuer_kid}; appliances trust "
+              f"{out_dir / 'root.json'}", markup=False)
+
+
+@vendor_app.command("seal")
+def seal_command(model_dir: Path = typer.Argument(..., help="A safetensors model directory (save_pretrained)."),
+                 vendor: Path = VendorDir,
+                 model_id: str = typer.Option(..., "--model-id", help="The id licenses name this model by."),
+                 out_dir: Path = typer.Option(..., "--out", help="New directory for the sealed model."),
+                 chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=4096)) -> None:
+    """Encrypt the weights in chunks (AES-256-GCM), copy config/tokenizer in plain, sign the manifest."""
+    manifest = VendorKeyring.load(vendor).seal(model_dir, out_dir, model_id=model_id, now=_now(),
+                                               chunk_size=chunk_size)
+    out.print(f"sealed {model_id} into {out_dir} (manifest {manifest})", markup=False)
+
+
+@vendor_app.command("issue")
+def issue_command(vendor: Path = VendorDir,
+                  request: Path = typer.Option(..., "--request", help="The appliance's activation request."),
+                  customer: str = typer.Option(..., "--customer"),
+                  seats: int = typer.Option(..., "--seats", min=1),
+                  days: int = typer.Option(..., "--days", min=1, help="Contract length."),
+                  models: str = typer.Option(..., "--models", help="Model ids, comma-separated."),
+                  out_file: Path = typer.Option(..., "--out"),
+                  max_gpus: int = typer.Option(8, "--max-gpus", min=0),
+                  lease_days: int = typer.Option(DEFAULT_LEASE_DAYS, "--lease-days", min=1),
+                  grace_days: int = typer.Option(7, "--grace-days", min=0),
+                  restricted_days: int = typer.Option(7, "--restricted-days", min=0)) -> None:
+    """Answer an activation request with a license bound to that appliance (model keys wrapped to it)."""
+    model_ids = [m.strip() for m in models.split(",") if m.strip()]
+    if not model_ids:
+        raise FormatError("--models names no model")
+    text = VendorKeyring.load(vendor).issue(
+        _read(request, "activation request"), customer=customer, seats=seats, days=days, models=model_ids,
+        now=_now(), max_gpus=max_gpus, lease_days=lease_days, grace_days=grace_days, restricted_days=restricted_days)
+    _write_new(out_file, text)
+    out.print(f"license written to {out_file}", markup=False)
+
+
+@vendor_app.command("lease")
+def lease_command(vendor: Path = VendorDir,
+                  license_file: Path = typer.Option(..., "--license", help="The license to renew."),
+                  days: int = typer.Option(DEFAULT_LEASE_DAYS, "--days", min=1),
+                  out_file: Path = typer.Option(..., "--out")) -> None:
+    """Issue the next lease (higher sequence, current revocation list) for a license."""
+    text = VendorKeyring.load(vendor).lease(_read(license_file, "license file"), days=days, now=_now())
+    _write_new(out_file, text)
+    out.print(f"lease written to {out_file}", markup=False)
+
+
+@vendor_app.command("revoke")
+def revoke_command(license_id: str = typer.Argument(...), vendor: Path = VendorDir) -> None:
+    """Add a license to the revocation list carried by every later lease."""
+    VendorKeyring.load(vendor).revoke(license_id)
+    out.print(f"{license_id} revoked; leases issued from now on carry it", markup=False)
+
+
+@vendor_app.command("receipt")
+def receipt_command(receipt: Path = typer.Argument(..., help="A deactivation receipt."),
+                    vendor: Path = VendorDir) -> None:
+    """Verify an appliance's deactivation receipt and free its seat (the license is revoked)."""
+    payload = VendorKeyring.load(vendor).accept_receipt(_read(receipt, "receipt"))
+    out.print(json.dumps(payload), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(vendor_app, name="vendor")
