@@ -1,0 +1,89 @@
+"""Code model engines behind one protocol (see protocol.py), wired from settings in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.engines.bounded import BoundedEngine
+from appliance.engines.config import EngineSettings, VllmSettings
+from appliance.engines.errors import (
+    EngineError,
+    EngineRequestError,
+    EngineUnavailableError,
+    ModelFilesError,
+    QueueFullError,
+    UpstreamError,
+)
+from appliance.engines.protocol import Engine, GenerationChunk, GenerationRequest
+from appliance.errors import ConfigError
+
+__all__ = [
+    "BoundedEngine",
+    "Engine",
+    "EngineError",
+    "EngineRequestError",
+    "EngineSettings",
+    "EngineUnavailableError",
+    "GenerationChunk",
+    "GenerationRequest",
+    "ModelFilesError",
+    "QueueFullError",
+    "UpstreamError",
+    "VllmSettings",
+    "build_engine",
+]
+
+
+def build_engine(settings: EngineSettings, home: Path) -> BoundedEngine:
+    """The engine `settings.kind` names, behind the queue bound. Returns at once: the embedded model loads
+    in the background (`await engine.ready()` tells when) and vLLM replicas start in the background."""
+    from appliance.engines.router import RouterEngine
+    from appliance.engines.transformers_engine import TransformersEngine
+    from appliance.engines.upstream import UpstreamEngine
+
+    inner: Engine
+    if settings.kind == "transformers":
+        inner = TransformersEngine(settings, home)
+    else:
+        owned = []
+        if settings.kind == "vllm":
+            from appliance.engines.vllm_supervisor import VllmSupervisor
+
+            supervisor = VllmSupervisor(settings.vllm, model_id=settings.model_id, home=home)
+            urls, model, owned = supervisor.urls, settings.model_id, [supervisor]
+            tokenizer = settings.tokenizer_path or (None if settings.vllm.sealed else settings.vllm.model_dir)
+        else:
+            if not settings.upstream_urls:
+                raise ConfigError("engine.upstream_urls must list at least one server for kind 'upstream'")
+            urls, model, tokenizer = settings.upstream_urls, settings.upstream_model, settings.tokenizer_path
+        api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else None
+        upstreams = [
+            UpstreamEngine(
+                url,
+                model=model,
+                model_id=settings.model_id,
+                family=settings.family,
+                api_key=api_key,
+                context_length=settings.context_length,
+                tokenizer_path=tokenizer,
+                connect_timeout_s=settings.connect_timeout_s,
+                read_timeout_s=settings.read_timeout_s,
+            )
+            for url in urls
+        ]
+        inner = RouterEngine(
+            upstreams,
+            model_id=settings.model_id,
+            family=settings.family,
+            health_check_interval_s=settings.health_check_interval_s,
+            max_outstanding_per_upstream=settings.max_outstanding_per_upstream,
+            owned=owned,
+        )
+        for supervisor in owned:
+            supervisor.start()
+    return BoundedEngine(
+        inner,
+        max_concurrent=settings.max_concurrent,
+        max_queue=settings.max_queue,
+        queue_timeout_s=settings.queue_timeout_s,
+    )

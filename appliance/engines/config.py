@@ -36,7 +36,8 @@ class VllmSettings(BaseModel):
         None,
         description="Command template per replica; fields: {executable} {python} {model_dir} {model_id} {host} "
         "{port} {replica} {tensor_parallel_size} {gpu_memory_utilization}. Default: `vllm serve` (see "
-        "DEFAULT_VLLM_COMMAND); prefix caching, load format and extra_args are appended to the default only.",
+        "DEFAULT_VLLM_COMMAND); prefix caching and the sealed load format are added to the default only, "
+        "extra_args to both.",
     )
     model_dir: Path | None = None
     tensor_parallel_size: int = Field(1, ge=1)

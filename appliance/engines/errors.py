@@ -60,9 +60,10 @@ class UpstreamError(EngineError):
     http_status = 502
     code = "upstream_error"
 
-    def __init__(self, message: str, *, upstream: str | None = None) -> None:
+    def __init__(self, message: str, *, upstream: str | None = None, connection_lost: bool = False) -> None:
         super().__init__(message)
         self.upstream = upstream
+        self.connection_lost = connection_lost  # the server went away (not merely answered badly)
 
 
 class ModelFilesError(EngineUnavailableError):
