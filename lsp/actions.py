@@ -1,0 +1,252 @@
+"""Code actions on a selection — Explain, Add docstring, Write tests, Fix — answered by the chat endpoint.
+
+`textDocument/codeAction` offers them as commands (cheap: nothing is asked of the model until one is picked);
+`workspace/executeCommand` runs one. Edits travel as `WorkspaceEdit`s through `workspace/applyEdit`;
+explanations open as a Markdown document through `window/showDocument` where the client supports it, else
+as a `window/showMessage`. Every command also returns its result, so an extension can show it its own way."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+from pygls.workspace import TextDocument
+
+from lsp.action_prompts import ACTIONS, Action, extract_code, messages_for, reindent, test_file_for
+from lsp.bridge import Bridge
+from lsp.documents import language_of, relative_path
+from lsp.errors import BridgeError
+
+__all__ = ["register", "code_actions"]
+
+CHAT_TIMEOUT_S = 300.0
+
+
+def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
+    """The actions for a selection; none for a bare cursor unless a diagnostic there asks for a fix."""
+    selection = params.range
+    diagnostics = list(params.context.diagnostics or [])
+    empty = selection.start == selection.end
+    if empty and not diagnostics:
+        return []
+    if empty:
+        selection = diagnostics[0].range
+    argument = {
+        "uri": params.text_document.uri,
+        "range": {
+            "start": {"line": selection.start.line, "character": selection.start.character},
+            "end": {"line": selection.end.line, "character": selection.end.character},
+        },
+        "diagnostics": [d.message for d in diagnostics],
+    }
+    kinds = {
+        "explain": types.CodeActionKind.Empty,
+        "docstring": types.CodeActionKind.RefactorRewrite,
+        "tests": types.CodeActionKind.Source,
+        "fix": types.CodeActionKind.QuickFix,
+    }
+    wanted = set(params.context.only or [])
+    actions = []
+    for action in ACTIONS.values():
+        if empty and action.name != "fix":
+            continue
+        kind = kinds[action.name]
+        if wanted and not any(kind == w or str(kind).startswith(f"{w}.") for w in wanted):
+            continue
+        actions.append(
+            types.CodeAction(
+                title=action.title,
+                kind=kind,
+                diagnostics=diagnostics if action.name == "fix" else None,
+                command=types.Command(title=action.title, command=action.command, arguments=[argument]),
+            )
+        )
+    return actions
+
+
+def _range(raw: dict[str, Any]) -> types.Range:
+    return types.Range(
+        start=types.Position(line=int(raw["start"]["line"]), character=int(raw["start"]["character"])),
+        end=types.Position(line=int(raw["end"]["line"]), character=int(raw["end"]["character"])),
+    )
+
+
+def _end_of(text: str) -> types.Position:
+    lines = text.split("\n")
+    return types.Position(line=len(lines) - 1, character=len(lines[-1].encode("utf-16-le")) // 2)
+
+
+class ActionRunner:
+    def __init__(self, server: LanguageServer, bridge: Bridge) -> None:
+        self.server = server
+        self.bridge = bridge
+        self._explanations = Path(tempfile.gettempdir()) / "codemoat-lsp"
+
+    def _capabilities(self) -> types.ClientCapabilities:
+        return self.server.client_capabilities
+
+    def _supports_show_document(self) -> bool:
+        window = self._capabilities().window
+        return bool(window and window.show_document and window.show_document.support)
+
+    def _supports_document_changes(self) -> tuple[bool, bool]:
+        workspace = self._capabilities().workspace
+        edit = workspace.workspace_edit if workspace else None
+        if edit is None:
+            return False, False
+        create = types.ResourceOperationKind.Create in (edit.resource_operations or [])
+        return bool(edit.document_changes), bool(edit.document_changes) and create
+
+    async def run(self, action: Action, argument: dict[str, Any]) -> dict[str, Any] | None:
+        uri = str(argument["uri"])
+        document = self.server.workspace.get_text_document(uri)
+        selection = _range(argument["range"])
+        code = document.source[document.offset_at_position(selection.start) : document.offset_at_position(selection.end)]
+        if not code.strip():
+            self.bridge.info(f"{action.title}: select some code first")
+            return None
+        roots = self.bridge.roots()
+        path = relative_path(uri, roots)
+        language = language_of(uri, document.language_id)
+        messages = messages_for(
+            action, code=code, language=language, path=path, diagnostics=argument.get("diagnostics") or ()
+        )
+        try:
+            async with asyncio.timeout(CHAT_TIMEOUT_S):
+                answer = await self.bridge.client().chat(messages, max_tokens=self.bridge.config.chat_max_tokens)
+        except TimeoutError:
+            self.bridge.info(f"{action.title}: the appliance did not answer within {CHAT_TIMEOUT_S:.0f} s")
+            return None
+        except BridgeError as exc:
+            # Asked for explicitly: always say why it failed (one message per click is no flood).
+            self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=exc.message))
+            return None
+        self.bridge.reporter.recovered()
+        if action.result == "explanation":
+            return await self._explain(action, answer.text, path, selection)
+        if action.result == "replace":
+            new_code = reindent(extract_code(answer.text), code)
+            if not code.endswith("\n"):
+                new_code = new_code.rstrip("\n")
+            edit = self._edit(document, [types.TextEdit(range=selection, new_text=new_code)])
+            return await self._apply(action, edit, answer.text)
+        return await self._tests(action, document, path, language, extract_code(answer.text))
+
+    def _edit(self, document: TextDocument, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
+        document_changes, _ = self._supports_document_changes()
+        if document_changes:
+            identifier = types.OptionalVersionedTextDocumentIdentifier(uri=document.uri, version=document.version)
+            return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)])
+        return types.WorkspaceEdit(changes={document.uri: edits})
+
+    async def _apply(self, action: Action, edit: types.WorkspaceEdit, answer: str) -> dict[str, Any]:
+        result = await self.server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=action.title)
+        )
+        if not result.applied:
+            self.bridge.info(f"{action.title}: the editor did not apply the edit ({result.failure_reason or 'refused'})")
+        return {"kind": "edit", "applied": bool(result.applied), "answer": answer}
+
+    async def _explain(self, action: Action, text: str, path: str, selection: types.Range) -> dict[str, Any]:
+        result: dict[str, Any] = {"kind": "explanation", "text": text}
+        if self._supports_show_document():
+            self._explanations.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha1(f"{path}:{selection}".encode()).hexdigest()[:8]
+            target = self._explanations / f"explain-{Path(path).stem or 'selection'}-{digest}.md"
+            target.write_text(f"# {path}, lines {selection.start.line + 1}–{selection.end.line + 1}\n\n{text}\n")
+            uri = from_fs_path(str(target)) or target.as_uri()
+            shown = await self.server.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
+            result["uri"] = uri
+            if shown.success:
+                return result
+        self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
+        return result
+
+    async def _tests(
+        self, action: Action, document: TextDocument, path: str, language: str, code: str
+    ) -> dict[str, Any]:
+        if not code.strip():
+            self.bridge.info(f"{action.title}: the model wrote no test code")
+            return {"kind": "edit", "applied": False, "answer": ""}
+        _, can_create = self._supports_document_changes()
+        fs_path = to_fs_path(document.uri) if document.uri.startswith("file:") else None
+        target_uri: str | None = None
+        if fs_path is not None:
+            target = Path(fs_path).with_name(test_file_for(path, language))
+            target_uri = from_fs_path(str(target)) or target.as_uri()
+        edit: types.WorkspaceEdit
+        if target_uri is not None:
+            existing = self.server.workspace.text_documents.get(target_uri)
+            text = existing.source if existing is not None else None
+            if text is None and Path(to_fs_path(target_uri) or "").is_file():
+                text = Path(to_fs_path(target_uri) or "").read_text(encoding="utf-8", errors="replace")
+            if text is not None:
+                at = _end_of(text)
+                insert = ("\n\n" if text and not text.endswith("\n\n") else "") + code
+                identifier = types.OptionalVersionedTextDocumentIdentifier(uri=target_uri, version=None)
+                edit = types.WorkspaceEdit(
+                    document_changes=[
+                        types.TextDocumentEdit(
+                            text_document=identifier, edits=[types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)]
+                        )
+                    ]
+                ) if self._supports_document_changes()[0] else types.WorkspaceEdit(
+                    changes={target_uri: [types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)]}
+                )
+                return {**await self._apply(action, edit, code), "uri": target_uri}
+            if can_create:
+                origin = types.Position(line=0, character=0)
+                edit = types.WorkspaceEdit(
+                    document_changes=[
+                        types.CreateFile(uri=target_uri, options=types.CreateFileOptions(ignore_if_exists=True)),
+                        types.TextDocumentEdit(
+                            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=target_uri, version=None),
+                            edits=[types.TextEdit(range=types.Range(start=origin, end=origin), new_text=code)],
+                        ),
+                    ]
+                )
+                outcome = await self._apply(action, edit, code)
+                if outcome["applied"] and self._supports_show_document():
+                    await self.server.window_show_document_async(types.ShowDocumentParams(uri=target_uri))
+                return {**outcome, "uri": target_uri}
+        # No file of its own possible: the tests go at the end of the current document.
+        at = _end_of(document.source)
+        insert = ("\n\n" if not document.source.endswith("\n\n") else "") + code
+        edit = self._edit(document, [types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)])
+        return {**await self._apply(action, edit, code), "uri": document.uri}
+
+
+def register(server: LanguageServer, bridge: Bridge) -> None:
+    runner = ActionRunner(server, bridge)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[
+                types.CodeActionKind.QuickFix,
+                types.CodeActionKind.RefactorRewrite,
+                types.CodeActionKind.Source,
+            ]
+        ),
+    )
+    def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
+        return code_actions(params)
+
+    for command, action in ACTIONS.items():
+
+        def make(action: Action):
+            async def handler(*arguments: Any) -> dict[str, Any] | None:
+                if not arguments or not isinstance(arguments[0], dict) or "uri" not in arguments[0]:
+                    bridge.info(f"{action.title}: expected an argument with `uri` and `range`")
+                    return None
+                return await runner.run(action, arguments[0])
+
+            return handler
+
+        server.command(command)(make(action))
