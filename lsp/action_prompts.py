@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal, Sequence
 
-__all__ = ["Action", "ACTIONS", "messages_for", "extract_code", "test_file_for"]
+__all__ = ["Action", "ACTIONS", "messages_for", "extract_code", "where_tests_go"]
 
 ActionName = Literal["explain", "docstring", "tests", "fix"]
 
@@ -93,7 +93,7 @@ def reindent(code: str, like: str) -> str:
     return "".join(indent + line if line.strip() else line for line in lines)
 
 
-def test_file_for(path: str, language: str) -> str:
+def where_tests_go(path: str, language: str) -> str:
     """Where tests for `path` go, by the language's convention (relative to the same directory)."""
     pure = PurePosixPath(path)
     stem, suffix = pure.stem, pure.suffix

@@ -18,7 +18,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 
-from lsp.action_prompts import ACTIONS, Action, extract_code, messages_for, reindent, test_file_for
+from lsp.action_prompts import ACTIONS, Action, extract_code, messages_for, reindent, where_tests_go
 from lsp.bridge import Bridge
 from lsp.documents import language_of, relative_path
 from lsp.errors import BridgeError
@@ -178,7 +178,7 @@ class ActionRunner:
         fs_path = to_fs_path(document.uri) if document.uri.startswith("file:") else None
         target_uri: str | None = None
         if fs_path is not None:
-            target = Path(fs_path).with_name(test_file_for(path, language))
+            target = Path(fs_path).with_name(where_tests_go(path, language))
             target_uri = from_fs_path(str(target)) or target.as_uri()
         edit: types.WorkspaceEdit
         if target_uri is not None:
