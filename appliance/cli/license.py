@@ -15,6 +15,7 @@ from licensing.encoding import atomic_write, format_time
 from licensing.errors import StateError
 from licensing.keys import TrustStore
 from licensing.service import LicenseService
+from licensing.store import LicenseStore
 
 out = Console(highlight=False, soft_wrap=True)
 license_app = typer.Typer(help="This appliance's license: activation, leases, state.", no_args_is_help=True)
@@ -134,7 +135,7 @@ def trust_command(ctx: typer.Context,
                   root_file: Path = typer.Argument(..., help="The vendor's root.json (public key).")) -> None:
     """Add a vendor root key (development builds only; release builds pin their roots)."""
     directory = state_dir(ctx)
-    directory.mkdir(parents=True, exist_ok=True)
+    LicenseStore(directory).ensure()
     _read(root_file, "root key file")
     root = TrustStore.load(directory).add_operator_root(directory, root_file)
     out.print(f"trusting root {root.kid} ({root.name})", markup=False)
