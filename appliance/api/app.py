@@ -1,0 +1,149 @@
+"""`create_app`: the one place where the gateway is wired.
+
+Services are passed in (tests, benchmarks, a console that shares them) or built in the lifespan from the
+settings: the state database (migrated to head), the engine (`appliance.engines.build_engine`, which loads the
+model in the background so /healthz answers at once), the code index. Whatever the lifespan built, it closes.
+
+Add routes: write a router under `appliance/api/routes/` whose handlers take `PrincipalDep` / `AdminDep` /
+`ServicesDep` from `appliance.api.deps` and call serving functions, then include it in `_ROUTERS` below (or
+pass `routers=` to `create_app`, as the console does)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI
+
+from appliance.api.body_limit import BodySizeLimitMiddleware
+from appliance.api.handlers import install_error_handlers
+from appliance.api.readiness import AlwaysServe, ServingGate
+from appliance.api.request_metrics import RequestMetricsMiddleware
+from appliance.api.routes import chat, completions, models
+from appliance.api.routes.health import health_router
+from appliance.api.services import Services
+from appliance.api.usage import UsageRecorder
+from appliance.auth.tokens import TokenStore
+from appliance.engines.protocol import Engine
+from appliance.metrics import GatewayMetrics
+from appliance.state.db import Database
+
+if TYPE_CHECKING:
+    from appliance.config import Settings
+    from indexer.service import CodeIndex
+
+log = logging.getLogger("codemoat.api")
+
+_ROUTERS: tuple[APIRouter, ...] = (completions.router, chat.router, models.router)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    index: CodeIndex | None = None,
+    database: Database | None = None,
+    gate: ServingGate | None = None,
+    metrics: GatewayMetrics | None = None,
+    open_index: bool = True,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The gateway app. Given services are used as they are and left open; missing ones are built at startup
+    and closed at shutdown. `open_index=False` serves without repository context when no index is given."""
+    metrics = metrics if metrics is not None else GatewayMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            db = database
+            if db is None:
+                db = await asyncio.to_thread(Database.open, settings.state, settings.home)
+                stack.callback(db.close)
+            eng = engine
+            if eng is None:
+                eng = _build_engine(settings)
+                stack.push_async_callback(eng.aclose)
+            idx, index_error = index, None
+            if idx is None and open_index:
+                idx, index_error = await asyncio.to_thread(_open_index, settings)
+                if idx is not None:
+                    stack.callback(idx.close)
+            elif idx is None:
+                index_error = "disabled"
+            usage = UsageRecorder(db, interval=settings.gateway.usage_flush_interval_s,
+                                  batch_size=settings.gateway.usage_batch_size)
+            usage.start()
+            stack.push_async_callback(usage.aclose)
+            if hasattr(eng, "queued"):  # BoundedEngine: requests waiting for a slot
+                metrics.watch_queue_depth(lambda: float(eng.queued))  # type: ignore[union-attr]
+            app.state.services = Services(
+                settings=settings,
+                engine=eng,
+                db=db,
+                tokens=TokenStore(db),
+                metrics=metrics,
+                usage=usage,
+                gate=gate if gate is not None else AlwaysServe(),
+                index=idx,
+                index_error=index_error,
+                model_aliases=frozenset(settings.gateway.served_model_aliases),
+            )
+            warmup = asyncio.get_running_loop().create_task(_warm_index(idx), name="index-warmup")
+            try:
+                yield
+            finally:
+                warmup.cancel()
+
+    app = FastAPI(
+        title="CodeMoat gateway",
+        summary="OpenAI-compatible code completion and chat over your own repositories.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    included = (*_ROUTERS, *routers, health_router(metrics_auth=settings.gateway.metrics_auth))
+    for router in included:
+        app.include_router(router)
+
+    known_paths = frozenset(getattr(route, "path", "") for router in included for route in router.routes)
+    # Outermost first: count every answer (413s included), then refuse oversized bodies.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=lambda: known_paths)
+    return app
+
+
+def _build_engine(settings: Settings) -> Engine:
+    from appliance.engines import build_engine
+
+    return build_engine(settings.engine, settings.home)  # type: ignore[attr-defined]
+
+
+def _open_index(settings: Settings) -> tuple[CodeIndex | None, str | None]:
+    """Open the code index; serving goes on without repository context when it cannot be opened."""
+    from indexer.errors import IndexerError
+    from indexer.service import CodeIndex
+
+    try:
+        return CodeIndex.open(settings.indexer, settings.home), None
+    except IndexerError as exc:
+        log.warning("serving without repository context: %s", exc)
+        return None, str(exc)
+
+
+async def _warm_index(index: CodeIndex | None) -> None:
+    """Load the embedder and open the store before the first request needs them."""
+    if index is None:
+        return
+    from indexer.errors import IndexerError
+
+    def warm() -> None:
+        if index.repositories():
+            index.embedder, index.store  # noqa: B018 (touching them loads them)
+
+    try:
+        await asyncio.to_thread(warm)
+    except IndexerError as exc:
+        log.warning("the code index could not be warmed up: %s", exc)

@@ -1,0 +1,1 @@
+"""Thin routers, one per endpoint family; `create_app` includes them."""

@@ -1,0 +1,55 @@
+"""/healthz (the process answers), /readyz (it can serve), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from appliance.api.deps import ServicesDep, get_admin
+from appliance.api.services import Services
+
+
+async def readiness(services: Services) -> dict[str, Any]:
+    engine_ok = await services.engine.ready()
+    checks: dict[str, dict[str, Any]] = {
+        "engine": {"ok": engine_ok, "model": services.engine.model_id,
+                   "detail": "loaded" if engine_ok else "not loaded (loading, failed, or unreachable)"},
+    }
+    if services.index is not None:
+        checks["index"] = {"ok": True, "detail": "open"}
+    else:
+        checks["index"] = {"ok": False, "detail": services.index_error or "not open"}
+    state = services.gate.serving_state()
+    checks["license"] = {"ok": state.allowed, "state": state.state, "detail": state.reason}
+    return checks
+
+
+def health_router(*, metrics_auth: str) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is up (no authentication)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The model is loaded, the index open and the license allows serving")
+    async def readyz(services: ServicesDep) -> JSONResponse:
+        checks = await readiness(services)
+        ready = all(check["ok"] for check in checks.values())
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if not ready:
+            failing = ", ".join(f"{name}: {check['detail']}" for name, check in checks.items() if not check["ok"])
+            body["error"] = {"message": f"not ready: {failing}", "type": "service_unavailable",
+                             "code": "not_ready", "param": None}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    guard: list[Any] = [Depends(get_admin)] if metrics_auth == "admin" else []
+
+    @router.get("/metrics", dependencies=guard, summary="Prometheus metrics (an administrator's token by default)")
+    async def metrics(request: Request, services: ServicesDep) -> Response:
+        payload, content_type = services.metrics.render()
+        return Response(payload, media_type=content_type)
+
+    return router
+

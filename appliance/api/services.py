@@ -1,0 +1,45 @@
+"""The services one app instance serves with, built once in `create_app`'s lifespan and passed to handlers
+through `deps` (never looked up from globals)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from appliance.api.readiness import ServingGate
+from appliance.api.usage import UsageRecorder
+from appliance.auth.tokens import TokenStore
+from appliance.engines.protocol import Engine
+from appliance.metrics import GatewayMetrics
+from appliance.state.db import Database
+
+if TYPE_CHECKING:
+    from appliance.config import Settings
+    from indexer.service import CodeIndex
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    db: Database
+    tokens: TokenStore
+    metrics: GatewayMetrics
+    usage: UsageRecorder
+    gate: ServingGate
+    index: CodeIndex | None = None  # None: serve without repository context (nothing indexed, or it failed)
+    index_error: str | None = None
+    model_aliases: frozenset[str] = field(default_factory=frozenset)
+    started: int = field(default_factory=lambda: int(time.time()))
+
+    def served_model(self, requested: str | None) -> str:
+        """The model a request names, checked against what this gateway serves (None: the served model)."""
+        from appliance.api.errors import ModelNotFoundError
+
+        if requested is None or requested == self.engine.model_id or requested in self.model_aliases:
+            return self.engine.model_id
+        raise ModelNotFoundError(
+            f"the model {requested!r} is not served here; this gateway serves {self.engine.model_id!r}",
+            param="model",
+        )

@@ -1,0 +1,135 @@
+"""`POST /v1/chat/completions`: questions about the code, answered with the sources they drew on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.responses import JSONResponse, Response
+
+from appliance.api import sse
+from appliance.api.errors import InvalidRequestError
+from appliance.api.generation import GenerationRun
+from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
+from appliance.api.services import Services
+from appliance.api.sse import stream_error
+from appliance.api.timing import StageTimer
+from appliance.api.wire.chat import (
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChunkChoice,
+    Delta,
+)
+from appliance.api.wire.common import Citation, CodemoatInfo, new_id, now
+from appliance.auth.principal import Principal
+from appliance.engines.protocol import GenerationRequest
+
+ENDPOINT = "chat"
+
+
+@dataclass(slots=True)
+class ChatPrompt:
+    messages: tuple[dict[str, Any], ...]
+    citations: list[Citation] = field(default_factory=list)
+
+
+async def build_messages(body: ChatCompletionRequest, scope: tuple[str, ...] | None, services: Services,
+                         timer: StageTimer) -> ChatPrompt:
+    """The messages the engine sees. Until appliance.prompts is wired in: the caller's messages as text."""
+    started = time.perf_counter()
+    messages = tuple({"role": _engine_role(m.role), "content": m.text()} for m in body.messages)
+    timer.mark_since("prompt", started)
+    return ChatPrompt(messages=messages)
+
+
+def _engine_role(role: str) -> str:
+    # "developer" is OpenAI's newer name for "system"; chat templates know only the older one.
+    return "system" if role == "developer" else role
+
+
+def _finish(reason: str | None) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+async def serve_chat(body: ChatCompletionRequest, *, principal: Principal, services: Services,
+                     timer: StageTimer) -> Response:
+    gateway = services.settings.gateway
+    model = services.served_model(body.model)
+    if not any(m.text().strip() for m in body.messages if m.role in ("user", "system", "developer")):
+        raise InvalidRequestError("messages: at least one user or system message must have content",
+                                  param="messages")
+    param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
+    max_tokens = resolve_max_tokens(body.requested_max_tokens(), default=gateway.chat_max_tokens,
+                                    settings=gateway, param=param)
+    stops = stop_sequences(body, gateway)
+    scope = principal.scope(body.repos())
+
+    prompt = await build_messages(body, scope, services, timer)
+    request_id = new_id("chatcmpl")
+    generation = GenerationRun(
+        services,
+        principal,
+        timer,
+        endpoint=ENDPOINT,
+        request=GenerationRequest(
+            messages=prompt.messages,
+            max_tokens=max_tokens,
+            temperature=body.temperature if body.temperature is not None else 0.0,
+            top_p=body.top_p if body.top_p is not None else 1.0,
+            stop=stops,
+            seed=body.seed,
+            request_id=request_id,
+        ),
+        stream=body.stream,
+        repo=",".join(scope) if scope else None,
+    )
+    await generation.start()
+    info = CodemoatInfo(citations=prompt.citations)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return sse.EventStreamResponse(
+            _events(generation, request_id, model, info, include_usage),
+            headers={"Server-Timing": timer.server_timing()},
+        )
+    outcome = await generation.collect()
+    response = ChatCompletionResponse(
+        id=request_id,
+        created=now(),
+        model=model,
+        choices=[ChatChoice(message=AssistantMessage(content=outcome.text),
+                            finish_reason=_finish(outcome.finish_reason))],  # type: ignore[arg-type]
+        usage=outcome.usage(),
+        codemoat=info,
+    )
+    return JSONResponse(response.model_dump(mode="json"), headers={"Server-Timing": timer.server_timing()})
+
+
+async def _events(generation: GenerationRun, request_id: str, model: str, info: CodemoatInfo,
+                  include_usage: bool) -> AsyncIterator[bytes]:
+    created = now()
+
+    def piece(**fields: Any) -> bytes:
+        return sse.event(ChatCompletionChunk(id=request_id, created=created, model=model, **fields))
+
+    yield piece(choices=[ChunkChoice(delta=Delta(role="assistant", content=""))])
+    try:
+        async with aclosing(generation.chunks()) as chunks:
+            async for chunk in chunks:
+                if chunk.text:
+                    yield piece(choices=[ChunkChoice(delta=Delta(content=chunk.text))])
+                if chunk.finish_reason is not None:
+                    yield piece(choices=[ChunkChoice(delta=Delta(), finish_reason=_finish(chunk.finish_reason))])
+    except Exception as exc:  # the headers are sent: the failure travels as an error event
+        yield sse.error_event(stream_error(exc))
+        return
+    if include_usage:
+        yield piece(choices=[], usage=generation.outcome.usage())
+    # The sources, in a last chunk of their own (OpenAI clients ignore a chunk without choices).
+    yield piece(choices=[], codemoat=info)
+    yield sse.DONE
