@@ -1,0 +1,301 @@
+"""Completion prompts: the text around the cursor plus repository context, in the model family's template, within
+a token budget and a latency budget.
+
+    build_completion_prompt(request, family=..., count_tokens=..., context_length=..., max_tokens=...,
+                            source=index, settings=...)  ->  BuiltPrompt
+
+1. Budget: `context_length - max_tokens`, less the empty template. The prefix may use `prefix_share` of it
+   (keeping its end, cut at a line boundary), the suffix `suffix_share` (keeping its start; none for models
+   without FIM); context gets the rest.
+2. Context, fetched side by side within `latency_budget_ms`: definitions of the names near the cursor (symbol
+   table), hybrid retrieval on the tail of the prefix (current file excluded, caller's scope applied); plus the
+   editor's snippets. Priority: definitions, editor snippets, retrieval; overlapping lines count once.
+3. Chosen snippets are laid out by repository, path and line, never by score, so consecutive keystrokes that
+   find the same snippets produce the same text up to the file's prefix (the engine's prefix cache hits).
+4. The rendered prompt is counted whole; while it is over the budget the least important snippet goes, then
+   the prefix shrinks. The result is never over `context_length - max_tokens`."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from appliance.prompts.errors import PromptTooLong
+from appliance.prompts.families import ModelFamily, PromptParts
+from appliance.prompts.identifiers import identifiers_near_cursor
+from appliance.prompts.languages import LanguageSpec, get_language
+from appliance.prompts.postprocess import CompletionMode, completion_mode, mode_stop_sequences
+from appliance.prompts.snippets import Snippet, SnippetSelection, UsedSnippet, normalize, order_candidates
+from appliance.prompts.sources import ContextSource, StageTiming, Stopwatch, call_with_deadline
+from appliance.prompts.trimming import trim_prefix, trim_suffix
+from indexer.types import SearchFilter
+
+TokenCounter = Callable[[str], int]
+
+
+class CompletionSettings(BaseModel):
+    """Tuning of completion prompts; embeddable in the appliance's Settings as is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prefix_share: float = Field(0.60, gt=0, le=1)
+    suffix_share: float = Field(0.15, ge=0, lt=1)
+    latency_budget_ms: float = Field(60.0, ge=0)
+    use_symbols: bool = True
+    use_retrieval: bool = True
+    identifier_lines_before: int = Field(8, ge=0)
+    identifier_lines_after: int = Field(3, ge=0)
+    max_identifiers: int = Field(8, ge=0)
+    symbol_limit: int = Field(12, ge=0)
+    retrieval_k: int = Field(8, ge=0)
+    retrieval_query_lines: int = Field(12, ge=1)
+    retrieval_query_chars: int = Field(1500, ge=16)
+    retrieval_same_language: bool = True
+    max_snippet_lines: int = Field(60, ge=1)
+    # The prefix's first kept line moves in steps of this many lines, so typing on one line keeps the prompt's
+    # start (and the engine's prefix cache) unchanged.
+    prefix_anchor_lines: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> "CompletionSettings":
+        if self.prefix_share + self.suffix_share > 1:
+            raise ValueError("prefix_share + suffix_share must not exceed 1")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class EditorSnippet:
+    """Text the editor sends from an open file. Without `start_line` it is deduplicated by text only."""
+
+    path: str
+    text: str
+    start_line: int | None = None
+    repo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    prefix: str
+    suffix: str = ""
+    path: str = ""
+    language: str | None = None
+    repo: str | None = None
+    editor_snippets: tuple[EditorSnippet, ...] = ()
+    # What the caller may see: `repos=None` every repository, `()` none (no retrieval at all).
+    scope: SearchFilter = field(default_factory=SearchFilter)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPrompt:
+    prompt: str
+    stop: tuple[str, ...]
+    mode: CompletionMode
+    family: str
+    prefix: str  # the prefix as it went into the prompt (post-processing compares against it)
+    suffix: str
+    snippets: tuple[UsedSnippet, ...]
+    stages: tuple[StageTiming, ...]
+    prompt_tokens: int
+    prefix_tokens: int
+    suffix_tokens: int
+    context_tokens: int
+    budget_tokens: int
+    affinity_key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "family": self.family, "mode": self.mode, "prompt_tokens": self.prompt_tokens,
+            "prefix_tokens": self.prefix_tokens, "suffix_tokens": self.suffix_tokens,
+            "context_tokens": self.context_tokens, "budget_tokens": self.budget_tokens,
+            "snippets": [s.to_json() for s in self.snippets], "stages": [s.to_json() for s in self.stages],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GatheredContext:
+    candidates: tuple[Snippet, ...]
+    stages: tuple[StageTiming, ...]
+
+
+def _query_tail(prefix: str, settings: CompletionSettings) -> str:
+    tail = "\n".join(prefix.split("\n")[-settings.retrieval_query_lines:])
+    return tail[-settings.retrieval_query_chars:].strip()
+
+
+def _retrieval_filter(request: CompletionRequest, language: LanguageSpec,
+                      settings: CompletionSettings) -> SearchFilter:
+    scope = request.scope
+    exclude = scope.exclude_paths
+    if request.path:
+        exclude = (*exclude, (request.repo or "", request.path))
+    languages = scope.languages
+    if settings.retrieval_same_language and languages is None and language.name != "text":
+        languages = (language.name,)
+    return SearchFilter(repos=scope.repos, languages=languages, path_prefix=scope.path_prefix,
+                        exclude_paths=exclude)
+
+
+async def gather_context(
+    request: CompletionRequest,
+    source: ContextSource | None,
+    settings: CompletionSettings,
+    *,
+    started: float | None = None,
+    executor: Executor | None = None,
+) -> GatheredContext:
+    """Symbol lookup and retrieval side by side, until the latency budget (counted from `started`, a
+    `time.perf_counter()` value, default now) runs out; then the editor's snippets. All as candidates."""
+    started = time.perf_counter() if started is None else started
+    language = get_language(request.language, request.path)
+    stages: list[StageTiming] = []
+    calls: dict[str, Callable[[], Any]] = {}
+    no_access = request.scope.repos is not None and len(request.scope.repos) == 0
+    if source is None or no_access:
+        reason = "no context source" if source is None else "caller may see no repository"
+        stages += [StageTiming("symbols", 0.0, "skipped", reason), StageTiming("retrieval", 0.0, "skipped", reason)]
+    else:
+        names: list[str] = []
+        if settings.use_symbols and settings.max_identifiers and settings.symbol_limit:
+            t = time.perf_counter()
+            names = identifiers_near_cursor(
+                request.prefix, request.suffix, language, lines_before=settings.identifier_lines_before,
+                lines_after=settings.identifier_lines_after, limit=settings.max_identifiers)
+            stages.append(StageTiming("identifiers", (time.perf_counter() - t) * 1000, "ok", ",".join(names)))
+        if names:
+            repos = request.scope.repos
+            calls["symbols"] = lambda: source.lookup_symbols(names, repos=repos, limit=settings.symbol_limit)
+        else:
+            stages.append(StageTiming("symbols", 0.0, "skipped", "no identifiers near the cursor"))
+        query = _query_tail(request.prefix, settings) if settings.use_retrieval and settings.retrieval_k else ""
+        if query:
+            flt = _retrieval_filter(request, language, settings)
+            calls["retrieval"] = lambda: source.search(query, k=settings.retrieval_k, mode="hybrid", flt=flt)
+        else:
+            stages.append(StageTiming("retrieval", 0.0, "skipped", "disabled or empty query"))
+    remaining = settings.latency_budget_ms / 1000 - (time.perf_counter() - started)
+    results, timings = await call_with_deadline(calls, timeout_s=remaining, executor=executor)
+    stages += timings
+    return GatheredContext(_candidates(request, results, settings), tuple(stages))
+
+
+def _candidates(request: CompletionRequest, results: dict[str, Any],
+                settings: CompletionSettings) -> tuple[Snippet, ...]:
+    current = (request.repo or "", request.path)
+    repo = request.repo or ""
+    limit = settings.max_snippet_lines
+    out: list[Snippet] = []
+    for rank, hit in enumerate(results.get("symbols", ())):
+        if (hit.repo, hit.path) != current:
+            out.append(Snippet(hit.repo, hit.path, max(hit.start_line, 1), normalize(hit.text, limit), "symbol",
+                               rank, None, hit.name))
+    for rank, snip in enumerate(request.editor_snippets):
+        if snip.path != request.path:
+            out.append(Snippet(snip.repo or repo, snip.path, snip.start_line or 0, normalize(snip.text, limit),
+                               "editor", rank))
+    for rank, hit in enumerate(results.get("retrieval", ())):
+        if (hit.repo, hit.path) != current:
+            out.append(Snippet(hit.repo, hit.path, max(hit.start_line, 1), normalize(hit.text, limit),
+                               "retrieval", rank, hit.score, hit.symbol))
+    return tuple(order_candidates(out))
+
+
+def assemble_completion_prompt(
+    request: CompletionRequest,
+    candidates: Sequence[Snippet],
+    *,
+    family: ModelFamily,
+    count_tokens: TokenCounter,
+    context_length: int,
+    max_tokens: int,
+    settings: CompletionSettings = CompletionSettings(),
+    stages: Sequence[StageTiming] = (),
+) -> BuiltPrompt:
+    """The pure half of prompt building: trimming, selection, layout and rendering of given candidates."""
+    watch = Stopwatch()
+    language = get_language(request.language, request.path)
+    budget = context_length - max_tokens
+    empty = PromptParts("", "", request.path, language, request.repo or None)
+    with watch.stage("template"):
+        overhead = count_tokens(family.render(empty))
+    available = budget - overhead
+    if available <= 0:
+        raise PromptTooLong(f"max_tokens={max_tokens} leaves no room for a prompt in the model's context of "
+                            f"{context_length} tokens")
+    with watch.stage("trim"):
+        prefix, prefix_tokens = trim_prefix(request.prefix, int(available * settings.prefix_share), count_tokens,
+                                            anchor_lines=settings.prefix_anchor_lines)
+        suffix, suffix_tokens = ("", 0)
+        if family.uses_suffix:
+            suffix, suffix_tokens = trim_suffix(request.suffix, int(available * settings.suffix_share),
+                                                count_tokens)
+    with watch.stage("select"):
+        selection = SnippetSelection(count_tokens)
+        context_budget = available - prefix_tokens - suffix_tokens
+        for snippet in candidates:
+            selection.offer(snippet, context_budget)
+        spare = context_budget - selection.tokens
+        if spare > 0 and len(prefix) < len(request.prefix):
+            # Context did not need its share: a longer prefix is the next best use of it.
+            prefix, prefix_tokens = trim_prefix(request.prefix, prefix_tokens + spare, count_tokens,
+                                                anchor_lines=settings.prefix_anchor_lines)
+    with watch.stage("render"):
+        kept = len(selection.accepted)
+        parts = PromptParts(prefix, suffix, request.path, language, request.repo or None,
+                            selection.blocks(language, kept))
+        prompt = family.render(parts)
+        total = count_tokens(prompt)
+        # Token counts do not add up exactly across boundaries: shed context, then prefix, until it fits.
+        while total > budget:
+            over = total - budget
+            if kept > 0:
+                kept -= 1
+            elif prefix:
+                prefix, prefix_tokens = trim_prefix(prefix, max(prefix_tokens - over, 0), count_tokens)
+            elif suffix:
+                suffix, suffix_tokens = trim_suffix(suffix, max(suffix_tokens - over, 0), count_tokens)
+            else:
+                raise PromptTooLong(f"the prompt template alone does not fit in {budget} tokens")
+            parts = PromptParts(prefix, suffix, request.path, language, request.repo or None,
+                                selection.blocks(language, kept))
+            prompt = family.render(parts)
+            total = count_tokens(prompt)
+    mode = completion_mode(request.prefix, request.suffix, language)
+    stop = tuple(dict.fromkeys((*family.stop_tokens, *mode_stop_sequences(request.prefix, mode, language))))
+    used = selection.used(kept)
+    return BuiltPrompt(
+        prompt=prompt, stop=stop, mode=mode, family=family.name, prefix=prefix, suffix=suffix, snippets=used,
+        stages=(*stages, *watch.stages), prompt_tokens=total, prefix_tokens=prefix_tokens,
+        suffix_tokens=suffix_tokens, context_tokens=sum(s.tokens for s in used), budget_tokens=budget,
+        affinity_key=f"{request.repo or ''}:{request.path}")
+
+
+async def build_completion_prompt(
+    request: CompletionRequest,
+    *,
+    family: ModelFamily,
+    count_tokens: TokenCounter,
+    context_length: int,
+    max_tokens: int,
+    source: ContextSource | None = None,
+    settings: CompletionSettings = CompletionSettings(),
+    executor: Executor | None = None,
+) -> BuiltPrompt:
+    """Gather context within the latency budget, then assemble the prompt. Raises PromptTooLong when
+    `max_tokens` leaves no room for a prompt."""
+    started = time.perf_counter()
+    if context_length - max_tokens <= 0:
+        raise PromptTooLong(f"max_tokens={max_tokens} must be below the model's context length {context_length}")
+    gathered = await gather_context(request, source, settings, started=started, executor=executor)
+    return assemble_completion_prompt(
+        request, gathered.candidates, family=family, count_tokens=count_tokens, context_length=context_length,
+        max_tokens=max_tokens, settings=settings, stages=gathered.stages)
+
+
+__all__ = [
+    "BuiltPrompt", "CompletionRequest", "CompletionSettings", "EditorSnippet", "GatheredContext",
+    "assemble_completion_prompt", "build_completion_prompt", "gather_context",
+]
