@@ -1,0 +1,61 @@
+"""Dense embeddings: the bundled wordllama `StaticEmbedding` by default, or any local sentence-transformers
+model directory. Nothing is ever downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from indexer.config import IndexerSettings
+from indexer.embedding.protocol import Embedder
+from indexer.embedding.st_embedder import SentenceTransformerEmbedder
+from indexer.embedding.wordllama import WORDLLAMA_NAME, build_wordllama_model
+from indexer.errors import EmbedderError
+
+__all__ = ["Embedder", "SentenceTransformerEmbedder", "load_embedder", "DEFAULT_EMBEDDER"]
+
+DEFAULT_EMBEDDER = "wordllama"
+# Files that mark a directory as something sentence-transformers (or transformers) can load.
+_MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
+
+
+def load_embedder(settings: IndexerSettings) -> Embedder:
+    """The embedder `settings.embedder` names: "wordllama" or a path to a local model directory."""
+    _force_offline()
+    if settings.embedder == DEFAULT_EMBEDDER:
+        model = build_wordllama_model(device=settings.embed_device)
+        return SentenceTransformerEmbedder(model, name=WORDLLAMA_NAME, batch_size=settings.embed_batch_size)
+    return load_directory_embedder(
+        Path(settings.embedder), device=settings.embed_device, batch_size=settings.embed_batch_size
+    )
+
+
+def load_directory_embedder(path: Path, *, device: str = "cpu", batch_size: int = 256) -> Embedder:
+    """A sentence-transformers model saved in `path` (with `save_pretrained` or copied from a model hub)."""
+    _force_offline()
+    path = path.expanduser()
+    if not path.exists():
+        raise EmbedderError(
+            f"embedding model directory {path} does not exist (set embedder to \"wordllama\" or to a local "
+            "sentence-transformers model directory)"
+        )
+    if not path.is_dir():
+        raise EmbedderError(f"embedding model path {path} is not a directory")
+    if not any((path / marker).is_file() for marker in _MODEL_MARKERS):
+        raise EmbedderError(
+            f"{path} is not a sentence-transformers model directory (none of {', '.join(_MODEL_MARKERS)} found)"
+        )
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(str(path), local_files_only=True, device=device)
+    except Exception as exc:  # transformers / safetensors / torch raise many unrelated types
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EmbedderError(f"cannot load the embedding model in {path}: {first_line}") from exc
+    return SentenceTransformerEmbedder(model, name=str(path.resolve()), batch_size=batch_size)
+
+
+def _force_offline() -> None:
+    # The appliance is air-gapped: a hub lookup would hang on timeouts or, worse, succeed somewhere it must not.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -1,0 +1,222 @@
+"""The embedded default: Qdrant Edge, the Qdrant engine in-process, one shard on disk under the data directory.
+
+A shard is opened by one process at a time: Qdrant Edge locks its write-ahead log, and a second open fails
+with `WouldBlock`, which we report as "in use by another process" (nothing is touched)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+import qdrant_edge as qe
+
+from indexer.errors import DataDirError, StoreError
+from indexer.store.common import (
+    INDEXED_FIELDS,
+    batches,
+    check_query,
+    dense_list,
+    hit_from_payload,
+    matches_nothing,
+)
+from indexer.store.protocol import DENSE, RRF_K, SPARSE, VectorQuery, hnsw_ef, prefetch_limit
+from indexer.types import ChunkPoint, Hit, SearchFilter, SearchMode, SparseVec
+
+T = TypeVar("T")
+_CONFIG_FILE = "edge_config.json"
+_SCROLL_PAGE = 1024
+
+
+class EdgeStore:
+    """`VectorStore` over a Qdrant Edge shard. Thread-safe: the shard does its own locking; ours only guards
+    against use after `close()`."""
+
+    def __init__(self, shard: qe.EdgeShard, path: Path, dim: int) -> None:
+        self._shard: qe.EdgeShard | None = shard
+        self.path = path
+        self.dim = dim
+        self._closing = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, *, dim: int) -> "EdgeStore":
+        """Open the shard at `path`, creating it (and its payload indexes) when it does not exist yet."""
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"cannot create the index directory {path}: {exc.strerror or exc}") from exc
+        config = _config(dim)
+        exists = (path / _CONFIG_FILE).is_file()
+        try:
+            shard = qe.EdgeShard.load(str(path), config) if exists else qe.EdgeShard.create(str(path), config)
+        except Exception as exc:  # qdrant_edge raises bare Exception with a message
+            raise _open_error(path, exc) from exc
+        store = cls(shard, path, dim)
+        store._ensure_payload_indexes()
+        return store
+
+    # -- writes ------------------------------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[ChunkPoint]) -> None:
+        for batch in batches(points):
+            edge_points = [
+                qe.Point(
+                    p.id,
+                    {DENSE: dense_list(p.dense), SPARSE: _sparse(p.sparse)},
+                    dict(p.payload),
+                )
+                for p in batch
+            ]
+            self._call(lambda s: s.update(qe.UpdateOperation.upsert_points(edge_points)), "write points")
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for batch in batches(list(ids)):
+            self._call(lambda s: s.update(qe.UpdateOperation.delete_points(list(batch))), "delete points")
+
+    def flush(self) -> None:
+        self._call(lambda s: s.flush(), "flush")
+
+    def optimize(self) -> None:
+        self._call(lambda s: s.optimize(), "optimize")
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        dense: Sequence[float] | None,
+        sparse: SparseVec | None,
+        mode: SearchMode,
+        k: int,
+        flt: SearchFilter,
+    ) -> list[Hit]:
+        check_query(dense, sparse, mode, k)
+        if matches_nothing(flt):
+            return []
+        request = _request(VectorQuery(dense, sparse), mode, k, _filter(flt))
+        points = self._call(lambda s: s.query(request), "search")
+        return [hit_from_payload(p.payload, p.score) for p in points]
+
+    def query_batch(
+        self, queries: Sequence[VectorQuery], *, mode: SearchMode, k: int, flt: SearchFilter
+    ) -> list[list[Hit]]:
+        for q in queries:
+            check_query(q.dense, q.sparse, mode, k)
+        if matches_nothing(flt) or not queries:
+            return [[] for _ in queries]
+        edge_filter = _filter(flt)
+        batch = qe.QueryBatchRequest([_request(q, mode, k, edge_filter) for q in queries])
+        results = self._call(lambda s: s.query_batch(batch), "search")
+        return [[hit_from_payload(p.payload, p.score) for p in points] for points in results]
+
+    def count(self, repo: str | None = None) -> int:
+        flt = _filter(SearchFilter(repos=(repo,))) if repo is not None else None
+        return self._call(lambda s: s.count(qe.CountRequest(exact=True, filter=flt)), "count points")
+
+    def point_ids(self, repo: str) -> Iterator[str]:
+        flt = _filter(SearchFilter(repos=(repo,)))
+        offset: Any = None
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, filter=flt, with_payload=False,
+                                       with_vector=False)
+            records, offset = self._call(lambda s: s.scroll(request), "list points")
+            for record in records:
+                yield str(record.id)
+            if offset is None:
+                return
+
+    def close(self) -> None:
+        with self._closing:
+            shard, self._shard = self._shard, None
+        if shard is not None:
+            try:
+                shard.flush()
+            finally:
+                shard.close()
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[qe.EdgeShard], T], what: str) -> T:
+        shard = self._shard
+        if shard is None:
+            raise StoreError(f"cannot {what}: the index at {self.path} is closed")
+        try:
+            return fn(shard)
+        except StoreError:
+            raise
+        except Exception as exc:  # qdrant_edge raises bare Exception with a message
+            raise StoreError(f"cannot {what} in the index at {self.path}: {_first_line(exc)}") from exc
+
+    def _ensure_payload_indexes(self) -> None:
+        existing = self._call(lambda s: s.info().payload_schema, "read the schema")
+        for name, prefix in INDEXED_FIELDS:
+            info = existing.get(name)
+            if info is not None and (not prefix or (info.params is not None and info.params.prefix)):
+                continue
+            schema: Any = qe.KeywordIndexParams(prefix=True) if prefix else qe.PayloadSchemaType.Keyword
+            self._call(lambda s: s.update(qe.UpdateOperation.create_field_index(name, schema)), "index payload")
+
+
+def _config(dim: int) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+
+
+def _sparse(vec: SparseVec) -> qe.SparseVector:
+    return qe.SparseVector(list(vec.indices), list(vec.values))
+
+
+def _filter(flt: SearchFilter) -> qe.Filter | None:
+    must: list[Any] = []
+    if flt.repos is not None:
+        must.append(qe.FieldCondition("repo", match=qe.MatchAny(list(flt.repos))))
+    if flt.languages is not None:
+        must.append(qe.FieldCondition("language", match=qe.MatchAny(list(flt.languages))))
+    if flt.path_prefix:
+        must.append(qe.FieldCondition("path", match=qe.MatchPrefix(flt.path_prefix)))
+    must_not: list[Any] = [
+        qe.Filter(must=[qe.FieldCondition("repo", match=qe.MatchValue(repo)),
+                        qe.FieldCondition("path", match=qe.MatchValue(path))])
+        for repo, path in flt.exclude_paths
+    ]
+    if not must and not must_not:
+        return None
+    return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+def _request(q: VectorQuery, mode: SearchMode, k: int, flt: qe.Filter | None) -> qe.QueryRequest:
+    if mode == "dense":
+        query: Any = qe.Query.Nearest(dense_list(q.dense), using=DENSE)
+        return qe.QueryRequest(limit=k, query=query, filter=flt, params=qe.SearchParams(hnsw_ef=hnsw_ef(k)),
+                               with_payload=True, with_vector=False)
+    if mode == "sparse":
+        query = qe.Query.Nearest(_sparse(q.sparse), using=SPARSE)  # type: ignore[arg-type]
+        return qe.QueryRequest(limit=k, query=query, filter=flt, with_payload=True, with_vector=False)
+    n = prefetch_limit(k)
+    prefetches = [
+        qe.Prefetch(limit=n, query=qe.Query.Nearest(dense_list(q.dense), using=DENSE), filter=flt,
+                    params=qe.SearchParams(hnsw_ef=hnsw_ef(n))),
+        qe.Prefetch(limit=n, query=qe.Query.Nearest(_sparse(q.sparse), using=SPARSE), filter=flt),  # type: ignore[arg-type]
+    ]
+    return qe.QueryRequest(limit=k, prefetches=prefetches, query=qe.Fusion.Rrf(k=RRF_K), filter=flt,
+                           with_payload=True, with_vector=False)
+
+
+def _open_error(path: Path, exc: Exception) -> StoreError:
+    message = _first_line(exc)
+    if "WouldBlock" in message or "Resource temporarily unavailable" in message:
+        return StoreError(
+            f"the index at {path} is in use by another process (a running `codemoat serve` or `codemoat index`); "
+            "stop it or use another data directory"
+        )
+    if "incompatible" in message.lower():
+        return StoreError(
+            f"the index at {path} was built with a different schema ({message}); remove {path} and index again"
+        )
+    return StoreError(f"cannot open the index at {path}: {message}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
