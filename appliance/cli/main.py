@@ -15,6 +15,8 @@ from rich.console import Console
 
 from appliance.cli import index as index_cli
 from appliance.cli import license as license_cli
+from appliance.cli import serve as serve_cli
+from appliance.cli import token as token_cli
 from appliance.cli import vendor as vendor_cli
 from appliance.config import load_settings
 from appliance.errors import ApplianceError
@@ -42,6 +44,8 @@ def _root(
 
 index_cli.register(app)
 license_cli.register(app)
+serve_cli.register(app)
+token_cli.register(app)
 vendor_cli.register(app)
 
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)

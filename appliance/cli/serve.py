@@ -1,0 +1,57 @@
+"""`codemoat serve`: the gateway (OpenAI-compatible API) on the configured engine, index and state."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from appliance.cli.demo import demo_banner, issue_demo_token
+
+
+def serve(
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default: server.host, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: server.port, 8000; 0 picks a free one)."),
+    index: Optional[List[Path]] = typer.Option(
+        None, "--index", help="Index this repository (incrementally) before serving; repeat for several."
+    ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Issue a fresh administrator token named 'demo' and print copy-paste examples."
+    ),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Serve /v1/completions, /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
+    from appliance.api.app import create_app
+    from appliance.server import Listening, run
+
+    settings = ctx.obj
+    if port is not None and not 0 <= port <= 65535:
+        raise typer.BadParameter("the port must be between 0 and 65535", param_hint="--port")
+    for path in index or []:
+        _index(settings, path)
+    token = issue_demo_token(settings) if demo else None
+
+    def started(where: Listening) -> None:
+        print(f"CodeMoat gateway listening on {where.url} (model {settings.engine.model_id}; "
+              f"it loads in the background, GET /readyz says when it is ready)", flush=True)
+        if token is not None:
+            print(demo_banner(where.url, token, settings.engine.model_id), flush=True)
+
+    run(settings, create_app(settings), host=host, port=port, on_started=started, access_log=access_log,
+        log_level=log_level)
+
+
+def _index(settings, path: Path) -> None:  # type: ignore[no-untyped-def]
+    from indexer.service import CodeIndex
+
+    with CodeIndex.open(settings.indexer, settings.home) as code_index:
+        report = code_index.index(path)
+    print(f"indexed {report.repo}: {report.files} files, {report.total_chunks} chunks", file=sys.stderr, flush=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

@@ -1,0 +1,99 @@
+"""Run the gateway under uvicorn: plain HTTP, or HTTPS when `server.tls_cert` and `server.tls_key` are set.
+
+`run(settings, app, ...)` blocks until SIGINT/SIGTERM, then shuts down gracefully (in-flight requests finish,
+the lifespan closes the engine, index and database)."""
+
+from __future__ import annotations
+
+import copy
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+import uvicorn.config
+
+from appliance.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from appliance.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """Where the server ended up listening (the real port when 0 was asked for)."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    cert, key = settings.server.tls_cert, settings.server.tls_key
+    if cert is None and key is None:
+        return {}
+    if cert is None or key is None:
+        raise ConfigError("set both server.tls_cert and server.tls_key for HTTPS, or neither")
+    for what, path in (("certificate", cert), ("key", key)):
+        if not path.is_file():
+            raise ConfigError(f"TLS {what} file {path} does not exist")
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the caller once the sockets are bound and the lifespan has started."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[Listening], None] | None, scheme: str) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+        self._scheme = scheme
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None and self.servers:
+            address = self.servers[0].sockets[0].getsockname()
+            self._on_started(Listening(self._scheme, str(address[0]), int(address[1])))
+
+
+def run(
+    settings: Settings,
+    app: FastAPI,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_started: Callable[[Listening], None] | None = None,
+    access_log: bool = True,
+    log_level: str = "info",
+) -> None:
+    tls = tls_options(settings)
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # The gateway's own loggers print like uvicorn's ("INFO:     ..."), to stderr.
+    log_config["loggers"]["codemoat"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    config = uvicorn.Config(
+        app,
+        host=host if host is not None else settings.server.host,
+        port=port if port is not None else settings.server.port,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        log_config=log_config,
+        **tls,
+    )
+    server = _Server(config, on_started, "https" if tls else "http")
+    try:
+        server.run()
+    except OSError as exc:  # the port is taken, or the address cannot be bound
+        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    if not server.started:
+        # uvicorn logs why (bind failure, lifespan error) and returns instead of raising.
+        raise ConfigError(f"the server did not start on {config.host}:{config.port} (see the log above)")
