@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 DEFAULT_SKIP_DIRS: tuple[str, ...] = (
     ".git", ".hg", ".svn", "node_modules", "bower_components", "vendor", "third_party", "Pods",
-    ".venv", "venv", "env", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".nox",
+    ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".nox",
     "dist", "build", "target", "out", ".next", ".nuxt", ".gradle", ".idea", ".vscode", "coverage",
     ".terraform", ".cache", "site-packages", ".eggs",
 )

@@ -65,6 +65,9 @@ def walk_files(root: Path, skip_dirs: SkipDirs) -> Iterator[str | Skip]:
                 yield rel
             elif entry.name in skip_dirs:
                 yield Skip(rel, SkipReason.VENDORED, f"{entry.name}/ (folder)")
+            elif (Path(entry.path) / "pyvenv.cfg").is_file():
+                # A virtual environment under any name (names like `venv` are also real packages).
+                yield Skip(rel, SkipReason.VENDORED, f"{entry.name}/ (virtual environment)")
             else:
                 stack.append((Path(entry.path), rel + "/", scopes))
 

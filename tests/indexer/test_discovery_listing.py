@@ -232,6 +232,18 @@ def test_vendored_folders_outside_git_are_one_skip_unless_ignored(tmp_path: Path
     }
 
 
+def test_virtual_environment_under_any_name_is_vendored_but_a_venv_package_is_not(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    write(root, "env/pyvenv.cfg", "home = /usr/bin\n")
+    write(root, "env/lib/python3.11/site-packages/six.py")
+    write(root, "venv/__init__.py", "def create(env_dir):\n    pass\n")  # like the standard library's venv
+
+    results = listed(root)
+
+    assert files(results) == ["venv/__init__.py"]
+    assert skips(results) == {"env": (SkipReason.VENDORED, "env/ (virtual environment)")}
+
+
 def test_skip_dirs_setting_accepts_names_and_globs(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     write(root, "src/mypkg.egg-info/PKG-INFO", "Name: mypkg\n")
