@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import describe, percentile  # noqa: E402
-from licensing.heartbeat import ActiveUsers, HeartbeatMonitor  # noqa: E402
-from licensing.service import LicenseService  # noqa: E402
-from licensing.vendor import VendorKeyring  # noqa: E402
+from bench.machine import describe, percentile
+from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
+from licensing.service import LicenseService
+from licensing.vendor import VendorKeyring
 
 
 def _measure(fn, n: int) -> list[float]:
@@ -54,18 +54,27 @@ def main() -> None:
     (plain / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(16))
     vendor.seal(plain, work / "sealed", model_id="m", now=now)
     service = LicenseService(work / "home" / "license", trust=vendor.trust())
-    service.activate(vendor.issue(service.request_activation(), customer="bench", seats=50, days=30,
-                                  models=["m"], now=now))
+    service.activate(
+        vendor.issue(service.request_activation(), customer="bench", seats=50, days=30, models=["m"], now=now)
+    )
     users = ActiveUsers()
     for i in range(40):
         users.touch(f"user{i}")
     monitor = HeartbeatMonitor(service, active_users=users.count)
     monitor.check_now()
 
-    results = {name: _measure(fn, args.n) for name, fn in
-               (("check_now", monitor.check_now), ("status", service.status), ("current", lambda: monitor.current))}
-    summary = {name: {"p50_ms": round(statistics.median(v) * 1e3, 3), "p95_ms": round(percentile(v, 95) * 1e3, 3)}
-               for name, v in results.items()}
+    results = {
+        name: _measure(fn, args.n)
+        for name, fn in (
+            ("check_now", monitor.check_now),
+            ("status", service.status),
+            ("current", lambda: monitor.current),
+        )
+    }
+    summary = {
+        name: {"p50_ms": round(statistics.median(v) * 1e3, 3), "p95_ms": round(percentile(v, 95) * 1e3, 3)}
+        for name, v in results.items()
+    }
     if args.json:
         print(json.dumps({"machine": describe(), "n": args.n, **summary}))
         return

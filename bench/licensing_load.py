@@ -29,10 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.machine import describe  # noqa: E402
-from licensing.service import LicenseService  # noqa: E402
-from licensing.vendor import VendorKeyring  # noqa: E402
-from tests.licensing.model_cache import smollm2_fp32_dir  # noqa: E402
+from bench.machine import describe
+from licensing.service import LicenseService
+from licensing.vendor import VendorKeyring
+from tests.licensing.model_cache import smollm2_fp32_dir
 
 
 def _timed(fn):
@@ -61,8 +61,11 @@ def main() -> None:
     vendor = VendorKeyring.generate(work / "vendor", name="bench", now=now - 86400)
     seal_s, _ = _timed(lambda: vendor.seal(plain_dir, work / "sealed", model_id="smollm2", now=now))
     service = LicenseService(work / "home" / "license", trust=vendor.trust())
-    service.activate(vendor.issue(service.request_activation(), customer="bench", seats=1, days=30,
-                                  models=["smollm2"], now=now))
+    service.activate(
+        vendor.issue(
+            service.request_activation(), customer="bench", seats=1, days=30, models=["smollm2"], now=now
+        )
+    )
     sealed_dir = work / "sealed"
     tokens = torch.arange(100, 116).unsqueeze(0)
 
@@ -72,12 +75,16 @@ def main() -> None:
 
     times: dict[str, list[float]] = {k: [] for k in ("plain", "sealed", "plain_first", "sealed_first")}
     # Warm-up round (page cache, imports), not counted.
-    for loader in (lambda: AutoModelForCausalLM.from_pretrained(plain_dir),
-                   lambda: service.load_sealed_transformers(sealed_dir)):
+    for loader in (
+        lambda: AutoModelForCausalLM.from_pretrained(plain_dir),
+        lambda: service.load_sealed_transformers(sealed_dir),
+    ):
         first_logits(loader())
     for _ in range(args.rounds):
-        for name, loader in (("plain", lambda: AutoModelForCausalLM.from_pretrained(plain_dir)),
-                             ("sealed", lambda: service.load_sealed_transformers(sealed_dir))):
+        for name, loader in (
+            ("plain", lambda: AutoModelForCausalLM.from_pretrained(plain_dir)),
+            ("sealed", lambda: service.load_sealed_transformers(sealed_dir)),
+        ):
             started = time.perf_counter()
             model = loader()
             loaded = time.perf_counter() - started
@@ -104,7 +111,10 @@ def main() -> None:
 
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {
-        "machine": describe(), "model_bytes": size, "rounds": args.rounds, "seal_seconds": round(seal_s, 2),
+        "machine": describe(),
+        "model_bytes": size,
+        "rounds": args.rounds,
+        "seal_seconds": round(seal_s, 2),
         "load_median_s": {k: round(v, 3) for k, v in med.items()},
         "ratio_sealed_vs_plain": round(med["sealed"] / med["plain"], 2),
         "ratio_sealed_vs_plain_to_first_logits": round(med["sealed_first"] / med["plain_first"], 2),
@@ -117,9 +127,13 @@ def main() -> None:
     print(f"model: {size / 1e6:.0f} MB fp32 safetensors; sealing took {seal_s:.1f} s")
     print(f"| load (median of {args.rounds}) | plain | sealed | sealed / plain |")
     print("|---|---|---|---|")
-    print(f"| from_pretrained returns | {med['plain']:.3f} s | {med['sealed']:.3f} s | {result['ratio_sealed_vs_plain']}x |")
-    print(f"| until first logits | {med['plain_first']:.3f} s | {med['sealed_first']:.3f} s | "
-          f"{result['ratio_sealed_vs_plain_to_first_logits']}x |")
+    print(
+        f"| from_pretrained returns | {med['plain']:.3f} s | {med['sealed']:.3f} s | {result['ratio_sealed_vs_plain']}x |"
+    )
+    print(
+        f"| until first logits | {med['plain_first']:.3f} s | {med['sealed_first']:.3f} s | "
+        f"{result['ratio_sealed_vs_plain_to_first_logits']}x |"
+    )
     for label, rate in result["decrypt_gib_s"].items():
         print(f"decrypt {label}: {rate} GiB/s")
 

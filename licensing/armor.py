@@ -60,12 +60,24 @@ class Envelope:
         certs = obj.get("certs", [])
         if not isinstance(certs, list) or not all(isinstance(c, dict) for c in certs):
             raise FormatError(f"{what} has a malformed certificate list; ask the vendor for a new file")
-        return cls(obj["type"], obj["alg"], obj["kid"], obj["payload"], b64d(obj["sig"], f"{what} signature"),
-                   tuple(certs))
+        return cls(
+            obj["type"],
+            obj["alg"],
+            obj["kid"],
+            obj["payload"],
+            b64d(obj["sig"], f"{what} signature"),
+            tuple(certs),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {"v": ENVELOPE_VERSION, "type": self.type, "alg": self.alg, "kid": self.kid,
-                               "payload": self.payload_b64, "sig": b64e(self.sig)}
+        obj: dict[str, Any] = {
+            "v": ENVELOPE_VERSION,
+            "type": self.type,
+            "alg": self.alg,
+            "kid": self.kid,
+            "payload": self.payload_b64,
+            "sig": b64e(self.sig),
+        }
         if self.certs:
             obj["certs"] = list(self.certs)
         return obj
@@ -85,8 +97,13 @@ def _message(doc_type: str, payload_b64: str) -> bytes:
     return _DOMAIN + doc_type.encode("ascii") + b"\x00" + payload_b64.encode("ascii")
 
 
-def sign_envelope(doc_type: str, payload: dict[str, Any], key: Ed25519PrivateKey, kid: str,
-                  certs: tuple[dict[str, Any], ...] = ()) -> Envelope:
+def sign_envelope(
+    doc_type: str,
+    payload: dict[str, Any],
+    key: Ed25519PrivateKey,
+    kid: str,
+    certs: tuple[dict[str, Any], ...] = (),
+) -> Envelope:
     payload_b64 = b64e(json_bytes(payload))
     return Envelope(doc_type, ALGORITHM, kid, payload_b64, key.sign(_message(doc_type, payload_b64)), certs)
 
@@ -96,12 +113,16 @@ def verify_signature(envelope: Envelope, expected_type: str, public_key: Ed25519
     if envelope.type != expected_type:
         raise FormatError(f"{what} is a '{envelope.type}' document, not a '{expected_type}'; check the file")
     if envelope.alg != ALGORITHM:
-        raise SignatureError(f"{what} uses signature algorithm {envelope.alg!r}; only {ALGORITHM} is accepted")
+        raise SignatureError(
+            f"{what} uses signature algorithm {envelope.alg!r}; only {ALGORITHM} is accepted"
+        )
     try:
         public_key.verify(envelope.sig, _message(envelope.type, envelope.payload_b64))
     except InvalidSignature:
-        raise SignatureError(f"{what} signature does not verify: the file was altered or not signed by "
-                             f"key {envelope.kid}; ask the vendor for a new one") from None
+        raise SignatureError(
+            f"{what} signature does not verify: the file was altered or not signed by "
+            f"key {envelope.kid}; ask the vendor for a new one"
+        ) from None
 
 
 def armor(label: str, envelope: Envelope) -> str:
@@ -113,7 +134,9 @@ def armor(label: str, envelope: Envelope) -> str:
 def dearmor(text: str, label: str, what: str) -> Envelope:
     match = _ARMOR_RE.search(text)
     if match is None:
-        raise FormatError(f"{what} has no '-----BEGIN CODEMOAT {label}-----' block; check you picked the right file")
+        raise FormatError(
+            f"{what} has no '-----BEGIN CODEMOAT {label}-----' block; check you picked the right file"
+        )
     if match.group("label") != label:
         raise FormatError(f"{what} holds a CODEMOAT {match.group('label')}, not a CODEMOAT {label}")
     try:

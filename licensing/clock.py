@@ -35,8 +35,10 @@ class ClockGuard:
             verify_signature(envelope, CLOCK_TYPE, self.identity.signing_public, "clock record")
             payload = envelope.payload()
         except (FormatError, SignatureError):
-            raise ClockTamperError(f"the clock record {path} was altered; the license state cannot be trusted "
-                                   "until the vendor issues a new lease") from None
+            raise ClockTamperError(
+                f"the clock record {path} was altered; the license state cannot be trusted "
+                "until the vendor issues a new lease"
+            ) from None
         value = payload.get("high_water_mark")
         if not isinstance(value, int) or payload.get("device_kid") != self.identity.kid:
             raise ClockTamperError(f"the clock record {path} does not belong to this device")
@@ -50,15 +52,21 @@ class ClockGuard:
         """Raise if `now` lies before the high-water mark by more than the tolerance; return the mark."""
         mark = self.high_water_mark(floor)
         if now < mark - self.tolerance_s:
-            raise ClockTamperError(f"the system clock ({format_time(now)}) is behind a time this appliance has "
-                                   f"already seen ({format_time(mark)}); set the clock right")
+            raise ClockTamperError(
+                f"the system clock ({format_time(now)}) is behind a time this appliance has "
+                f"already seen ({format_time(mark)}); set the clock right"
+            )
         return mark
 
     def advance(self, now: int, floor: int = 0) -> int:
         """Check, then record max(mark, now) in both places (also repairing a missing copy)."""
         mark = max(self.check(now, floor), now)
-        envelope = sign_envelope(CLOCK_TYPE, {"high_water_mark": mark, "device_kid": self.identity.kid},
-                                 self.identity.signing_key, self.identity.kid)
+        envelope = sign_envelope(
+            CLOCK_TYPE,
+            {"high_water_mark": mark, "device_kid": self.identity.kid},
+            self.identity.signing_key,
+            self.identity.kid,
+        )
         for path in self.paths:
             atomic_write(path, envelope.to_json())
         return mark

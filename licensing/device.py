@@ -14,9 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from licensing.encoding import atomic_write, b64e
 from licensing.errors import BindingError, StateError
@@ -24,7 +24,14 @@ from licensing.keys import key_id, load_private_pem, private_pem, public_bytes
 
 __all__ = ["DeviceIdentity", "collect_fingerprint", "gpu_uuids", "match_fingerprint", "hash_components"]
 
-_DMI_FIELDS = ("product_uuid", "board_serial", "board_name", "product_name", "product_serial", "chassis_serial")
+_DMI_FIELDS = (
+    "product_uuid",
+    "board_serial",
+    "board_name",
+    "product_name",
+    "product_serial",
+    "chassis_serial",
+)
 _SIGNING_FILE = "device-ed25519.pem"
 _WRAPPING_FILE = "device-x25519.pem"
 
@@ -44,8 +51,11 @@ class DeviceIdentity:
 
     @property
     def wrapping_public_b64(self) -> str:
-        return b64e(self.wrapping_key.public_key().public_bytes(serialization.Encoding.Raw,
-                                                                serialization.PublicFormat.Raw))
+        return b64e(
+            self.wrapping_key.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+        )
 
     @property
     def signing_public_b64(self) -> str:
@@ -99,8 +109,13 @@ def gpu_uuids() -> list[str]:
     if exe is None:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=uuid", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=15, check=True).stdout
+        out = subprocess.run(
+            [exe, "--query-gpu=uuid", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return sorted(line.strip() for line in out.splitlines() if line.strip())
@@ -119,15 +134,17 @@ def collect_fingerprint(host_root: Path = Path("/"), gpus: list[str] | None = No
     cpu = _cpu_model(host_root)
     if cpu:
         components["cpu_model"] = cpu
-    for uuid in (gpu_uuids() if gpus is None and host_root == Path("/") else gpus or []):
+    for uuid in gpu_uuids() if gpus is None and host_root == Path("/") else gpus or []:
         components[f"gpu_{uuid}"] = uuid
     return components
 
 
 def hash_components(components: dict[str, str], salt: bytes) -> dict[str, str]:
     """Hash each component with a per-device salt: the license carries no readable hardware serials."""
-    return {name: hashlib.sha256(salt + name.encode() + b"\x00" + value.encode()).hexdigest()
-            for name, value in sorted(components.items())}
+    return {
+        name: hashlib.sha256(salt + name.encode() + b"\x00" + value.encode()).hexdigest()
+        for name, value in sorted(components.items())
+    }
 
 
 def match_fingerprint(bound: dict[str, str], current_raw: dict[str, str], salt: bytes) -> tuple[int, int]:
@@ -141,6 +158,8 @@ def match_fingerprint(bound: dict[str, str], current_raw: dict[str, str], salt: 
         matching += 1
     total = len(names)
     if total == 0 or matching * 2 <= total:
-        raise BindingError(f"this license is bound to another machine ({matching} of {total} hardware components "
-                           "match); ask the vendor to re-issue it for this machine")
+        raise BindingError(
+            f"this license is bound to another machine ({matching} of {total} hardware components "
+            "match); ask the vendor to re-issue it for this machine"
+        )
     return matching, total

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def sha256_hex(data: bytes | bytearray | memoryview) -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_timestamp(moment: datetime) -> int:
@@ -72,7 +72,7 @@ def to_timestamp(moment: datetime) -> int:
 
 
 def from_timestamp(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def format_time(seconds: int | float) -> str:

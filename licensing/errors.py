@@ -1,16 +1,16 @@
 """Errors of the licensing package. Every message is safe to show and says what to do next.
 
-    LicensingError
-    ├── FormatError              a file is not what it claims (armor, JSON, field types, sealed layout)
-    ├── SignatureError           a signature, algorithm, key id or trust chain does not verify
-    │   └── UntrustedKeyError    the key id is unknown or its root is not pinned by this appliance
-    ├── BindingError             the license belongs to another machine or another activation request
-    ├── ValidityError            a license or lease is expired, not yet valid, revoked or replayed
-    ├── ClockTamperError         the clock went back past the tolerance, or a lease comes from the future
-    ├── SeatsError               more seats or GPUs in use than the license allows
-    ├── StateError               the local license state does not allow this (none installed, deactivated)
-    ├── ModelError               a sealed model fails: wrong key, tampered chunk, not covered by the license
-    └── KeyServerError           the key hand-off between the appliance and an engine process failed
+LicensingError
+├── FormatError              a file is not what it claims (armor, JSON, field types, sealed layout)
+├── SignatureError           a signature, algorithm, key id or trust chain does not verify
+│   └── UntrustedKeyError    the key id is unknown or its root is not pinned by this appliance
+├── BindingError             the license belongs to another machine or another activation request
+├── ValidityError            a license or lease is expired, not yet valid, revoked or replayed
+├── ClockTamperError         the clock went back past the tolerance, or a lease comes from the future
+├── SeatsError               more seats or GPUs in use than the license allows
+├── StateError               the local license state does not allow this (none installed, deactivated)
+├── ModelError               a sealed model fails: wrong key, tampered chunk, not covered by the license
+└── KeyServerError           the key hand-off between the appliance and an engine process failed
 """
 
 from __future__ import annotations

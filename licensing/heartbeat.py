@@ -28,7 +28,9 @@ DEFAULT_SEAT_WINDOW_S = 3600.0
 class ActiveUsers:
     """Distinct users seen within a sliding window: the gateway calls `touch(user)` per request."""
 
-    def __init__(self, window_s: float = DEFAULT_SEAT_WINDOW_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, window_s: float = DEFAULT_SEAT_WINDOW_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.window_s = window_s
         self._clock = clock
         self._last_seen: dict[str, float] = {}
@@ -52,10 +54,15 @@ class ActiveUsers:
 
 
 class HeartbeatMonitor:
-    def __init__(self, service: LicenseService, *, interval_s: float = DEFAULT_INTERVAL_S,
-                 active_users: Callable[[], int] | None = None,
-                 gpus_in_use: Callable[[], int] | None = None,
-                 on_change: Callable[[LicenseStatus, LicenseStatus | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        service: LicenseService,
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        active_users: Callable[[], int] | None = None,
+        gpus_in_use: Callable[[], int] | None = None,
+        on_change: Callable[[LicenseStatus, LicenseStatus | None], None] | None = None,
+    ) -> None:
         self.service = service
         self.interval_s = interval_s
         self._active_users = active_users
@@ -81,8 +88,12 @@ class HeartbeatMonitor:
             previous, self._current = self._current, status
             self.checks += 1
         if previous is None or previous.state is not status.state:
-            log.log(logging.INFO if status.state.accepts_new_sessions else logging.WARNING,
-                    "license state %s: %s", status.state.value, status.reason)
+            log.log(
+                logging.INFO if status.state.accepts_new_sessions else logging.WARNING,
+                "license state %s: %s",
+                status.state.value,
+                status.reason,
+            )
             if self._on_change is not None:
                 self._on_change(status, previous)
         return status

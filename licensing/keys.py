@@ -54,8 +54,9 @@ def load_public_key(text: str, what: str) -> Ed25519PublicKey:
 
 
 def private_pem(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_private_pem(path: Path, what: str) -> Any:
@@ -75,8 +76,12 @@ class TrustedRoot:
     source: str  # "pinned" (shipped in the package) or "operator" (added on this appliance)
 
     def describe(self) -> dict[str, str]:
-        return {"kid": self.kid, "name": self.name, "source": self.source,
-                "public_key": b64e(public_bytes(self.public_key))}
+        return {
+            "kid": self.kid,
+            "name": self.name,
+            "source": self.source,
+            "public_key": b64e(public_bytes(self.public_key)),
+        }
 
 
 class TrustStore:
@@ -105,8 +110,10 @@ class TrustStore:
         try:
             return self._roots[kid]
         except KeyError:
-            raise UntrustedKeyError(f"{what} is signed under root key id {kid!r}, which this appliance does not "
-                                    "trust; see `codemoat license roots`") from None
+            raise UntrustedKeyError(
+                f"{what} is signed under root key id {kid!r}, which this appliance does not "
+                "trust; see `codemoat license roots`"
+            ) from None
 
     def add_operator_root(self, state_dir: Path, root_file: Path) -> TrustedRoot:
         if not self.allow_operator_roots:
@@ -128,15 +135,24 @@ def _root_from(entry: dict[str, Any], source: str) -> TrustedRoot:
     public_key = load_public_key(entry["public_key"], "trusted root")
     kid = key_id("root", public_key)
     if entry.get("kid", kid) != kid:
-        raise FormatError(f"trusted root {entry.get('kid')!r} does not match its public key; fix the roots file")
+        raise FormatError(
+            f"trusted root {entry.get('kid')!r} does not match its public key; fix the roots file"
+        )
     return TrustedRoot(kid, public_key, str(entry.get("name", kid)), source)
 
 
-def make_issuer_cert(root_key: Ed25519PrivateKey, issuer_public: Ed25519PublicKey, name: str,
-                     not_before: int, not_after: int) -> str:
+def make_issuer_cert(
+    root_key: Ed25519PrivateKey, issuer_public: Ed25519PublicKey, name: str, not_before: int, not_after: int
+) -> str:
     root_kid = key_id("root", root_key.public_key())
-    payload = {"kid": key_id("issuer", issuer_public), "public_key": b64e(public_bytes(issuer_public)),
-               "name": name, "not_before": not_before, "not_after": not_after, "root_kid": root_kid}
+    payload = {
+        "kid": key_id("issuer", issuer_public),
+        "public_key": b64e(public_bytes(issuer_public)),
+        "name": name,
+        "not_before": not_before,
+        "not_after": not_after,
+        "root_kid": root_kid,
+    }
     return armor("ISSUER CERTIFICATE", sign_envelope(ISSUER_CERT_TYPE, payload, root_key, root_kid))
 
 
@@ -155,8 +171,10 @@ def verify_issued(envelope: Envelope, expected_type: str, trust: TrustStore, wha
             issuer = cert_payload
             break
     if issuer is None:
-        raise UntrustedKeyError(f"{what} is signed by unknown key id {envelope.kid!r}; ask the vendor for a file "
-                                "signed by a current issuer key")
+        raise UntrustedKeyError(
+            f"{what} is signed by unknown key id {envelope.kid!r}; ask the vendor for a file "
+            "signed by a current issuer key"
+        )
     public_key = load_public_key(issuer.get("public_key", ""), "issuer public key")
     if key_id("issuer", public_key) != envelope.kid:
         raise UntrustedKeyError(f"{what} key id {envelope.kid!r} does not match its certificate's key")
@@ -165,10 +183,14 @@ def verify_issued(envelope: Envelope, expected_type: str, trust: TrustStore, wha
     issued_at = payload.get("issued_at")
     not_before, not_after = issuer.get("not_before"), issuer.get("not_after")
     if not all(isinstance(v, int) for v in (issued_at, not_before, not_after)):
-        raise FormatError(f"{what} or its issuer certificate lacks validity times; ask the vendor for a new file")
+        raise FormatError(
+            f"{what} or its issuer certificate lacks validity times; ask the vendor for a new file"
+        )
     if not (not_before <= issued_at <= not_after):
-        raise SignatureError(f"{what} was issued at {format_time(issued_at)}, outside its issuer key's validity "
-                             f"({format_time(not_before)} to {format_time(not_after)})")
+        raise SignatureError(
+            f"{what} was issued at {format_time(issued_at)}, outside its issuer key's validity "
+            f"({format_time(not_before)} to {format_time(not_after)})"
+        )
     return payload
 
 

@@ -63,13 +63,21 @@ class _Handler(socketserver.BaseRequestHandler):
             if uid not in key_server.allowed_uids:
                 raise KeyServerError(f"uid {uid} may not fetch model keys")
             model_id, token = request.get("model_id"), request.get("token")
-            if request.get("op") != "model-key" or not isinstance(model_id, str) or not isinstance(token, str):
+            if (
+                request.get("op") != "model-key"
+                or not isinstance(model_id, str)
+                or not isinstance(token, str)
+            ):
                 raise KeyServerError("malformed key request")
             key_server._consume(token, model_id)
             sealed_manifest = key_server.manifests.get(model_id)
             with key_server.service.model_key(model_id) as key:
-                header = {"ok": True, "model_id": model_id, "manifest_sha256": sealed_manifest,
-                          "key_bytes": len(key)}
+                header = {
+                    "ok": True,
+                    "model_id": model_id,
+                    "manifest_sha256": sealed_manifest,
+                    "key_bytes": len(key),
+                }
                 conn.sendall(json.dumps(header).encode() + b"\n")
                 conn.sendall(key)
         except LicensingError as exc:
@@ -107,8 +115,14 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class KeyServer:
-    def __init__(self, service: LicenseService, socket_path: Path, *, allowed_uids: set[int] | None = None,
-                 manifests: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        service: LicenseService,
+        socket_path: Path,
+        *,
+        allowed_uids: set[int] | None = None,
+        manifests: dict[str, str] | None = None,
+    ) -> None:
         self.service = service
         self.socket_path = Path(socket_path)
         self.allowed_uids = allowed_uids if allowed_uids is not None else {os.getuid()}
@@ -140,8 +154,10 @@ class KeyServer:
                     del self._grants[known]
             match = next((t for t in self._grants if hmac.compare_digest(t, token)), None)
             if match is None or self._grants[match].model_id != model_id:
-                raise KeyServerError("the key token is unknown, used up or expired; restart the engine from the "
-                                     "appliance so it gets a fresh token")
+                raise KeyServerError(
+                    "the key token is unknown, used up or expired; restart the engine from the "
+                    "appliance so it gets a fresh token"
+                )
             grant = self._grants[match]
             grant.uses_left -= 1
             if grant.uses_left <= 0:
@@ -158,7 +174,9 @@ class KeyServer:
         finally:
             os.umask(old_umask)
         self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="codemoat-keyserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="codemoat-keyserver", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -180,14 +198,17 @@ class KeyServer:
         self.close()
 
 
-def fetch_model_key(socket_path: str | os.PathLike, token: str, model_id: str,
-                    timeout_s: float = 30.0) -> tuple[bytearray, str | None]:
+def fetch_model_key(
+    socket_path: str | os.PathLike, token: str, model_id: str, timeout_s: float = 30.0
+) -> tuple[bytearray, str | None]:
     """Client side (the vLLM loader): return (key as a bytearray the caller must wipe, expected manifest hash)."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(timeout_s)
             conn.connect(os.fspath(socket_path))
-            conn.sendall(json.dumps({"op": "model-key", "model_id": model_id, "token": token}).encode() + b"\n")
+            conn.sendall(
+                json.dumps({"op": "model-key", "model_id": model_id, "token": token}).encode() + b"\n"
+            )
             header_line = bytearray()
             while not header_line.endswith(b"\n"):
                 byte = conn.recv(1)  # byte by byte: the key follows the header line on the same stream
@@ -201,7 +222,9 @@ def fetch_model_key(socket_path: str | os.PathLike, token: str, model_id: str,
             except ValueError:
                 raise KeyServerError("the key server closed the connection without an answer") from None
             if not header.get("ok"):
-                raise KeyServerError(f"the appliance refused the model key: {header.get('error', 'no reason given')}")
+                raise KeyServerError(
+                    f"the appliance refused the model key: {header.get('error', 'no reason given')}"
+                )
             if header.get("key_bytes") != MODEL_KEY_BYTES:
                 raise KeyServerError("the key server sent a key of the wrong length")
             key = bytearray(MODEL_KEY_BYTES)
@@ -215,7 +238,8 @@ def fetch_model_key(socket_path: str | os.PathLike, token: str, model_id: str,
                 received += n
             return key, header.get("manifest_sha256")
     except (FileNotFoundError, ConnectionRefusedError):
-        raise KeyServerError(f"no key server listens on {socket_path}; start the engine through `codemoat serve`") \
-            from None
-    except socket.timeout:
+        raise KeyServerError(
+            f"no key server listens on {socket_path}; start the engine through `codemoat serve`"
+        ) from None
+    except TimeoutError:
         raise KeyServerError(f"the key server on {socket_path} did not answer in {timeout_s:.0f} s") from None

@@ -22,7 +22,14 @@ from licensing.armor import Envelope
 from licensing.clock import DEFAULT_TOLERANCE_S, ClockGuard
 from licensing.device import DeviceIdentity, collect_fingerprint, match_fingerprint
 from licensing.encoding import format_time
-from licensing.errors import BindingError, ClockTamperError, LicensingError, ModelError, StateError, ValidityError
+from licensing.errors import (
+    BindingError,
+    ClockTamperError,
+    LicensingError,
+    ModelError,
+    StateError,
+    ValidityError,
+)
 from licensing.keys import TrustStore
 from licensing.lease import Lease, check_lease_acceptable, parse_lease, parse_lease_envelope
 from licensing.license import License, check_license_window, parse_license
@@ -35,10 +42,15 @@ __all__ = ["LicenseService"]
 
 
 class LicenseService:
-    def __init__(self, state_dir: Path, *, trust: TrustStore | None = None,
-                 clock: Callable[[], float] = time.time,
-                 fingerprint: Callable[[], dict[str, str]] | None = None,
-                 tolerance_s: int = DEFAULT_TOLERANCE_S) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        trust: TrustStore | None = None,
+        clock: Callable[[], float] = time.time,
+        fingerprint: Callable[[], dict[str, str]] | None = None,
+        tolerance_s: int = DEFAULT_TOLERANCE_S,
+    ) -> None:
         self.store = LicenseStore(Path(state_dir))
         self.trust = trust if trust is not None else TrustStore.load(self.store.root)
         self._clock = clock
@@ -63,17 +75,25 @@ class LicenseService:
     def activate(self, text: str) -> License:
         identity = DeviceIdentity.load(self.store.device_dir)
         license_ = parse_license(text, self.trust)
-        if license_.device.kid != identity.kid or license_.device.wrapping_key != identity.wrapping_public_b64:
-            raise BindingError("this license was issued for another appliance's activation request; send this "
-                               "appliance's own request to the vendor")
+        if (
+            license_.device.kid != identity.kid
+            or license_.device.wrapping_key != identity.wrapping_public_b64
+        ):
+            raise BindingError(
+                "this license was issued for another appliance's activation request; send this "
+                "appliance's own request to the vendor"
+            )
         if not self.store.has_pending(license_.activation_nonce):
-            raise BindingError("this license answers an activation request this appliance did not make or already "
-                               "used; make a new request with `codemoat license request`")
+            raise BindingError(
+                "this license answers an activation request this appliance did not make or already "
+                "used; make a new request with `codemoat license request`"
+            )
         self._check_binding(license_, identity)
         now = self.now()
         check_license_window(license_, now, self.tolerance_s)
-        lease = parse_lease_envelope(Envelope.from_dict(license_.first_lease, "first lease"), self.trust,
-                                     "first lease")
+        lease = parse_lease_envelope(
+            Envelope.from_dict(license_.first_lease, "first lease"), self.trust, "first lease"
+        )
         current = self._current_lease_for(license_)
         if license_.license_id in self.store.revoked():
             raise ValidityError(f"license {license_.license_id} has been revoked; contact the vendor")
@@ -82,8 +102,10 @@ class LicenseService:
         guard = self._guard(identity)
         guard.check(now, max(license_.issued_at, lease.issued_at))
         if license_.issued_at > now + self.tolerance_s:
-            raise ClockTamperError(f"this license was issued at {format_time(license_.issued_at)}, in the future of "
-                                   "this machine's clock; fix the system clock")
+            raise ClockTamperError(
+                f"this license was issued at {format_time(license_.issued_at)}, in the future of "
+                "this machine's clock; fix the system clock"
+            )
         # Everything verified: now write. Order matters for crash repair (see LicenseStore.repair).
         self.store.receipt_path.unlink(missing_ok=True)
         self.store.write_license(text)
@@ -113,7 +135,9 @@ class LicenseService:
         license_, lease = self.installed()
         identity = DeviceIdentity.load(self.store.device_dir)
         receipt = make_receipt(identity, license_, lease.sequence, self.now())
-        self.store.write_json(self.store.receipt_path, {"license_id": license_.license_id, "receipt": receipt})
+        self.store.write_json(
+            self.store.receipt_path, {"license_id": license_.license_id, "receipt": receipt}
+        )
         self.store.remove_installed()
         return receipt
 
@@ -122,19 +146,24 @@ class LicenseService:
     def installed(self) -> tuple[License, Lease]:
         text = self.store.license_text()
         if text is None:
-            raise StateError("no license is installed; run `codemoat license request`, send the file to the vendor, "
-                             "then `codemoat license activate LICENSE_FILE`")
+            raise StateError(
+                "no license is installed; run `codemoat license request`, send the file to the vendor, "
+                "then `codemoat license activate LICENSE_FILE`"
+            )
         license_ = parse_license(text, self.trust, "installed license")
         lease_text = self.store.lease_text()
         if lease_text is None:
             raise StateError("the installed lease is missing; apply a lease with `codemoat license renew`")
         lease = parse_lease(lease_text, self.trust, "installed lease")
         if lease.license_id != license_.license_id:
-            raise BindingError("the installed lease belongs to another license; apply a lease for this license")
+            raise BindingError(
+                "the installed lease belongs to another license; apply a lease for this license"
+            )
         return license_, lease
 
-    def status(self, *, seats_in_use: int | None = None, gpus_in_use: int | None = None,
-               record: bool = False) -> LicenseStatus:
+    def status(
+        self, *, seats_in_use: int | None = None, gpus_in_use: int | None = None, record: bool = False
+    ) -> LicenseStatus:
         """Evaluate the state now. `record=True` (the heartbeat) also advances the clock high-water mark and
         stores the seats/GPUs observation that `codemoat license status` shows."""
         now = self.now()
@@ -142,15 +171,21 @@ class LicenseService:
         try:
             license_, lease = self.installed()
             status.license_id, status.customer = license_.license_id, license_.customer
-            status.expires_at, status.seats, status.max_gpus = license_.expires_at, license_.seats, license_.max_gpus
+            status.expires_at, status.seats, status.max_gpus = (
+                license_.expires_at,
+                license_.seats,
+                license_.max_gpus,
+            )
             status.lease_sequence, status.lease_expires_at = lease.sequence, lease.expires_at
             status.models = [g.model_id for g in license_.models]
             status.features = list(license_.features)
             identity = DeviceIdentity.load(self.store.device_dir)
             self._check_binding(license_, identity)
             if lease.issued_at > now + self.tolerance_s:
-                raise ClockTamperError(f"the installed lease was issued at {format_time(lease.issued_at)}, in the "
-                                       f"future of this machine's clock ({format_time(now)}); fix the system clock")
+                raise ClockTamperError(
+                    f"the installed lease was issued at {format_time(lease.issued_at)}, in the "
+                    f"future of this machine's clock ({format_time(now)}); fix the system clock"
+                )
             floor = max(license_.issued_at, lease.issued_at)
             guard = self._guard(identity)
             guard.advance(now, floor) if record else guard.check(now, floor)
@@ -160,8 +195,12 @@ class LicenseService:
             status.reason = str(exc)
             return status
         status.state, status.reason, status.grace_ends_at, status.stops_at = evaluate_times(
-            now=now, lease_expires_at=lease.expires_at, license_expires_at=license_.expires_at,
-            grace_days=license_.grace_days, restricted_days=license_.restricted_days)
+            now=now,
+            lease_expires_at=lease.expires_at,
+            license_expires_at=license_.expires_at,
+            grace_days=license_.grace_days,
+            restricted_days=license_.restricted_days,
+        )
         if status.state is LicenseState.GRACE:
             status.warnings.append(status.reason)
         usage = self.store.read_json(self.store.usage_path) or {}
@@ -170,15 +209,21 @@ class LicenseService:
         if status.state.accepts_new_sessions:
             if status.seats_in_use is not None and status.seats_in_use > license_.seats:
                 status.state = LicenseState.RESTRICTED
-                status.reason = (f"{status.seats_in_use} active users exceed the {license_.seats} licensed seats: "
-                                 "no new sessions until users leave or the vendor adds seats")
+                status.reason = (
+                    f"{status.seats_in_use} active users exceed the {license_.seats} licensed seats: "
+                    "no new sessions until users leave or the vendor adds seats"
+                )
             elif status.gpus_in_use is not None and status.gpus_in_use > license_.max_gpus:
                 status.state = LicenseState.RESTRICTED
-                status.reason = (f"{status.gpus_in_use} GPUs in use exceed the {license_.max_gpus} licensed: "
-                                 "no new sessions until GPUs are removed or the vendor raises the limit")
+                status.reason = (
+                    f"{status.gpus_in_use} GPUs in use exceed the {license_.max_gpus} licensed: "
+                    "no new sessions until GPUs are removed or the vendor raises the limit"
+                )
         if record:
-            self.store.write_json(self.store.usage_path, {"seats_in_use": status.seats_in_use,
-                                                          "gpus_in_use": status.gpus_in_use, "checked_at": now})
+            self.store.write_json(
+                self.store.usage_path,
+                {"seats_in_use": status.seats_in_use, "gpus_in_use": status.gpus_in_use, "checked_at": now},
+            )
         return status
 
     # --- model keys and sealed models --------------------------------------------------------------------
@@ -192,8 +237,13 @@ class LicenseService:
         license_, _ = self.installed()
         grant = license_.grant(model_id)
         identity = DeviceIdentity.load(self.store.device_dir)
-        key = unwrap_model_key(grant.wrapped_key, identity.wrapping_key, license_id=license_.license_id,
-                               model_id=model_id, device_kid=identity.kid)
+        key = unwrap_model_key(
+            grant.wrapped_key,
+            identity.wrapping_key,
+            license_id=license_.license_id,
+            model_id=model_id,
+            device_kid=identity.kid,
+        )
         try:
             yield key
         finally:
@@ -205,8 +255,10 @@ class LicenseService:
         sealed = SealedModel.open(Path(model_dir), self.trust)
         grant = license_.grant(sealed.model_id)
         if sealed.manifest_sha256 != grant.manifest_sha256:
-            raise ModelError(f"{model_dir} is not the delivery of model {sealed.model_id} this license was issued "
-                             "for (manifest hash differs); ask the vendor for the matching delivery")
+            raise ModelError(
+                f"{model_dir} is not the delivery of model {sealed.model_id} this license was issued "
+                "for (manifest hash differs); ask the vendor for the matching delivery"
+            )
         return sealed
 
     def check_model(self, model_dir: Path, threads: int | None = None) -> dict[str, Any]:
@@ -214,7 +266,9 @@ class LicenseService:
         with self.model_key(sealed.model_id) as key:
             return sealed.authenticate(key, threads)
 
-    def load_sealed_transformers(self, model_dir: Path, *, dtype: Any = None, threads: int | None = None) -> Any:
+    def load_sealed_transformers(
+        self, model_dir: Path, *, dtype: Any = None, threads: int | None = None
+    ) -> Any:
         """Decrypt a sealed model in memory and return a transformers model ready for the CPU engine."""
         from licensing.sealed.torch_loader import load_sealed_transformers
 
@@ -229,7 +283,9 @@ class LicenseService:
 
     def _check_binding(self, license_: License, identity: DeviceIdentity) -> None:
         if license_.device.kid != identity.kid:
-            raise BindingError("the installed license belongs to another device key; re-activate this appliance")
+            raise BindingError(
+                "the installed license belongs to another device key; re-activate this appliance"
+            )
         if license_.device.fingerprint_salt != fingerprint_salt(identity):
             raise BindingError("the license's fingerprint salt does not match this device; re-activate")
         match_fingerprint(license_.device.fingerprint, self._fingerprint(), license_.device.fingerprint_salt)

@@ -67,8 +67,9 @@ class LicenseStatus:
         return data
 
 
-def evaluate_times(*, now: int, lease_expires_at: int, license_expires_at: int, grace_days: int,
-                   restricted_days: int) -> tuple[LicenseState, str, int, int]:
+def evaluate_times(
+    *, now: int, lease_expires_at: int, license_expires_at: int, grace_days: int, restricted_days: int
+) -> tuple[LicenseState, str, int, int]:
     """State from time alone: returns (state, reason, grace_ends_at, stops_at)."""
     ends = min(lease_expires_at, license_expires_at)
     what = "lease" if lease_expires_at <= license_expires_at else "license term"
@@ -76,12 +77,31 @@ def evaluate_times(*, now: int, lease_expires_at: int, license_expires_at: int, 
     stops = grace_ends + restricted_days * DAY
     if now < ends:
         days_left = (ends - now) // DAY
-        return LicenseState.VALID, f"{what} valid until {format_time(ends)} ({days_left} days left)", grace_ends, stops
+        return (
+            LicenseState.VALID,
+            f"{what} valid until {format_time(ends)} ({days_left} days left)",
+            grace_ends,
+            stops,
+        )
     if now < grace_ends:
-        return (LicenseState.GRACE, f"{what} expired at {format_time(ends)}; grace period until "
-                f"{format_time(grace_ends)}: renew with `codemoat license renew LEASE_FILE`", grace_ends, stops)
+        return (
+            LicenseState.GRACE,
+            f"{what} expired at {format_time(ends)}; grace period until "
+            f"{format_time(grace_ends)}: renew with `codemoat license renew LEASE_FILE`",
+            grace_ends,
+            stops,
+        )
     if now < stops:
-        return (LicenseState.RESTRICTED, f"{what} expired at {format_time(ends)} and the grace period is over: no new "
-                f"sessions; service stops at {format_time(stops)} unless renewed", grace_ends, stops)
-    return (LicenseState.STOPPED, f"{what} expired at {format_time(ends)} and was not renewed; renew to resume",
-            grace_ends, stops)
+        return (
+            LicenseState.RESTRICTED,
+            f"{what} expired at {format_time(ends)} and the grace period is over: no new "
+            f"sessions; service stops at {format_time(stops)} unless renewed",
+            grace_ends,
+            stops,
+        )
+    return (
+        LicenseState.STOPPED,
+        f"{what} expired at {format_time(ends)} and was not renewed; renew to resume",
+        grace_ends,
+        stops,
+    )

@@ -124,10 +124,14 @@ class LicenseStore:
         """Every file's bytes, by relative path (tests use it to prove a refused operation changed nothing)."""
         if not self.root.exists():
             return {}
-        return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file()
+        }
 
 
 def _safe(nonce: str) -> str:
     if not nonce or not all(c.isalnum() or c in "-_" for c in nonce) or len(nonce) > 64:
-        raise StateError("the activation nonce is malformed; make a new request with `codemoat license request`")
+        raise StateError(
+            "the activation nonce is malformed; make a new request with `codemoat license request`"
+        )
     return nonce

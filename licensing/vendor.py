@@ -22,8 +22,15 @@ from licensing.activation import parse_request, verify_receipt
 from licensing.armor import armor, dearmor, sign_envelope
 from licensing.encoding import atomic_write, b64d, b64e, parse_json_object
 from licensing.errors import FormatError, StateError
-from licensing.keys import (TrustStore, TrustedRoot, key_id, load_private_pem, make_issuer_cert, private_pem,
-                            public_bytes)
+from licensing.keys import (
+    TrustedRoot,
+    TrustStore,
+    key_id,
+    load_private_pem,
+    make_issuer_cert,
+    private_pem,
+    public_bytes,
+)
 from licensing.lease import DEFAULT_LEASE_DAYS, LEASE_TYPE, lease_armor
 from licensing.license import LICENSE_LABEL, LICENSE_TYPE, License, parse_license
 from licensing.sealed.format import DEFAULT_CHUNK_SIZE
@@ -60,11 +67,22 @@ class VendorKeyring:
             raise StateError(f"{directory} already holds vendor keys; choose another directory")
         directory.mkdir(parents=True, exist_ok=True)
         root, issuer = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-        cert = make_issuer_cert(root, issuer.public_key(), f"{name} issuer", now - DAY, now + issuer_days * DAY)
+        cert = make_issuer_cert(
+            root, issuer.public_key(), f"{name} issuer", now - DAY, now + issuer_days * DAY
+        )
         atomic_write(directory / "root.pem", private_pem(root))
-        atomic_write(directory / "root.json", json.dumps(
-            {"kid": key_id("root", root.public_key()), "name": name,
-             "public_key": b64e(public_bytes(root.public_key()))}, indent=2).encode(), mode=0o644)
+        atomic_write(
+            directory / "root.json",
+            json.dumps(
+                {
+                    "kid": key_id("root", root.public_key()),
+                    "name": name,
+                    "public_key": b64e(public_bytes(root.public_key())),
+                },
+                indent=2,
+            ).encode(),
+            mode=0o644,
+        )
         atomic_write(directory / "issuer.pem", private_pem(issuer))
         atomic_write(directory / "issuer.cert", cert.encode(), mode=0o644)
         return cls.load(directory)
@@ -74,13 +92,18 @@ class VendorKeyring:
         if not (directory / "root.pem").is_file():
             raise StateError(f"{directory} holds no vendor keys; create them with `codemoat vendor keygen`")
         cert = dearmor((directory / "issuer.cert").read_text(), "ISSUER CERTIFICATE", "issuer certificate")
-        return cls(directory, load_private_pem(directory / "root.pem", "root key"),
-                   load_private_pem(directory / "issuer.pem", "issuer key"), cert.to_dict())
+        return cls(
+            directory,
+            load_private_pem(directory / "root.pem", "root key"),
+            load_private_pem(directory / "issuer.pem", "issuer key"),
+            cert.to_dict(),
+        )
 
     # --- models ------------------------------------------------------------------------------------------
 
-    def seal(self, model_dir: Path, out_dir: Path, *, model_id: str, now: int,
-             chunk_size: int = DEFAULT_CHUNK_SIZE) -> str:
+    def seal(
+        self, model_dir: Path, out_dir: Path, *, model_id: str, now: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> str:
         if not model_id or not all(c.isalnum() or c in "-_." for c in model_id):
             raise FormatError(f"model id {model_id!r} must be letters, digits, '-', '_' or '.'")
         record_path = self.directory / "models" / f"{model_id}.json"
@@ -88,12 +111,31 @@ class VendorKeyring:
         try:
             if record_path.is_file():  # re-sealing a model keeps its key, so issued licenses still open it
                 wipe(model_key)
-                model_key = bytearray(b64d(parse_json_object(record_path.read_bytes(), "model record")["key"]))
-            manifest = seal_model(model_dir, out_dir, model_id=model_id, model_key=model_key,
-                                  issuer_key=self.issuer_key, issuer_kid=self.issuer_kid, issuer_cert=self.issuer_cert,
-                                  now=now, chunk_size=chunk_size)
-            atomic_write(record_path, json.dumps({"model_id": model_id, "key": b64e(model_key),
-                                                  "manifest_sha256": manifest, "sealed_at": now}).encode())
+                model_key = bytearray(
+                    b64d(parse_json_object(record_path.read_bytes(), "model record")["key"])
+                )
+            manifest = seal_model(
+                model_dir,
+                out_dir,
+                model_id=model_id,
+                model_key=model_key,
+                issuer_key=self.issuer_key,
+                issuer_kid=self.issuer_kid,
+                issuer_cert=self.issuer_cert,
+                now=now,
+                chunk_size=chunk_size,
+            )
+            atomic_write(
+                record_path,
+                json.dumps(
+                    {
+                        "model_id": model_id,
+                        "key": b64e(model_key),
+                        "manifest_sha256": manifest,
+                        "sealed_at": now,
+                    }
+                ).encode(),
+            )
         finally:
             wipe(model_key)
         return manifest
@@ -101,15 +143,29 @@ class VendorKeyring:
     def _model_record(self, model_id: str) -> dict[str, Any]:
         path = self.directory / "models" / f"{model_id}.json"
         if not path.is_file():
-            raise StateError(f"model {model_id!r} was never sealed with this vendor directory; run "
-                             "`codemoat vendor seal` first")
+            raise StateError(
+                f"model {model_id!r} was never sealed with this vendor directory; run "
+                "`codemoat vendor seal` first"
+            )
         return parse_json_object(path.read_bytes(), str(path))
 
     # --- licenses and leases -----------------------------------------------------------------------------
 
-    def issue(self, request_text: str, *, customer: str, seats: int, days: int, models: list[str], now: int,
-              max_gpus: int = 8, features: tuple[str, ...] = ("completions", "chat"),
-              lease_days: int = DEFAULT_LEASE_DAYS, grace_days: int = 7, restricted_days: int = 7) -> str:
+    def issue(
+        self,
+        request_text: str,
+        *,
+        customer: str,
+        seats: int,
+        days: int,
+        models: list[str],
+        now: int,
+        max_gpus: int = 8,
+        features: tuple[str, ...] = ("completions", "chat"),
+        lease_days: int = DEFAULT_LEASE_DAYS,
+        grace_days: int = 7,
+        restricted_days: int = 7,
+    ) -> str:
         request = parse_request(request_text)
         if seats < 1 or days < 1 or not models:
             raise FormatError("a license needs at least one seat, one day and one model")
@@ -119,19 +175,38 @@ class VendorKeyring:
             record = self._model_record(model_id)
             model_key = bytearray(b64d(record["key"], "model key"))
             try:
-                wrapped = wrap_model_key(model_key, request.wrapping_key, license_id=license_id, model_id=model_id,
-                                         device_kid=request.device_kid)
+                wrapped = wrap_model_key(
+                    model_key,
+                    request.wrapping_key,
+                    license_id=license_id,
+                    model_id=model_id,
+                    device_kid=request.device_kid,
+                )
             finally:
                 wipe(model_key)
-            grants.append({"model_id": model_id, "manifest_sha256": record["manifest_sha256"],
-                           "wrapped_key": wrapped})
+            grants.append(
+                {"model_id": model_id, "manifest_sha256": record["manifest_sha256"], "wrapped_key": wrapped}
+            )
         expires = now + days * DAY
-        first_lease = self._lease_envelope(license_id, request.device_kid, 1, now, min(expires, now + lease_days * DAY))
-        payload = {"license_id": license_id, "customer": customer, "issued_at": now, "not_before": now,
-                   "expires_at": expires, "seats": seats, "max_gpus": max_gpus, "features": list(features),
-                   "grace_days": grace_days, "restricted_days": restricted_days, "models": grants,
-                   "device": request.binding(), "activation_nonce": request.nonce,
-                   "first_lease": first_lease.to_dict()}
+        first_lease = self._lease_envelope(
+            license_id, request.device_kid, 1, now, min(expires, now + lease_days * DAY)
+        )
+        payload = {
+            "license_id": license_id,
+            "customer": customer,
+            "issued_at": now,
+            "not_before": now,
+            "expires_at": expires,
+            "seats": seats,
+            "max_gpus": max_gpus,
+            "features": list(features),
+            "grace_days": grace_days,
+            "restricted_days": restricted_days,
+            "models": grants,
+            "device": request.binding(),
+            "activation_nonce": request.nonce,
+            "first_lease": first_lease.to_dict(),
+        }
         envelope = sign_envelope(LICENSE_TYPE, payload, self.issuer_key, self.issuer_kid, (self.issuer_cert,))
         text = armor(LICENSE_LABEL, envelope)
         atomic_write(self.directory / "licenses" / f"{license_id}.lic", text.encode(), mode=0o644)
@@ -149,7 +224,9 @@ class VendorKeyring:
     def revoke(self, license_id: str) -> None:
         revoked = set(self._revoked())
         revoked.add(license_id)
-        atomic_write(self.directory / "revoked.json", json.dumps({"revoked": sorted(revoked)}).encode(), mode=0o644)
+        atomic_write(
+            self.directory / "revoked.json", json.dumps({"revoked": sorted(revoked)}).encode(), mode=0o644
+        )
 
     def accept_receipt(self, receipt_text: str) -> dict[str, Any]:
         """Verify a deactivation receipt against the issued license, then revoke that license (seat freed)."""
@@ -164,13 +241,23 @@ class VendorKeyring:
         return payload
 
     def _lease_envelope(self, license_id: str, device_kid: str, sequence: int, now: int, expires: int):
-        payload = {"license_id": license_id, "device_kid": device_kid, "sequence": sequence, "issued_at": now,
-                   "expires_at": expires, "revoked": self._revoked()}
+        payload = {
+            "license_id": license_id,
+            "device_kid": device_kid,
+            "sequence": sequence,
+            "issued_at": now,
+            "expires_at": expires,
+            "revoked": self._revoked(),
+        }
         return sign_envelope(LEASE_TYPE, payload, self.issuer_key, self.issuer_kid, (self.issuer_cert,))
 
     def _revoked(self) -> list[str]:
         path = self.directory / "revoked.json"
-        return sorted(parse_json_object(path.read_bytes(), str(path)).get("revoked", [])) if path.is_file() else []
+        return (
+            sorted(parse_json_object(path.read_bytes(), str(path)).get("revoked", []))
+            if path.is_file()
+            else []
+        )
 
     def _sequences(self) -> dict[str, int]:
         path = self.directory / "leases.json"

@@ -27,8 +27,15 @@ from licensing.sealed.format import MANIFEST_NAME
 from licensing.sealed.reader import SealedModel
 from licensing.wrap import wipe
 
-__all__ = ["LOAD_FORMAT", "SOCKET_ENV", "TOKEN_ENV", "register", "key_server_address", "sealed_model_id",
-           "sealed_weights"]
+__all__ = [
+    "LOAD_FORMAT",
+    "SOCKET_ENV",
+    "TOKEN_ENV",
+    "register",
+    "key_server_address",
+    "sealed_model_id",
+    "sealed_weights",
+]
 
 LOAD_FORMAT = "codemoat-sealed"
 SOCKET_ENV = "CODEMOAT_KEYSERVER_SOCKET"
@@ -36,8 +43,9 @@ TOKEN_ENV = "CODEMOAT_KEYSERVER_TOKEN"
 _EXTRA_KEYS = {"codemoat_socket", "codemoat_token", "threads"}
 
 
-def key_server_address(extra_config: Mapping[str, Any] | None,
-                       environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+def key_server_address(
+    extra_config: Mapping[str, Any] | None, environ: Mapping[str, str] = os.environ
+) -> tuple[str, str]:
     """(socket path, token) from the loader's extra config, else from the environment."""
     extra = dict(extra_config or {})
     unknown = set(extra) - _EXTRA_KEYS
@@ -46,9 +54,11 @@ def key_server_address(extra_config: Mapping[str, Any] | None,
     socket_path = extra.get("codemoat_socket") or environ.get(SOCKET_ENV)
     token = extra.get("codemoat_token") or environ.get(TOKEN_ENV)
     if not socket_path or not token:
-        raise KeyServerError(f"the {LOAD_FORMAT} loader needs the appliance's key server: start vLLM through "
-                             f"`codemoat serve`, or pass codemoat_socket and codemoat_token in "
-                             "--model-loader-extra-config")
+        raise KeyServerError(
+            f"the {LOAD_FORMAT} loader needs the appliance's key server: start vLLM through "
+            f"`codemoat serve`, or pass codemoat_socket and codemoat_token in "
+            "--model-loader-extra-config"
+        )
     return str(socket_path), str(token)
 
 
@@ -63,8 +73,9 @@ def sealed_model_id(model_dir: Path) -> str:
     return model_id
 
 
-def sealed_weights(model_dir: Path, socket_path: str, token: str,
-                   threads: int | None = None) -> Iterator[tuple[str, Any]]:
+def sealed_weights(
+    model_dir: Path, socket_path: str, token: str, threads: int | None = None
+) -> Iterator[tuple[str, Any]]:
     """(name, torch tensor) pairs of a sealed model, the key fetched from the appliance and wiped at the end.
 
     The appliance sends the manifest hash named by the license; the directory must match it, which pins every
@@ -107,6 +118,8 @@ def register() -> None:
             if loaded is not None and model_config.quantization is None:
                 missing = {name for name, _ in model.named_parameters()} - set(loaded)
                 if missing:
-                    raise ModelError(f"the sealed model lacks weights the architecture needs: {sorted(missing)[:5]}")
+                    raise ModelError(
+                        f"the sealed model lacks weights the architecture needs: {sorted(missing)[:5]}"
+                    )
 
     return None

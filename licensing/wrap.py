@@ -38,8 +38,9 @@ def _aad(license_id: str, model_id: str, device_kid: str) -> bytes:
     return f"{license_id}\x00{model_id}\x00{device_kid}".encode()
 
 
-def wrap_model_key(model_key: bytearray | bytes, device_public_b64: str, *, license_id: str, model_id: str,
-                   device_kid: str) -> dict[str, str]:
+def wrap_model_key(
+    model_key: bytearray | bytes, device_public_b64: str, *, license_id: str, model_id: str, device_kid: str
+) -> dict[str, str]:
     device_public = X25519PublicKey.from_public_bytes(b64d(device_public_b64, "device wrapping key"))
     ephemeral = X25519PrivateKey.generate()
     aad = _aad(license_id, model_id, device_kid)
@@ -53,19 +54,27 @@ def wrap_model_key(model_key: bytearray | bytes, device_public_b64: str, *, lice
     return {"epk": b64e(epk), "nonce": b64e(nonce), "ct": b64e(ciphertext)}
 
 
-def unwrap_model_key(wrapped: dict[str, str], device_key: X25519PrivateKey, *, license_id: str, model_id: str,
-                     device_kid: str) -> bytearray:
+def unwrap_model_key(
+    wrapped: dict[str, str], device_key: X25519PrivateKey, *, license_id: str, model_id: str, device_kid: str
+) -> bytearray:
     if not isinstance(wrapped, dict):
-        raise FormatError(f"the wrapped key for model {model_id} is malformed; ask the vendor for a new license")
+        raise FormatError(
+            f"the wrapped key for model {model_id} is malformed; ask the vendor for a new license"
+        )
     epk = X25519PublicKey.from_public_bytes(b64d(wrapped.get("epk", ""), "wrapped key epk"))
     aad = _aad(license_id, model_id, device_kid)
     kek = _kek(device_key.exchange(epk), aad)
     try:
-        plain = AESGCM(kek).decrypt(b64d(wrapped.get("nonce", ""), "wrapped key nonce"),
-                                           b64d(wrapped.get("ct", ""), "wrapped key"), aad)
+        plain = AESGCM(kek).decrypt(
+            b64d(wrapped.get("nonce", ""), "wrapped key nonce"),
+            b64d(wrapped.get("ct", ""), "wrapped key"),
+            aad,
+        )
     except InvalidTag:
-        raise ModelError(f"the key for model {model_id} was not wrapped for this device; ask the vendor to "
-                         "re-issue the license for this machine") from None
+        raise ModelError(
+            f"the key for model {model_id} was not wrapped for this device; ask the vendor to "
+            "re-issue the license for this machine"
+        ) from None
     finally:
         wipe(kek)
     key = bytearray(plain)

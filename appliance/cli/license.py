@@ -46,32 +46,44 @@ def _write_new(path: Path, text: str) -> None:
 
 
 @license_app.command("request")
-def request_command(ctx: typer.Context,
-                    out_file: Path = typer.Option(..., "--out", help="Where to write the activation request.")) -> None:
+def request_command(
+    ctx: typer.Context,
+    out_file: Path = typer.Option(..., "--out", help="Where to write the activation request."),
+) -> None:
     """Write an activation request (device keys + fingerprint, signed, with a nonce) to carry to the vendor."""
     text = service(ctx).request_activation()
     _write_new(out_file, text)
-    out.print(f"activation request written to {out_file}; send it to the vendor, then run "
-              "`codemoat license activate LICENSE_FILE`")
+    out.print(
+        f"activation request written to {out_file}; send it to the vendor, then run "
+        "`codemoat license activate LICENSE_FILE`"
+    )
 
 
 @license_app.command("activate")
-def activate_command(ctx: typer.Context, license_file: Path = typer.Argument(..., help="The vendor's answer.")) -> None:
+def activate_command(
+    ctx: typer.Context, license_file: Path = typer.Argument(..., help="The vendor's answer.")
+) -> None:
     """Verify the license (signature chain, binding to this machine, request nonce) and install it."""
     license_ = service(ctx).activate(_read(license_file, "license file"))
-    out.print(f"license {license_.license_id} for {license_.customer} activated: {license_.seats} seats, models "
-              f"{', '.join(g.model_id for g in license_.models)}, until {format_time(license_.expires_at)}")
+    out.print(
+        f"license {license_.license_id} for {license_.customer} activated: {license_.seats} seats, models "
+        f"{', '.join(g.model_id for g in license_.models)}, until {format_time(license_.expires_at)}"
+    )
 
 
 @license_app.command("renew")
-def renew_command(ctx: typer.Context, lease_file: Path = typer.Argument(..., help="A lease from the vendor.")) -> None:
+def renew_command(
+    ctx: typer.Context, lease_file: Path = typer.Argument(..., help="A lease from the vendor.")
+) -> None:
     """Apply a new lease; the appliance returns to VALID without a restart."""
     lease = service(ctx).renew(_read(lease_file, "lease file"))
     out.print(f"lease {lease.sequence} applied; valid until {format_time(lease.expires_at)}")
 
 
 @license_app.command("status")
-def status_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
+def status_command(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="One JSON object.")
+) -> None:
     """Show the license state and why it is what it is (exit code 0 whatever the state)."""
     status = service(ctx).status()
     if as_json:
@@ -80,8 +92,18 @@ def status_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--js
     data = status.to_json()
     out.print(f"state: {data['state']}", markup=False)
     out.print(f"reason: {data['reason']}", markup=False)
-    for name in ("license_id", "customer", "expires_at", "lease_sequence", "lease_expires_at", "grace_ends_at",
-                 "seats", "seats_in_use", "max_gpus", "gpus_in_use"):
+    for name in (
+        "license_id",
+        "customer",
+        "expires_at",
+        "lease_sequence",
+        "lease_expires_at",
+        "grace_ends_at",
+        "seats",
+        "seats_in_use",
+        "max_gpus",
+        "gpus_in_use",
+    ):
         if data[name] is not None:
             out.print(f"{name.replace('_', ' ')}: {data[name]}", markup=False)
     if data["models"]:
@@ -89,10 +111,12 @@ def status_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--js
 
 
 @license_app.command("deactivate")
-def deactivate_command(ctx: typer.Context,
-                       out_file: Optional[Path] = typer.Option(None, "--out",
-                                                               help="Write the signed receipt here (default: stdout).")
-                       ) -> None:
+def deactivate_command(
+    ctx: typer.Context,
+    out_file: Optional[Path] = typer.Option(
+        None, "--out", help="Write the signed receipt here (default: stdout)."
+    ),
+) -> None:
     """Remove the license from this appliance and produce a signed receipt that frees the seat at the vendor."""
     if out_file is not None and out_file.exists():
         raise StateError(f"{out_file} already exists; choose another --out path")
@@ -105,15 +129,21 @@ def deactivate_command(ctx: typer.Context,
 
 
 @license_app.command("check-model")
-def check_model_command(ctx: typer.Context, model_dir: Path = typer.Argument(..., help="A sealed model directory."),
-                        as_json: bool = typer.Option(False, "--json")) -> None:
+def check_model_command(
+    ctx: typer.Context,
+    model_dir: Path = typer.Argument(..., help="A sealed model directory."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Decrypt and authenticate every chunk of a sealed model in memory (nothing is written)."""
     report = service(ctx).check_model(model_dir)
     if as_json:
         out.print(json.dumps(report), markup=False)
     else:
-        out.print(f"{model_dir}: model {report['model_id']} OK ({report['files']} files, {report['chunks']} chunks, "
-                  f"{report['bytes'] / 2**20:.1f} MiB authenticated in {report['seconds']} s)", markup=False)
+        out.print(
+            f"{model_dir}: model {report['model_id']} OK ({report['files']} files, {report['chunks']} chunks, "
+            f"{report['bytes'] / 2**20:.1f} MiB authenticated in {report['seconds']} s)",
+            markup=False,
+        )
 
 
 @license_app.command("roots")
@@ -122,7 +152,9 @@ def roots_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
     trust = TrustStore.load(state_dir(ctx))
     roots = [r.describe() for r in trust.roots()]
     if as_json:
-        out.print(json.dumps({"allow_operator_roots": trust.allow_operator_roots, "roots": roots}), markup=False)
+        out.print(
+            json.dumps({"allow_operator_roots": trust.allow_operator_roots, "roots": roots}), markup=False
+        )
         return
     if not roots:
         out.print("no trusted roots", markup=False)
@@ -131,8 +163,9 @@ def roots_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
 
 
 @license_app.command("trust")
-def trust_command(ctx: typer.Context,
-                  root_file: Path = typer.Argument(..., help="The vendor's root.json (public key).")) -> None:
+def trust_command(
+    ctx: typer.Context, root_file: Path = typer.Argument(..., help="The vendor's root.json (public key).")
+) -> None:
     """Add a vendor root key (development builds only; release builds pin their roots)."""
     directory = state_dir(ctx)
     LicenseStore(directory).ensure()

@@ -42,55 +42,76 @@ def _write_new(path: Path, text: str) -> None:
 
 
 @vendor_app.command("keygen")
-def keygen_command(out_dir: Path = typer.Option(..., "--out", help="New vendor key directory."),
-                   name: str = typer.Option("CodeMoat vendor", "--name", help="Name shown to operators."),
-                   issuer_days: int = typer.Option(3 * 365, "--issuer-days", min=1)) -> None:
+def keygen_command(
+    out_dir: Path = typer.Option(..., "--out", help="New vendor key directory."),
+    name: str = typer.Option("CodeMoat vendor", "--name", help="Name shown to operators."),
+    issuer_days: int = typer.Option(3 * 365, "--issuer-days", min=1),
+) -> None:
     """Create a root key, an issuer key and the issuer's certificate."""
     keyring = VendorKeyring.generate(out_dir, name=name, now=_now(), issuer_days=issuer_days)
-    out.print(f"vendor keys in {out_dir}: root {keyring.root_kid}, issuer {keyring.issuer_kid}; appliances trust "
-              f"{out_dir / 'root.json'}", markup=False)
+    out.print(
+        f"vendor keys in {out_dir}: root {keyring.root_kid}, issuer {keyring.issuer_kid}; appliances trust "
+        f"{out_dir / 'root.json'}",
+        markup=False,
+    )
 
 
 @vendor_app.command("seal")
-def seal_command(model_dir: Path = typer.Argument(..., help="A safetensors model directory (save_pretrained)."),
-                 vendor: Path = VendorDir,
-                 model_id: str = typer.Option(..., "--model-id", help="The id licenses name this model by."),
-                 out_dir: Path = typer.Option(..., "--out", help="New directory for the sealed model."),
-                 chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=4096)) -> None:
+def seal_command(
+    model_dir: Path = typer.Argument(..., help="A safetensors model directory (save_pretrained)."),
+    vendor: Path = VendorDir,
+    model_id: str = typer.Option(..., "--model-id", help="The id licenses name this model by."),
+    out_dir: Path = typer.Option(..., "--out", help="New directory for the sealed model."),
+    chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=4096),
+) -> None:
     """Encrypt the weights in chunks (AES-256-GCM), copy config/tokenizer in plain, sign the manifest."""
-    manifest = VendorKeyring.load(vendor).seal(model_dir, out_dir, model_id=model_id, now=_now(),
-                                               chunk_size=chunk_size)
+    manifest = VendorKeyring.load(vendor).seal(
+        model_dir, out_dir, model_id=model_id, now=_now(), chunk_size=chunk_size
+    )
     out.print(f"sealed {model_id} into {out_dir} (manifest {manifest})", markup=False)
 
 
 @vendor_app.command("issue")
-def issue_command(vendor: Path = VendorDir,
-                  request: Path = typer.Option(..., "--request", help="The appliance's activation request."),
-                  customer: str = typer.Option(..., "--customer"),
-                  seats: int = typer.Option(..., "--seats", min=1),
-                  days: int = typer.Option(..., "--days", min=1, help="Contract length."),
-                  models: str = typer.Option(..., "--models", help="Model ids, comma-separated."),
-                  out_file: Path = typer.Option(..., "--out"),
-                  max_gpus: int = typer.Option(8, "--max-gpus", min=0),
-                  lease_days: int = typer.Option(DEFAULT_LEASE_DAYS, "--lease-days", min=1),
-                  grace_days: int = typer.Option(7, "--grace-days", min=0),
-                  restricted_days: int = typer.Option(7, "--restricted-days", min=0)) -> None:
+def issue_command(
+    vendor: Path = VendorDir,
+    request: Path = typer.Option(..., "--request", help="The appliance's activation request."),
+    customer: str = typer.Option(..., "--customer"),
+    seats: int = typer.Option(..., "--seats", min=1),
+    days: int = typer.Option(..., "--days", min=1, help="Contract length."),
+    models: str = typer.Option(..., "--models", help="Model ids, comma-separated."),
+    out_file: Path = typer.Option(..., "--out"),
+    max_gpus: int = typer.Option(8, "--max-gpus", min=0),
+    lease_days: int = typer.Option(DEFAULT_LEASE_DAYS, "--lease-days", min=1),
+    grace_days: int = typer.Option(7, "--grace-days", min=0),
+    restricted_days: int = typer.Option(7, "--restricted-days", min=0),
+) -> None:
     """Answer an activation request with a license bound to that appliance (model keys wrapped to it)."""
     model_ids = [m.strip() for m in models.split(",") if m.strip()]
     if not model_ids:
         raise FormatError("--models names no model")
     text = VendorKeyring.load(vendor).issue(
-        _read(request, "activation request"), customer=customer, seats=seats, days=days, models=model_ids,
-        now=_now(), max_gpus=max_gpus, lease_days=lease_days, grace_days=grace_days, restricted_days=restricted_days)
+        _read(request, "activation request"),
+        customer=customer,
+        seats=seats,
+        days=days,
+        models=model_ids,
+        now=_now(),
+        max_gpus=max_gpus,
+        lease_days=lease_days,
+        grace_days=grace_days,
+        restricted_days=restricted_days,
+    )
     _write_new(out_file, text)
     out.print(f"license written to {out_file}", markup=False)
 
 
 @vendor_app.command("lease")
-def lease_command(vendor: Path = VendorDir,
-                  license_file: Path = typer.Option(..., "--license", help="The license to renew."),
-                  days: int = typer.Option(DEFAULT_LEASE_DAYS, "--days", min=1),
-                  out_file: Path = typer.Option(..., "--out")) -> None:
+def lease_command(
+    vendor: Path = VendorDir,
+    license_file: Path = typer.Option(..., "--license", help="The license to renew."),
+    days: int = typer.Option(DEFAULT_LEASE_DAYS, "--days", min=1),
+    out_file: Path = typer.Option(..., "--out"),
+) -> None:
     """Issue the next lease (higher sequence, current revocation list) for a license."""
     text = VendorKeyring.load(vendor).lease(_read(license_file, "license file"), days=days, now=_now())
     _write_new(out_file, text)
@@ -105,8 +126,9 @@ def revoke_command(license_id: str = typer.Argument(...), vendor: Path = VendorD
 
 
 @vendor_app.command("receipt")
-def receipt_command(receipt: Path = typer.Argument(..., help="A deactivation receipt."),
-                    vendor: Path = VendorDir) -> None:
+def receipt_command(
+    receipt: Path = typer.Argument(..., help="A deactivation receipt."), vendor: Path = VendorDir
+) -> None:
     """Verify an appliance's deactivation receipt and free its seat (the license is revoked)."""
     payload = VendorKeyring.load(vendor).accept_receipt(_read(receipt, "receipt"))
     out.print(json.dumps(payload), markup=False)

@@ -21,9 +21,21 @@ import struct
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["MAGIC", "SEALED_SUFFIX", "MANIFEST_NAME", "HEADER_TYPE", "MANIFEST_TYPE", "DEFAULT_CHUNK_SIZE",
-           "TAG_SIZE", "file_key", "key_check", "chunk_nonce", "chunk_aad", "SAFETENSORS_DTYPES",
-           "WEIGHT_SUFFIXES"]
+__all__ = [
+    "MAGIC",
+    "SEALED_SUFFIX",
+    "MANIFEST_NAME",
+    "HEADER_TYPE",
+    "MANIFEST_TYPE",
+    "DEFAULT_CHUNK_SIZE",
+    "TAG_SIZE",
+    "file_key",
+    "key_check",
+    "chunk_nonce",
+    "chunk_aad",
+    "SAFETENSORS_DTYPES",
+    "WEIGHT_SUFFIXES",
+]
 
 MAGIC = b"CMSEALv1"
 SEALED_SUFFIX = ".cmsealed"
@@ -38,9 +50,18 @@ WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", "
 
 # safetensors dtype name -> (torch dtype attribute, item size)
 SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
-    "F64": ("float64", 8), "F32": ("float32", 4), "F16": ("float16", 2), "BF16": ("bfloat16", 2),
-    "I64": ("int64", 8), "I32": ("int32", 4), "I16": ("int16", 2), "I8": ("int8", 1), "U8": ("uint8", 1),
-    "BOOL": ("bool", 1), "F8_E4M3": ("float8_e4m3fn", 1), "F8_E5M2": ("float8_e5m2", 1),
+    "F64": ("float64", 8),
+    "F32": ("float32", 4),
+    "F16": ("float16", 2),
+    "BF16": ("bfloat16", 2),
+    "I64": ("int64", 8),
+    "I32": ("int32", 4),
+    "I16": ("int16", 2),
+    "I8": ("int8", 1),
+    "U8": ("uint8", 1),
+    "BOOL": ("bool", 1),
+    "F8_E4M3": ("float8_e4m3fn", 1),
+    "F8_E5M2": ("float8_e5m2", 1),
 }
 
 
@@ -68,5 +89,11 @@ def chunk_nonce(index: int) -> bytes:
 
 
 def chunk_aad(header_hash: bytes, file_name: str, index: int, last: bool) -> bytes:
-    return (b"codemoat chunk v1\x00" + header_hash + file_name.encode() + b"\x00" + index.to_bytes(8, "big")
-            + (b"\x01" if last else b"\x00"))
+    return (
+        b"codemoat chunk v1\x00"
+        + header_hash
+        + file_name.encode()
+        + b"\x00"
+        + index.to_bytes(8, "big")
+        + (b"\x01" if last else b"\x00")
+    )

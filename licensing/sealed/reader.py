@@ -24,8 +24,19 @@ from licensing.armor import Envelope
 from licensing.encoding import b64d, sha256_hex
 from licensing.errors import FormatError, LicensingError, ModelError
 from licensing.keys import TrustStore, verify_issued
-from licensing.sealed.format import (HEADER_TYPE, MAGIC, MANIFEST_NAME, MANIFEST_TYPE, PREAMBLE, SEALED_SUFFIX,
-                                     TAG_SIZE, chunk_aad, chunk_nonce, file_key, key_check)
+from licensing.sealed.format import (
+    HEADER_TYPE,
+    MAGIC,
+    MANIFEST_NAME,
+    MANIFEST_TYPE,
+    PREAMBLE,
+    SEALED_SUFFIX,
+    TAG_SIZE,
+    chunk_aad,
+    chunk_nonce,
+    file_key,
+    key_check,
+)
 from licensing.wrap import wipe
 
 __all__ = ["SealedFile", "SealedModel", "default_threads"]
@@ -60,19 +71,23 @@ class SealedModel:
     files: tuple[SealedFile, ...]
 
     @classmethod
-    def open(cls, model_dir: Path, trust: TrustStore | None,
-             expected_manifest_sha256: str | None = None) -> "SealedModel":
+    def open(
+        cls, model_dir: Path, trust: TrustStore | None, expected_manifest_sha256: str | None = None
+    ) -> "SealedModel":
         """Verify and open. With `trust=None` (an engine process that got the expected manifest hash from the
         appliance, which verified the license chain) the hash alone anchors the manifest, and the manifest's
         header hashes anchor the headers."""
         manifest_path = model_dir / MANIFEST_NAME
         if not manifest_path.is_file():
-            raise ModelError(f"{model_dir} is not a sealed model (no {MANIFEST_NAME}); seal it with "
-                             "`codemoat vendor seal`")
+            raise ModelError(
+                f"{model_dir} is not a sealed model (no {MANIFEST_NAME}); seal it with `codemoat vendor seal`"
+            )
         envelope = Envelope.from_json(manifest_path.read_bytes(), "sealed model manifest")
         if trust is None:
             if expected_manifest_sha256 is None:
-                raise ModelError("opening a sealed model without a trust store needs the expected manifest hash")
+                raise ModelError(
+                    "opening a sealed model without a trust store needs the expected manifest hash"
+                )
             manifest = envelope.payload()
         else:
             manifest = verify_issued(envelope, MANIFEST_TYPE, trust, "sealed model manifest")
@@ -80,10 +95,13 @@ class SealedModel:
         model_id = manifest.get("model_id")
         if not isinstance(model_id, str) or not isinstance(manifest.get("sealed"), dict):
             raise FormatError("the sealed model manifest is malformed; ask the vendor for a new copy")
-        if expected_manifest_sha256 is not None and not hmac.compare_digest(manifest_sha256,
-                                                                            expected_manifest_sha256):
-            raise ModelError(f"the sealed model in {model_dir} is not the delivery the license was issued for "
-                             f"(manifest {manifest_sha256[:12]}…, license expects {expected_manifest_sha256[:12]}…)")
+        if expected_manifest_sha256 is not None and not hmac.compare_digest(
+            manifest_sha256, expected_manifest_sha256
+        ):
+            raise ModelError(
+                f"the sealed model in {model_dir} is not the delivery the license was issued for "
+                f"(manifest {manifest_sha256[:12]}…, license expects {expected_manifest_sha256[:12]}…)"
+            )
         for name, digest in manifest.get("plain", {}).items():
             path = model_dir / name
             if not path.is_file() or sha256_hex(path.read_bytes()) != digest:
@@ -91,17 +109,22 @@ class SealedModel:
         on_disk = {p.name for p in model_dir.glob("*" + SEALED_SUFFIX)}
         unexpected = on_disk - set(manifest["sealed"])
         if unexpected:
-            raise ModelError(f"{model_dir} holds sealed files the manifest does not list: {sorted(unexpected)}")
-        files = tuple(_open_file(model_dir / name, entry, model_id, trust)
-                      for name, entry in sorted(manifest["sealed"].items()))
+            raise ModelError(
+                f"{model_dir} holds sealed files the manifest does not list: {sorted(unexpected)}"
+            )
+        files = tuple(
+            _open_file(model_dir / name, entry, model_id, trust)
+            for name, entry in sorted(manifest["sealed"].items())
+        )
         return cls(model_dir, model_id, manifest_sha256, files)
 
-    def decrypt_into(self, sealed: SealedFile, model_key: bytearray, out: memoryview,
-                     threads: int | None = None) -> None:
+    def decrypt_into(
+        self, sealed: SealedFile, model_key: bytearray, out: memoryview, threads: int | None = None
+    ) -> None:
         """Decrypt `sealed`'s data section into `out` (at least `data_size` bytes); wipe `out` on failure."""
         if len(out) < sealed.data_size:
             raise ValueError("output buffer too small")
-        self._run(sealed, model_key, threads, lambda index, start, length: out[start:start + length])
+        self._run(sealed, model_key, threads, lambda index, start, length: out[start : start + length])
 
     def authenticate(self, model_key: bytearray, threads: int | None = None) -> dict[str, Any]:
         """Open every chunk of every file into small scratch buffers (wiped), for `license check-model`."""
@@ -112,49 +135,75 @@ class SealedModel:
             chunk_size = sealed.header["chunk_size"]
             scratch = [memoryview(bytearray(chunk_size)) for _ in range(threads or default_threads())]
             try:
-                self._run(sealed, model_key, threads, lambda index, start, length, s=scratch: s[index % len(s)][:length],
-                          serial_per_worker=True)
+                self._run(
+                    sealed,
+                    model_key,
+                    threads,
+                    lambda index, start, length, s=scratch: s[index % len(s)][:length],
+                    serial_per_worker=True,
+                )
             finally:
                 for buffer in scratch:
                     wipe(buffer)
             chunks += sealed.header["n_chunks"]
             total += sealed.data_size
-        return {"model_id": self.model_id, "files": len(self.files), "chunks": chunks, "bytes": total,
-                "seconds": round(time.perf_counter() - started, 3), "manifest_sha256": self.manifest_sha256}
+        return {
+            "model_id": self.model_id,
+            "files": len(self.files),
+            "chunks": chunks,
+            "bytes": total,
+            "seconds": round(time.perf_counter() - started, 3),
+            "manifest_sha256": self.manifest_sha256,
+        }
 
-    def _run(self, sealed: SealedFile, model_key: bytearray, threads: int | None,
-             target: Callable[[int, int, int], memoryview], serial_per_worker: bool = False) -> None:
+    def _run(
+        self,
+        sealed: SealedFile,
+        model_key: bytearray,
+        threads: int | None,
+        target: Callable[[int, int, int], memoryview],
+        serial_per_worker: bool = False,
+    ) -> None:
         header = sealed.header
         salt = b64d(header["salt"], "sealed header salt")
-        if not hmac.compare_digest(key_check(model_key, salt, self.model_id, sealed.file), header["key_check"]):
-            raise ModelError(f"the model key does not open {sealed.path.name}: wrong key for model {self.model_id}")
+        if not hmac.compare_digest(
+            key_check(model_key, salt, self.model_id, sealed.file), header["key_check"]
+        ):
+            raise ModelError(
+                f"the model key does not open {sealed.path.name}: wrong key for model {self.model_id}"
+            )
         key = file_key(model_key, salt, self.model_id, sealed.file)
         chunk_size, n_chunks, data_size = header["chunk_size"], header["n_chunks"], header["data_size"]
         workers = max(1, min(threads or default_threads(), n_chunks))
         fd = os.open(sealed.path, os.O_RDONLY)
         try:
+
             def work(worker: int) -> None:
                 buffer = bytearray(chunk_size + TAG_SIZE)
                 view = memoryview(buffer)
                 for index in range(worker, n_chunks, workers):
                     start = index * chunk_size
                     length = min(chunk_size, data_size - start)
-                    record = view[:length + TAG_SIZE]
+                    record = view[: length + TAG_SIZE]
                     offset = sealed.data_offset + index * (chunk_size + TAG_SIZE)
                     if os.preadv(fd, [record], offset) != len(record):
                         raise ModelError(f"{sealed.path.name} is truncated at chunk {index}")
-                    decryptor = Cipher(algorithms.AES(key), modes.GCM(chunk_nonce(index), bytes(record[length:]))
-                                       ).decryptor()
+                    decryptor = Cipher(
+                        algorithms.AES(key), modes.GCM(chunk_nonce(index), bytes(record[length:]))
+                    ).decryptor()
                     decryptor.authenticate_additional_data(
-                        chunk_aad(sealed.header_hash, sealed.file, index, index == n_chunks - 1))
+                        chunk_aad(sealed.header_hash, sealed.file, index, index == n_chunks - 1)
+                    )
                     dst = target(worker if serial_per_worker else index, start, length)
                     decryptor.update_into(record[:length], dst)
                     try:
                         decryptor.finalize()
                     except InvalidTag:
                         wipe(dst)
-                        raise ModelError(f"{sealed.path.name}: chunk {index} fails authentication (altered, "
-                                         "swapped or damaged); ask the vendor for a new copy") from None
+                        raise ModelError(
+                            f"{sealed.path.name}: chunk {index} fails authentication (altered, "
+                            "swapped or damaged); ask the vendor for a new copy"
+                        ) from None
                 wipe(buffer)
 
             if workers == 1:
@@ -178,7 +227,9 @@ def _open_file(path: Path, entry: dict[str, Any], model_id: str, trust: TrustSto
     size = path.stat().st_size
     if size != entry.get("size"):
         kind = "truncated" if size < entry.get("size", 0) else "longer than sealed (bytes appended)"
-        raise ModelError(f"sealed file {path.name} is {kind}: {size} bytes, the manifest says {entry.get('size')}")
+        raise ModelError(
+            f"sealed file {path.name} is {kind}: {size} bytes, the manifest says {entry.get('size')}"
+        )
     with open(path, "rb") as handle:
         magic, header_len = PREAMBLE.unpack(handle.read(PREAMBLE.size))
         if magic != MAGIC:

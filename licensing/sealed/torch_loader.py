@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["iter_sealed_tensors", "sealed_state_dict", "load_sealed_transformers"]
 
 
-def _file_tensors(model: SealedModel, sealed: SealedFile, model_key: bytearray,
-                  threads: int | None) -> Iterator[tuple[str, "torch.Tensor"]]:
+def _file_tensors(
+    model: SealedModel, sealed: SealedFile, model_key: bytearray, threads: int | None
+) -> Iterator[tuple[str, "torch.Tensor"]]:
     import torch
 
     buffer = torch.empty(sealed.data_size, dtype=torch.uint8)
@@ -37,8 +38,9 @@ def _file_tensors(model: SealedModel, sealed: SealedFile, model_key: bytearray,
         yield name, raw.view(dtype).reshape(info["shape"])
 
 
-def iter_sealed_tensors(model: SealedModel, model_key: bytearray,
-                        threads: int | None = None) -> Iterator[tuple[str, "torch.Tensor"]]:
+def iter_sealed_tensors(
+    model: SealedModel, model_key: bytearray, threads: int | None = None
+) -> Iterator[tuple[str, "torch.Tensor"]]:
     """(name, tensor) pairs, one sealed file decrypted at a time: what vLLM's `model.load_weights` consumes."""
     for sealed in model.files:
         yield from _file_tensors(model, sealed, model_key, threads)
@@ -48,8 +50,9 @@ def sealed_state_dict(model: SealedModel, model_key: bytearray, threads: int | N
     return dict(iter_sealed_tensors(model, model_key, threads))
 
 
-def load_sealed_transformers(model: SealedModel, model_key: bytearray, *, dtype: Any = None,
-                             threads: int | None = None) -> Any:
+def load_sealed_transformers(
+    model: SealedModel, model_key: bytearray, *, dtype: Any = None, threads: int | None = None
+) -> Any:
     """Build the transformers causal LM named by the sealed directory's plain `config.json` and hand it the
     decrypted tensors (transformers builds the modules without weights, then assigns ours)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,8 +64,10 @@ def load_sealed_transformers(model: SealedModel, model_key: bytearray, *, dtype:
     try:
         model_class = MODEL_FOR_CAUSAL_LM_MAPPING[type(config)]
     except KeyError:
-        raise ModelError(f"{model_dir}/config.json names a model type transformers cannot build "
-                         f"({config.model_type}); the sealed model needs a causal LM architecture") from None
+        raise ModelError(
+            f"{model_dir}/config.json names a model type transformers cannot build "
+            f"({config.model_type}); the sealed model needs a causal LM architecture"
+        ) from None
     state_dict = sealed_state_dict(model, model_key, threads)
     kwargs: dict[str, Any] = {"config": config, "state_dict": state_dict}
     if dtype is not None:

@@ -45,14 +45,30 @@ class World:
 
     def service(self) -> LicenseService:
         """A fresh service over the same state directory, as a new process would create."""
-        return LicenseService(self.state_dir, trust=self.trust, clock=self.clock, fingerprint=lambda: dict(self.machine))
+        return LicenseService(
+            self.state_dir, trust=self.trust, clock=self.clock, fingerprint=lambda: dict(self.machine)
+        )
 
-    def activate(self, *, models: tuple[str, ...] = ("tiny",), seats: int = 3, days: int = 365,
-                 issued_at: int | None = None, **kwargs) -> str:
+    def activate(
+        self,
+        *,
+        models: tuple[str, ...] = ("tiny",),
+        seats: int = 3,
+        days: int = 365,
+        issued_at: int | None = None,
+        **kwargs,
+    ) -> str:
         service = self.service()
         request = service.request_activation()
-        text = self.vendor.issue(request, customer="Example GmbH", seats=seats, days=days, models=list(models),
-                                 now=self.clock.now if issued_at is None else issued_at, **kwargs)
+        text = self.vendor.issue(
+            request,
+            customer="Example GmbH",
+            seats=seats,
+            days=days,
+            models=list(models),
+            now=self.clock.now if issued_at is None else issued_at,
+            **kwargs,
+        )
         service.activate(text)
         return text
 
@@ -78,7 +94,9 @@ def make_tiny_model(directory: Path, n_tensors: int = 4) -> Path:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    vendor = VendorKeyring.generate(tmp_path / "vendor", name="Test Vendor", now=T0 - 800 * DAY, issuer_days=1600)
+    vendor = VendorKeyring.generate(
+        tmp_path / "vendor", name="Test Vendor", now=T0 - 800 * DAY, issuer_days=1600
+    )
     trust = vendor.trust()
     model = make_tiny_model(tmp_path / "tiny-plain")
     vendor.seal(model, tmp_path / "tiny-sealed", model_id="tiny", now=T0 - DAY, chunk_size=16384)

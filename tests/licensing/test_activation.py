@@ -11,15 +11,34 @@ import pytest
 
 from licensing.armor import Envelope, armor, dearmor, sign_envelope
 from licensing.encoding import b64e
-from licensing.errors import (BindingError, ClockTamperError, FormatError, SignatureError, UntrustedKeyError,
-                              ValidityError)
+from licensing.errors import (
+    BindingError,
+    ClockTamperError,
+    FormatError,
+    SignatureError,
+    UntrustedKeyError,
+    ValidityError,
+)
 from licensing.license import LICENSE_TYPE
 from licensing.vendor import VendorKeyring
-
 from tests.licensing.conftest import DAY, T0, World
 
-LICENSE_FIELDS = ["license_id", "customer", "issued_at", "not_before", "expires_at", "seats", "max_gpus", "features",
-                  "grace_days", "restricted_days", "models", "device", "activation_nonce", "first_lease"]
+LICENSE_FIELDS = [
+    "license_id",
+    "customer",
+    "issued_at",
+    "not_before",
+    "expires_at",
+    "seats",
+    "max_gpus",
+    "features",
+    "grace_days",
+    "restricted_days",
+    "models",
+    "device",
+    "activation_nonce",
+    "first_lease",
+]
 
 
 def _answer(world: World, **kwargs) -> tuple[str, object]:
@@ -27,14 +46,19 @@ def _answer(world: World, **kwargs) -> tuple[str, object]:
     service = world.service()
     request = service.request_activation()
     kwargs.setdefault("now", world.clock.now)
-    return world.vendor.issue(request, customer="Example GmbH", seats=3, days=365, models=["tiny"], **kwargs), service
+    return world.vendor.issue(
+        request, customer="Example GmbH", seats=3, days=365, models=["tiny"], **kwargs
+    ), service
 
 
 def _rewrap(envelope: Envelope, **changes) -> str:
     data = envelope.to_dict()
     data.update(changes)
-    return "-----BEGIN CODEMOAT LICENSE-----\n" + base64.b64encode(json.dumps(data).encode()).decode() + \
-        "\n-----END CODEMOAT LICENSE-----\n"
+    return (
+        "-----BEGIN CODEMOAT LICENSE-----\n"
+        + base64.b64encode(json.dumps(data).encode()).decode()
+        + "\n-----END CODEMOAT LICENSE-----\n"
+    )
 
 
 def _flip_in_field(payload_bytes: bytes, name: str) -> bytes:
@@ -114,8 +138,9 @@ def test_issuer_key_used_outside_its_validity_is_refused(world: World) -> None:
     text, service = _answer(world)
     payload = dearmor(text, "LICENSE", "license").payload()
     payload["issued_at"] = payload["not_before"] = T0 + 10 * 365 * DAY
-    resigned = sign_envelope(LICENSE_TYPE, payload, world.vendor.issuer_key, world.vendor.issuer_kid,
-                             (world.vendor.issuer_cert,))
+    resigned = sign_envelope(
+        LICENSE_TYPE, payload, world.vendor.issuer_key, world.vendor.issuer_kid, (world.vendor.issuer_cert,)
+    )
     before = world.snapshot()
     with pytest.raises(SignatureError, match="outside its issuer key's validity"):
         service.activate(armor("LICENSE", resigned))
@@ -146,7 +171,9 @@ def test_license_for_another_machine_is_refused_but_one_changed_part_is_tolerate
     with pytest.raises(BindingError, match="2 of 5 hardware components match"):
         world.service().activate(text)
     assert world.snapshot() == before
-    world.machine.update({"dmi_product_uuid": "4c4c4544-0042-3510-8052-b4c04f4e3332", "dmi_board_serial": "BSN12345"})
+    world.machine.update(
+        {"dmi_product_uuid": "4c4c4544-0042-3510-8052-b4c04f4e3332", "dmi_board_serial": "BSN12345"}
+    )
     world.service().activate(text)  # only the machine id differs now: 4 of 5 match
     assert world.service().status().state.value == "VALID"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from safetensors.torch import load_file
 from licensing.errors import KeyServerError
 from licensing.keyserver import KeyServer, fetch_model_key
 from licensing.vllm_plugin import SOCKET_ENV, TOKEN_ENV, key_server_address, sealed_model_id, sealed_weights
-
 from tests.licensing.conftest import DAY, T0, World
 
 
@@ -69,15 +67,25 @@ print(conn.recv(4096).split(b"\\n")[0].decode())
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
-                    reason="needs root and a system python to run a client as another uid")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+    reason="needs root and a system python to run a client as another uid",
+)
 def test_peer_with_another_uid_is_refused(key_server: KeyServer) -> None:
     token = key_server.grant("tiny")
     os.chmod(key_server.socket_path.parent, 0o755)
-    os.chmod(key_server.socket_path, 0o777)  # let the other user connect, so the uid check itself is exercised
+    os.chmod(
+        key_server.socket_path, 0o777
+    )  # let the other user connect, so the uid check itself is exercised
     # A stdlib-only client run by the system python as `nobody` (the venv may not be readable by that user).
-    result = subprocess.run(["/usr/bin/python3", "-c", _RAW_CLIENT, str(key_server.socket_path), token],
-                            user=65534, capture_output=True, text=True, cwd="/", env={})
+    result = subprocess.run(
+        ["/usr/bin/python3", "-c", _RAW_CLIENT, str(key_server.socket_path), token],
+        user=65534,
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={},
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer == {"ok": False, "error": "uid 65534 may not fetch model keys"}
@@ -99,8 +107,9 @@ def test_loader_address_comes_from_extra_config_or_environment() -> None:
         key_server_address({"codemoat_key": "x"}, {})
 
 
-def test_vllm_loader_iterates_decrypted_tensors_fetched_over_the_socket(activated: World,
-                                                                         key_server: KeyServer) -> None:
+def test_vllm_loader_iterates_decrypted_tensors_fetched_over_the_socket(
+    activated: World, key_server: KeyServer
+) -> None:
     sealed_dir = activated.tmp / "tiny-sealed"
     assert sealed_model_id(sealed_dir) == "tiny"
     token = key_server.grant("tiny")
@@ -110,9 +119,16 @@ def test_vllm_loader_iterates_decrypted_tensors_fetched_over_the_socket(activate
     assert all(torch.equal(weights[name], tensor) for name, tensor in reference.items())
 
 
-def test_vllm_loader_refuses_a_delivery_the_license_does_not_name(activated: World, key_server: KeyServer) -> None:
-    activated.vendor.seal(activated.tmp / "tiny-plain", activated.tmp / "tiny-resealed", model_id="tiny",
-                          now=activated.clock.now, chunk_size=8192)
+def test_vllm_loader_refuses_a_delivery_the_license_does_not_name(
+    activated: World, key_server: KeyServer
+) -> None:
+    activated.vendor.seal(
+        activated.tmp / "tiny-plain",
+        activated.tmp / "tiny-resealed",
+        model_id="tiny",
+        now=activated.clock.now,
+        chunk_size=8192,
+    )
     token = key_server.grant("tiny")
     from licensing.errors import ModelError
 

@@ -7,7 +7,6 @@ import pytest
 from licensing.errors import BindingError, ClockTamperError, StateError, ValidityError
 from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
 from licensing.state import LicenseState
-
 from tests.licensing.conftest import DAY, T0, World
 
 
@@ -73,7 +72,10 @@ def test_clock_moved_back_stops_service_and_refuses_renewal(activated: World) ->
     assert activated.service().status(record=True).state is LicenseState.VALID  # high-water mark now T0+5d
     activated.clock.now = T0 + 2 * DAY
     status = activated.service().status()
-    assert status.state is LicenseState.STOPPED and "behind a time this appliance has already seen" in status.reason
+    assert (
+        status.state is LicenseState.STOPPED
+        and "behind a time this appliance has already seen" in status.reason
+    )
     lease = activated.vendor.lease(_license_text(activated), days=30, now=T0 + DAY)
     before = activated.snapshot()
     with pytest.raises(ClockTamperError):
@@ -104,12 +106,18 @@ def test_deleting_clock_records_cannot_go_back_past_signed_times(activated: Worl
 
 def test_state_walks_valid_grace_restricted_stopped_and_renewal_returns_to_valid(activated: World) -> None:
     changes: list[tuple[str, str | None]] = []
-    monitor = HeartbeatMonitor(activated.service(), gpus_in_use=lambda: 0,
-                               on_change=lambda new, old: changes.append((new.state.value,
-                                                                          old.state.value if old else None)))
+    monitor = HeartbeatMonitor(
+        activated.service(),
+        gpus_in_use=lambda: 0,
+        on_change=lambda new, old: changes.append((new.state.value, old.state.value if old else None)),
+    )
     lease_end = T0 + 30 * DAY
-    expected = [(T0 + DAY, "VALID"), (lease_end + DAY, "GRACE"), (lease_end + 8 * DAY, "RESTRICTED"),
-                (lease_end + 15 * DAY, "STOPPED")]
+    expected = [
+        (T0 + DAY, "VALID"),
+        (lease_end + DAY, "GRACE"),
+        (lease_end + 8 * DAY, "RESTRICTED"),
+        (lease_end + 15 * DAY, "STOPPED"),
+    ]
     for moment, state in expected:
         activated.clock.now = moment
         status = monitor.check_now()
@@ -122,8 +130,13 @@ def test_state_walks_valid_grace_restricted_stopped_and_renewal_returns_to_valid
     activated.clock.now = lease_end + 15 * DAY + 60
     activated.service().renew(lease)
     assert monitor.check_now().state is LicenseState.VALID
-    assert changes == [("VALID", None), ("GRACE", "VALID"), ("RESTRICTED", "GRACE"), ("STOPPED", "RESTRICTED"),
-                       ("VALID", "STOPPED")]
+    assert changes == [
+        ("VALID", None),
+        ("GRACE", "VALID"),
+        ("RESTRICTED", "GRACE"),
+        ("STOPPED", "RESTRICTED"),
+        ("VALID", "STOPPED"),
+    ]
 
 
 def test_grace_warns_and_renewal_from_grace_returns_to_valid(activated: World) -> None:
@@ -144,7 +157,10 @@ def test_seats_exceeded_restricts_new_sessions(activated: World) -> None:
     assert monitor.check_now().state is LicenseState.VALID
     users.touch("dee")
     status = monitor.check_now()
-    assert status.state is LicenseState.RESTRICTED and "4 active users exceed the 3 licensed seats" in status.reason
+    assert (
+        status.state is LicenseState.RESTRICTED
+        and "4 active users exceed the 3 licensed seats" in status.reason
+    )
     assert not status.state.accepts_new_sessions and status.state.serves
     assert activated.service().status().seats_in_use == 4  # recorded for `codemoat license status`
     users_clock[0] = 7200.0  # everyone idle past the window

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from licensing.store import LicenseStore
-
 from tests.licensing.conftest import make_tiny_model
 
 
@@ -21,16 +20,48 @@ def site(tmp_path: Path, codemoat_home: Path, run_cli):
     assert run_cli("vendor", "keygen", "--out", vendor, "--name", "Test Vendor").code == 0
     assert run_cli("license", "trust", vendor / "root.json").code == 0
     make_tiny_model(tmp_path / "plain")
-    assert run_cli("vendor", "seal", tmp_path / "plain", "--vendor", vendor, "--model-id", "tiny",
-                   "--out", tmp_path / "sealed", "--chunk-size", "8192").code == 0
+    assert (
+        run_cli(
+            "vendor",
+            "seal",
+            tmp_path / "plain",
+            "--vendor",
+            vendor,
+            "--model-id",
+            "tiny",
+            "--out",
+            tmp_path / "sealed",
+            "--chunk-size",
+            "8192",
+        ).code
+        == 0
+    )
     return tmp_path
 
 
 def _activate(site: Path, run_cli, seats: int = 2) -> Path:
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
-    assert run_cli("vendor", "issue", "--vendor", site / "vendor", "--request", site / "request.txt", "--customer",
-                   "Example GmbH", "--seats", str(seats), "--days", "365", "--models", "tiny",
-                   "--out", site / "license.txt").code == 0
+    assert (
+        run_cli(
+            "vendor",
+            "issue",
+            "--vendor",
+            site / "vendor",
+            "--request",
+            site / "request.txt",
+            "--customer",
+            "Example GmbH",
+            "--seats",
+            str(seats),
+            "--days",
+            "365",
+            "--models",
+            "tiny",
+            "--out",
+            site / "license.txt",
+        ).code
+        == 0
+    )
     result = run_cli("license", "activate", site / "license.txt")
     assert result.code == 0, result.err
     return site / "license.txt"
@@ -60,8 +91,21 @@ def test_activation_status_check_renew_deactivate(site: Path, codemoat_home: Pat
     checked = run_cli("license", "check-model", site / "sealed", "--json")
     assert checked.code == 0 and json.loads(checked.out)["model_id"] == "tiny"
 
-    assert run_cli("vendor", "lease", "--vendor", site / "vendor", "--license", license_file, "--days", "30",
-                   "--out", site / "lease2.txt").code == 0
+    assert (
+        run_cli(
+            "vendor",
+            "lease",
+            "--vendor",
+            site / "vendor",
+            "--license",
+            license_file,
+            "--days",
+            "30",
+            "--out",
+            site / "lease2.txt",
+        ).code
+        == 0
+    )
     renewed = run_cli("license", "renew", site / "lease2.txt")
     assert renewed.code == 0 and "lease 2 applied" in renewed.out
     assert json.loads(run_cli("license", "status", "--json").out)["lease_sequence"] == 2
@@ -82,9 +126,27 @@ def test_activation_status_check_renew_deactivate(site: Path, codemoat_home: Pat
 
 def test_tampered_license_file_is_refused_with_one_line(site: Path, codemoat_home: Path, run_cli) -> None:
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
-    assert run_cli("vendor", "issue", "--vendor", site / "vendor", "--request", site / "request.txt", "--customer",
-                   "Example GmbH", "--seats", "5", "--days", "30", "--models", "tiny",
-                   "--out", site / "license.txt").code == 0
+    assert (
+        run_cli(
+            "vendor",
+            "issue",
+            "--vendor",
+            site / "vendor",
+            "--request",
+            site / "request.txt",
+            "--customer",
+            "Example GmbH",
+            "--seats",
+            "5",
+            "--days",
+            "30",
+            "--models",
+            "tiny",
+            "--out",
+            site / "license.txt",
+        ).code
+        == 0
+    )
     text = (site / "license.txt").read_text()
     body = "".join(text.splitlines()[1:-1])
     envelope = json.loads(base64.b64decode(body))
@@ -92,15 +154,20 @@ def test_tampered_license_file_is_refused_with_one_line(site: Path, codemoat_hom
     payload["seats"] = 500  # the customer edits the seat count
     envelope["payload"] = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
     forged = site / "forged.txt"
-    forged.write_text("-----BEGIN CODEMOAT LICENSE-----\n" + base64.b64encode(json.dumps(envelope).encode()).decode()
-                      + "\n-----END CODEMOAT LICENSE-----\n")
+    forged.write_text(
+        "-----BEGIN CODEMOAT LICENSE-----\n"
+        + base64.b64encode(json.dumps(envelope).encode()).decode()
+        + "\n-----END CODEMOAT LICENSE-----\n"
+    )
     before = _state(codemoat_home)
     assert "signature does not verify" in _one_line_error(run_cli("license", "activate", forged))
     assert "holds a CODEMOAT ACTIVATION REQUEST, not a CODEMOAT LICENSE" in _one_line_error(
-        run_cli("license", "activate", site / "request.txt"))
+        run_cli("license", "activate", site / "request.txt")
+    )
     (site / "junk.txt").write_text("hello")
     assert "no '-----BEGIN CODEMOAT LICENSE-----' block" in _one_line_error(
-        run_cli("license", "activate", site / "junk.txt"))
+        run_cli("license", "activate", site / "junk.txt")
+    )
     assert "does not exist" in _one_line_error(run_cli("license", "activate", site / "missing.txt"))
     assert _state(codemoat_home) == before
     assert json.loads(run_cli("license", "status", "--json").out)["state"] == "STOPPED"
@@ -128,12 +195,42 @@ def test_status_without_license_and_roots_listing(site: Path, codemoat_home: Pat
 
 
 def test_vendor_refusals_are_one_line(site: Path, run_cli) -> None:
-    assert "already holds vendor keys" in _one_line_error(run_cli("vendor", "keygen", "--out", site / "vendor"))
-    assert "not empty" in _one_line_error(run_cli("vendor", "seal", site / "plain", "--vendor", site / "vendor",
-                                                  "--model-id", "tiny", "--out", site / "sealed"))
+    assert "already holds vendor keys" in _one_line_error(
+        run_cli("vendor", "keygen", "--out", site / "vendor")
+    )
+    assert "not empty" in _one_line_error(
+        run_cli(
+            "vendor",
+            "seal",
+            site / "plain",
+            "--vendor",
+            site / "vendor",
+            "--model-id",
+            "tiny",
+            "--out",
+            site / "sealed",
+        )
+    )
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
-    line = _one_line_error(run_cli("vendor", "issue", "--vendor", site / "vendor", "--request", site / "request.txt",
-                                   "--customer", "x", "--seats", "1", "--days", "1", "--models", "nope",
-                                   "--out", site / "l.txt"))
+    line = _one_line_error(
+        run_cli(
+            "vendor",
+            "issue",
+            "--vendor",
+            site / "vendor",
+            "--request",
+            site / "request.txt",
+            "--customer",
+            "x",
+            "--seats",
+            "1",
+            "--days",
+            "1",
+            "--models",
+            "nope",
+            "--out",
+            site / "l.txt",
+        )
+    )
     assert "never sealed" in line
     assert "already exists" in _one_line_error(run_cli("license", "request", "--out", site / "request.txt"))

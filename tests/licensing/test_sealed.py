@@ -15,7 +15,6 @@ from licensing.errors import BindingError, ModelError
 from licensing.sealed.format import MANIFEST_NAME, TAG_SIZE
 from licensing.sealed.reader import SealedModel
 from licensing.sealed.torch_loader import sealed_state_dict
-
 from tests.licensing.conftest import World
 
 SEALED_FILE = "model.safetensors.cmsealed"
@@ -29,13 +28,12 @@ def _copy(world: World, name: str = "tiny-sealed") -> Path:
 
 def _layout(path: Path) -> tuple[int, int, int]:
     """(offset of the first chunk, chunk record size, number of chunks) read from the file itself."""
-    import json
 
     from licensing.armor import Envelope
 
     data = path.read_bytes()
     _, header_len = struct.unpack("<8sI", data[:12])
-    header = Envelope.from_json(data[12:12 + header_len], "h").payload()
+    header = Envelope.from_json(data[12 : 12 + header_len], "h").payload()
     return 12 + header_len, header["chunk_size"] + TAG_SIZE, header["n_chunks"]
 
 
@@ -82,8 +80,8 @@ def test_swapped_chunks_fail(activated: World) -> None:
     start, record, n = _layout(path)
     assert n >= 3
     data = bytearray(path.read_bytes())
-    chunk0, chunk1 = data[start:start + record], data[start + record:start + 2 * record]
-    data[start:start + record], data[start + record:start + 2 * record] = chunk1, chunk0
+    chunk0, chunk1 = data[start : start + record], data[start + record : start + 2 * record]
+    data[start : start + record], data[start + record : start + 2 * record] = chunk1, chunk0
     path.write_bytes(data)
     _assert_refused(activated, model_dir, "fails authentication")
 
@@ -100,7 +98,7 @@ def test_dropping_the_last_chunk_fails_even_with_a_matching_size_claim(activated
     model_dir = _copy(activated)
     path = model_dir / SEALED_FILE
     start, record, n = _layout(path)
-    path.write_bytes(path.read_bytes()[:start + (n - 1) * record])
+    path.write_bytes(path.read_bytes()[: start + (n - 1) * record])
     _assert_refused(activated, model_dir, "truncated")
 
 
@@ -155,8 +153,13 @@ def test_license_for_another_model_is_refused(activated: World) -> None:
 
 def test_resealed_delivery_with_another_manifest_is_refused(activated: World) -> None:
     """Same model id and key, but not the delivery the license names."""
-    activated.vendor.seal(activated.tmp / "tiny-plain", activated.tmp / "tiny-resealed", model_id="tiny",
-                          now=activated.clock.now, chunk_size=8192)
+    activated.vendor.seal(
+        activated.tmp / "tiny-plain",
+        activated.tmp / "tiny-resealed",
+        model_id="tiny",
+        now=activated.clock.now,
+        chunk_size=8192,
+    )
     _assert_refused(activated, activated.tmp / "tiny-resealed", "not the delivery")
 
 

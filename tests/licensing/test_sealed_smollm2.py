@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from licensing.keys import TrustStore
 from licensing.service import LicenseService
 from licensing.vendor import VendorKeyring
-
-from tests.licensing.conftest import DAY, T0, MACHINE
+from tests.licensing.conftest import DAY, MACHINE, T0
 from tests.licensing.model_cache import cache_root, smollm2_fp32_dir
 
 pytestmark = pytest.mark.slow
@@ -48,8 +46,9 @@ class WriteWatch:
             return
         if event == "open":
             path, mode, flags = (list(args) + [None, None, None])[:3]
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
-                (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
             if writing:
                 with self._lock:
                     self.writes.append(str(path))
@@ -80,10 +79,20 @@ def sealed_smollm2(tmp_path_factory):
     base = tmp_path_factory.mktemp("smollm2")
     vendor = VendorKeyring.generate(base / "vendor", name="Test Vendor", now=T0 - 800 * DAY, issuer_days=1600)
     vendor.seal(plain, base / "sealed", model_id="smollm2-135m", now=T0 - DAY)
-    service = LicenseService(base / "home" / "license", trust=vendor.trust(), clock=lambda: float(T0),
-                             fingerprint=lambda: dict(MACHINE))
-    license_text = vendor.issue(service.request_activation(), customer="Example GmbH", seats=5, days=365,
-                                models=["smollm2-135m"], now=T0)
+    service = LicenseService(
+        base / "home" / "license",
+        trust=vendor.trust(),
+        clock=lambda: float(T0),
+        fingerprint=lambda: dict(MACHINE),
+    )
+    license_text = vendor.issue(
+        service.request_activation(),
+        customer="Example GmbH",
+        seats=5,
+        days=365,
+        models=["smollm2-135m"],
+        now=T0,
+    )
     service.activate(license_text)
     return plain, base / "sealed", service
 
@@ -91,7 +100,7 @@ def sealed_smollm2(tmp_path_factory):
 def test_sealed_delivery_holds_no_plaintext_weights(sealed_smollm2) -> None:
     plain, sealed_dir, _ = sealed_smollm2
     weights = (plain / "model.safetensors").read_bytes()
-    probe = weights[len(weights) // 2: len(weights) // 2 + 64]
+    probe = weights[len(weights) // 2 : len(weights) // 2 + 64]
     assert not list(sealed_dir.glob("*.safetensors"))
     for path in sealed_dir.iterdir():
         assert probe not in path.read_bytes(), path
@@ -103,10 +112,17 @@ def test_sealed_load_equals_plain_load_and_writes_nothing(sealed_smollm2) -> Non
 
     plain_dir, sealed_dir, service = sealed_smollm2
     tokenizer = AutoTokenizer.from_pretrained(sealed_dir)  # plain tokenizer files travel with the delivery
-    inputs = tokenizer("def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n", return_tensors="pt")
+    inputs = tokenizer(
+        'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n', return_tensors="pt"
+    )
 
-    watched_roots = [sealed_dir.parent, Path(tempfile.gettempdir()), cache_root(), Path.cwd(),
-                     Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))]
+    watched_roots = [
+        sealed_dir.parent,
+        Path(tempfile.gettempdir()),
+        cache_root(),
+        Path.cwd(),
+        Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")),
+    ]
     before = _tree_state(*watched_roots)
     watch = WriteWatch.get()
     watch.writes.clear()
@@ -121,7 +137,7 @@ def test_sealed_load_equals_plain_load_and_writes_nothing(sealed_smollm2) -> Non
     # Other processes on this machine may write under /tmp meanwhile: what matters is that no file created or
     # changed during the load holds any piece of the plaintext weights.
     weights = (plain_dir / "model.safetensors").read_bytes()
-    probes = [weights[at:at + 64] for at in range(len(weights) // 7, len(weights), len(weights) // 7)]
+    probes = [weights[at : at + 64] for at in range(len(weights) // 7, len(weights), len(weights) // 7)]
     del weights
     changed = [path for path in after if before.get(path) != after[path]]
     for path in changed:
