@@ -26,9 +26,10 @@ from appliance.prompts.languages import LanguageSpec, get_language
 from appliance.prompts.postprocess import CompletionMode, completion_mode, postprocess_completion
 from appliance.prompts.snippets import Snippet, UsedSnippet
 from appliance.prompts.sources import ContextSource, StageTiming, SymbolRecord
+from appliance.prompts.streaming import CompletionStream
 
 __all__ = [
-    "BuiltChat", "BuiltPrompt", "ChatSettings", "Citation", "CompletionMode", "CompletionRequest",
+    "BuiltChat", "BuiltPrompt", "ChatSettings", "Citation", "CompletionMode", "CompletionRequest", "CompletionStream",
     "CompletionSettings", "ContextBlock", "ContextSource", "EditorSnippet", "LanguageSpec", "ModelFamily",
     "PromptError", "PromptParts", "PromptTooLong", "Snippet", "StageTiming", "SymbolRecord", "UnknownModelFamily",
     "UsedSnippet", "assemble_completion_prompt", "build_chat_prompt", "build_completion_prompt",

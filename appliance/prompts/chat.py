@@ -52,6 +52,7 @@ class ChatSettings(BaseModel):
     preview_chars: int = Field(160, ge=0)
     latency_budget_ms: float = Field(250.0, ge=0)
     message_overhead_tokens: int = Field(4, ge=0)  # role markers the chat template adds around each message
+    reserve_tokens: int = Field(8, ge=0)  # the template's generation prompt and special tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,7 @@ async def build_chat_prompt(
         raise PromptError("messages must contain a user message", field="messages")
     last_user = user_indexes[-1]
     question = turns[last_user][1]
-    budget = context_length - max_tokens
+    budget = context_length - max_tokens - settings.reserve_tokens
     overhead = settings.message_overhead_tokens
 
     stages: list[StageTiming] = []

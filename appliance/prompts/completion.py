@@ -4,7 +4,7 @@ a token budget and a latency budget.
     build_completion_prompt(request, family=..., count_tokens=..., context_length=..., max_tokens=...,
                             source=index, settings=...)  ->  BuiltPrompt
 
-1. Budget: `context_length - max_tokens`, less the empty template. The prefix may use `prefix_share` of it
+1. Budget: `context_length - max_tokens - reserve_tokens`, less the empty template. The prefix may use `prefix_share` of it
    (keeping its end, cut at a line boundary), the suffix `suffix_share` (keeping its start; none for models
    without FIM); context gets the rest.
 2. Context, fetched side by side within `latency_budget_ms`: definitions of the names near the cursor (symbol
@@ -13,7 +13,7 @@ a token budget and a latency budget.
 3. Chosen snippets are laid out by repository, path and line, never by score, so consecutive keystrokes that
    find the same snippets produce the same text up to the file's prefix (the engine's prefix cache hits).
 4. The rendered prompt is counted whole; while it is over the budget the least important snippet goes, then
-   the prefix shrinks. The result is never over `context_length - max_tokens`."""
+   the prefix shrinks. The result is never over `context_length - max_tokens - reserve_tokens`."""
 
 from __future__ import annotations
 
@@ -59,6 +59,8 @@ class CompletionSettings(BaseModel):
     # The prefix's first kept line moves in steps of this many lines, so typing on one line keeps the prompt's
     # start (and the engine's prefix cache) unchanged.
     prefix_anchor_lines: int = Field(16, ge=1)
+    # Tokens the engine may add that a text counter does not see (BOS, EOS): kept free in the budget.
+    reserve_tokens: int = Field(2, ge=0)
 
     @model_validator(mode="after")
     def _shares_fit(self) -> "CompletionSettings":
@@ -217,7 +219,7 @@ def assemble_completion_prompt(
     """The pure half of prompt building: trimming, selection, layout and rendering of given candidates."""
     watch = Stopwatch()
     language = get_language(request.language, request.path)
-    budget = context_length - max_tokens
+    budget = context_length - max_tokens - settings.reserve_tokens
     empty = PromptParts("", "", request.path, language, request.repo or None)
     with watch.stage("template"):
         overhead = count_tokens(family.render(empty))
