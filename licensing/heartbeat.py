@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 
 from licensing.device import gpu_uuids
+from licensing.errors import LicensingError
+from licensing.relay import LeaseRelay, renew_via_relay
 from licensing.service import LicenseService
 from licensing.state import LicenseStatus
 
@@ -62,12 +64,16 @@ class HeartbeatMonitor:
         active_users: Callable[[], int] | None = None,
         gpus_in_use: Callable[[], int] | None = None,
         on_change: Callable[[LicenseStatus, LicenseStatus | None], None] | None = None,
+        relay: LeaseRelay | None = None,
+        renew_before_s: int = 7 * 86400,
     ) -> None:
         self.service = service
         self.interval_s = interval_s
         self._active_users = active_users
         self._gpus_in_use = gpus_in_use if gpus_in_use is not None else (lambda: len(gpu_uuids()))
         self._on_change = on_change
+        self._relay = relay
+        self._renew_before_s = renew_before_s
         self._current: LicenseStatus | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -82,6 +88,11 @@ class HeartbeatMonitor:
         return current if current is not None else self.check_now()
 
     def check_now(self) -> LicenseStatus:
+        if self._relay is not None:
+            try:
+                renew_via_relay(self.service, self._relay, renew_before_s=self._renew_before_s)
+            except LicensingError as exc:  # the relay is a convenience: the state below still tells the truth
+                log.warning("automatic lease renewal failed: %s", exc)
         seats = self._active_users() if self._active_users is not None else None
         status = self.service.status(seats_in_use=seats, gpus_in_use=self._gpus_in_use(), record=True)
         with self._lock:

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from licensing.activation import parse_request, verify_receipt
-from licensing.armor import armor, dearmor, sign_envelope
+from licensing.armor import armor, dearmor, sign_envelope, verify_signature
 from licensing.encoding import atomic_write, b64d, b64e, parse_json_object
 from licensing.errors import FormatError, StateError
 from licensing.keys import (
@@ -27,6 +27,7 @@ from licensing.keys import (
     TrustStore,
     key_id,
     load_private_pem,
+    load_public_key,
     make_issuer_cert,
     private_pem,
     public_bytes,
@@ -239,6 +240,27 @@ class VendorKeyring:
         payload = verify_receipt(receipt_text, license_)
         self.revoke(license_id)
         return payload
+
+    def answer_renewal(self, renewal_text: str, *, days: int = DEFAULT_LEASE_DAYS, now: int) -> str | None:
+        """A relay's job: verify a device-signed renewal request, then issue the next lease (None if revoked)."""
+        envelope = dearmor(renewal_text, "RENEWAL REQUEST", "renewal request")
+        license_id = envelope.payload().get("license_id")
+        path = self.directory / "licenses" / f"{license_id}.lic"
+        if not isinstance(license_id, str) or not path.is_file():
+            raise StateError(f"license {license_id!r} was not issued from this vendor directory")
+        license_text = path.read_text()
+        license_ = parse_license(license_text, self.trust())
+        if envelope.kid != license_.device.kid:
+            raise StateError("the renewal request was not signed by the licensed device")
+        verify_signature(
+            envelope,
+            "codemoat.renewal-request",
+            load_public_key(license_.device.signing_key, "device key"),
+            "renewal request",
+        )
+        if license_id in self._revoked():
+            return None
+        return self.lease(license_text, days=days, now=now)
 
     def _lease_envelope(self, license_id: str, device_kid: str, sequence: int, now: int, expires: int):
         payload = {
