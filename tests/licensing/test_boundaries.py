@@ -1,0 +1,32 @@
+"""`licensing` must install inside a vLLM environment: importing any of its modules loads only the standard
+library and `cryptography` (torch, transformers and vllm are imported inside the functions that need them)."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import licensing
+
+ALLOWED_THIRD_PARTY = {"cryptography", "cffi", "_cffi_backend", "licensing"}
+
+
+def test_importing_every_licensing_module_loads_only_stdlib_and_cryptography() -> None:
+    modules = sorted(m.name for m in pkgutil.walk_packages(licensing.__path__, "licensing."))
+    assert "licensing.vllm_plugin" in modules and "licensing.sealed.torch_loader" in modules
+    script = (
+        "import importlib, json, sys\n"
+        "before = set(sys.modules)\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).parents[2])
+    loaded = set(json.loads(result.stdout))
+    third_party = {m for m in loaded if m not in sys.stdlib_module_names and not m.startswith("_")}
+    assert "cryptography" in loaded
+    assert third_party <= ALLOWED_THIRD_PARTY, third_party - ALLOWED_THIRD_PARTY
+    assert not loaded & {"torch", "transformers", "vllm", "numpy", "appliance", "indexer", "lsp"}
