@@ -1,0 +1,67 @@
+"""tree-sitter grammars from the per-language wheels, loaded on first use and cached.
+
+Each grammar comes from its own PyPI wheel (`tree-sitter-python`, ...), which carries the compiled parser:
+nothing is downloaded at run time (tree-sitter-language-pack 1.x downloads, so it is never used). A `Language`
+is immutable and shared by all threads; a `Parser` keeps per-parse state, so each thread gets its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from functools import lru_cache
+from types import ModuleType
+
+from tree_sitter import Language, Parser
+
+__all__ = ["GRAMMAR_LANGUAGES", "grammar_module", "get_language", "get_parser", "has_grammar"]
+
+# language name -> (module of its wheel, function in that module returning the language pointer)
+_GRAMMARS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+    "csharp": ("tree_sitter_c_sharp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    # `language_php` parses files that start in HTML mode (`<?php` tags), as real .php files do.
+    "php": ("tree_sitter_php", "language_php"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "bash": ("tree_sitter_bash", "language"),
+}
+
+GRAMMAR_LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
+
+_local = threading.local()
+
+
+def has_grammar(language: str | None) -> bool:
+    return language in _GRAMMARS
+
+
+def grammar_module(language: str) -> ModuleType:
+    """The imported wheel module of a grammar language (KeyError for a language without a grammar)."""
+    return importlib.import_module(_GRAMMARS[language][0])
+
+
+@lru_cache(maxsize=None)
+def get_language(language: str) -> Language:
+    """The tree-sitter `Language` for a grammar language (KeyError for a language without a grammar)."""
+    module_name, function_name = _GRAMMARS[language]
+    return Language(getattr(importlib.import_module(module_name), function_name)())
+
+
+def get_parser(language: str) -> Parser:
+    """This thread's parser for `language`."""
+    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(language)
+    if parser is None:
+        parser = parsers[language] = Parser(get_language(language))
+    return parser
