@@ -48,6 +48,18 @@ class Bridge:
             roots_of=self.roots,
         )
         self._closing: set[asyncio.Task[None]] = set()
+        self._settling: asyncio.Task[None] | None = None
+
+    def settle(self, update: "asyncio.Future[None] | asyncio.Task[None]") -> None:
+        """Remember a configuration update in progress (a `workspace/configuration` round trip)."""
+        self._settling = asyncio.ensure_future(update)
+
+    async def settled(self, timeout_s: float = 2.0) -> None:
+        """Wait for a configuration update in progress, so the first request after a settings change uses the
+        new settings; a client slow to answer delays suggestions by `timeout_s` at most."""
+        update = self._settling
+        if update is not None and not update.done():
+            await asyncio.wait({update}, timeout=timeout_s)
 
     # -- messages to the editor -------------------------------------------------------------------------------
     def _show(self, kind: types.MessageType, message: str) -> None:

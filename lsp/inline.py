@@ -80,6 +80,7 @@ def completion_items(
 def register(server: LanguageServer, bridge: Bridge) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        await bridge.settled()
         document = server.workspace.get_text_document(params.text_document.uri)
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         suggestion = await bridge.completer.suggest(document, params.position, invoked=invoked)
@@ -89,6 +90,7 @@ def register(server: LanguageServer, bridge: Bridge) -> None:
         types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS)
     )
     async def completion(params: types.CompletionParams) -> types.CompletionList:
+        await bridge.settled()
         document = server.workspace.get_text_document(params.text_document.uri)
         invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         suggestion = await bridge.completer.suggest(document, params.position, invoked=invoked)

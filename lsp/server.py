@@ -49,11 +49,11 @@ def create_server(env: Mapping[str, str] | None = None) -> tuple[LanguageServer,
         bridge.reconfigure()
 
     @server.feature(types.INITIALIZED)
-    async def initialized(params: types.InitializedParams) -> None:
-        await _pull_configuration(server, bridge)
+    def initialized(params: types.InitializedParams) -> None:
+        bridge.settle(_pull_configuration(server, bridge))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+    def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
         settings = _as_mapping(params.settings)
         if settings and isinstance(settings.get(SECTION), Mapping):
             # Push model (Neovim, Helix, Emacs): the new settings ride in the notification.
@@ -61,7 +61,7 @@ def create_server(env: Mapping[str, str] | None = None) -> tuple[LanguageServer,
             bridge.reconfigure()
         else:
             # Pull model (VS Code): the notification only says that something changed.
-            await _pull_configuration(server, bridge)
+            bridge.settle(_pull_configuration(server, bridge))
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
