@@ -21,7 +21,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-CODEMOAT = str(VENV_BIN / "codemoat")
+# CODEMOAT_TEST_CLI: run against another `codemoat` executable (an installed appliance, a release candidate).
+CODEMOAT = os.environ.get("CODEMOAT_TEST_CLI") or str(VENV_BIN / "codemoat")
 CODEMOAT_LSP = str(VENV_BIN / "codemoat-lsp")
 
 
