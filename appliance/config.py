@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from appliance.api.config import GatewaySettings
+from appliance.console.config import ConsoleSettings
 from appliance.engines.config import EngineSettings
 from appliance.errors import ConfigError
+from appliance.jobs.config import JobSettings
 from appliance.state.config import StateSettings
 from indexer.config import IndexerSettings
 
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     state: StateSettings = Field(default_factory=StateSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @classmethod
     def settings_customise_sources(

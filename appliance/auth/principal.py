@@ -12,13 +12,15 @@ from appliance.auth.errors import PermissionDeniedError
 class Principal:
     """`repos` is the set of repositories this caller may read: None means all of them, an empty tuple none.
 
-    Today it is the token's own scope; issue 7 intersects it with the repositories the user's groups grant, in
-    `TokenStore.authenticate`, so that every consumer (retrieval filters, sources) keeps reading this field."""
+    It is what the user's groups grant (every repository for an administrator), narrowed by the token's own
+    scope (`appliance.users.access`): resolved in `TokenStore.authenticate` and for console sessions, so that
+    every consumer (retrieval filters, sources) reads this one field. `token_id` is None for a console session
+    signed in with a password."""
 
     user_id: int
     user_name: str
     role: str
-    token_id: int
+    token_id: int | None
     token_name: str
     repos: tuple[str, ...] | None
 

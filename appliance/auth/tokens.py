@@ -26,6 +26,7 @@ from appliance.auth.errors import (
 from appliance.auth.principal import Principal
 from appliance.state.db import Database
 from appliance.state.models import ApiToken, Role, User, utcnow
+from appliance.users.access import effective_scope
 
 TOKEN_PREFIX = "cm_"
 DISPLAY_CHARS = 11  # "cm_" + 8 characters: enough to tell tokens apart, far too few to guess the rest
@@ -208,7 +209,8 @@ class TokenStore:
                 role=user.role,
                 token_id=token.id,
                 token_name=token.name,
-                repos=tuple(token.repos) if token.repos is not None else None,
+                # What the user's groups grant (everything for an administrator), narrowed by the token's scope.
+                repos=effective_scope(session, user.id, user.role, token.repos),
             )
 
     @staticmethod

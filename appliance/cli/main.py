@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import typer
 from rich.console import Console
 
+from appliance.audit import cli as audit_cli
 from appliance.cli import index as index_cli
 from appliance.cli import license as license_cli
 from appliance.cli import serve as serve_cli
@@ -20,6 +21,7 @@ from appliance.cli import token as token_cli
 from appliance.cli import vendor as vendor_cli
 from appliance.config import load_settings
 from appliance.errors import ApplianceError
+from appliance.users import cli as users_cli
 from indexer.errors import IndexerError
 from licensing.errors import LicensingError
 
@@ -47,6 +49,8 @@ license_cli.register(app)
 serve_cli.register(app)
 token_cli.register(app)
 vendor_cli.register(app)
+audit_cli.register(app)
+users_cli.register(app)
 
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)
 

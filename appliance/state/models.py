@@ -2,7 +2,7 @@
 
 Add a table: declare it here (on `Base`), then write an Alembic revision under `migrations/versions/` (the test
 `test_migrations_match_models` fails until the revision and the models agree). Issue 7 adds groups, group
-membership, repository grants and the audit log the same way."""
+membership, repository grants and the audit log the same way (the block at the end, revision 0002)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -79,6 +80,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.USER.value)
     disabled: Mapped[bool] = mapped_column(default=False)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    # scrypt hash for console sign-in (appliance.users.passwords); NULL: the user signs in with a token only.
+    password_hash: Mapped[str | None] = mapped_column(String(256), default=None)
+    last_login: Mapped[datetime | None] = mapped_column(default=None)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -139,3 +143,180 @@ class UsageEvent(Base):
     repo: Mapped[str | None] = mapped_column(String(256), default=None)
     language: Mapped[str | None] = mapped_column(String(64), default=None)
     stream: Mapped[bool] = mapped_column(default=False)
+
+
+# --- Issue 7: groups and repository grants, the audit log, managed repositories and their index jobs,
+# --- console sessions, sign-in throttling, conversations, and the editor bridge's acceptance telemetry.
+
+
+class Group(Base):
+    """A set of users; the repositories granted to a group are what its members may retrieve from."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(String(512), default="")
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class RepoGrant(Base):
+    """Read access of a group to a repository, by the repository's index name (it may be indexed later)."""
+
+    __tablename__ = "repo_grants"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(256), primary_key=True)
+
+
+class AuditEntry(Base):
+    """One administrative or license event. Append-only and hash-chained (appliance.audit): `hash` covers this
+    entry's fields and `prev_hash`. No foreign keys: an entry outlives the user or object it names, and a
+    cascading update would break the chain."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    created: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    actor_id: Mapped[int | None] = mapped_column(default=None)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(512), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(String(160), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's last entry (one row, id 1): appends lock it, so concurrent writers form one chain, and it
+    reveals entries deleted from the end."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Repository(Base):
+    """A repository the appliance keeps indexed: a local folder, or a git URL it clones and pulls."""
+
+    __tablename__ = "repositories"
+    __table_args__ = (CheckConstraint("kind IN ('path', 'git')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(String(2048))
+    branch: Mapped[str | None] = mapped_column(String(256), default=None)
+    sync_interval_s: Mapped[int] = mapped_column(default=0)  # 0: only when asked
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(160), default="")
+    last_sync: Mapped[datetime | None] = mapped_column(default=None)
+    last_commit: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(4000), default=None)
+    files: Mapped[int] = mapped_column(default=0)
+    chunks: Mapped[int] = mapped_column(default=0)
+
+
+class IndexJob(Base):
+    """One sync-and-index run of a repository, with its live progress."""
+
+    __tablename__ = "index_jobs"
+    __table_args__ = (Index("ix_index_jobs_state_created", "state", "created"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # added, manual, schedule
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, done, failed
+    phase: Mapped[str] = mapped_column(String(16), default="")  # sync, index
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    started: Mapped[datetime | None] = mapped_column(default=None)
+    finished: Mapped[datetime | None] = mapped_column(default=None)
+    files_total: Mapped[int] = mapped_column(default=0)
+    files_done: Mapped[int] = mapped_column(default=0)
+    files_changed: Mapped[int] = mapped_column(default=0)
+    chunks_written: Mapped[int] = mapped_column(default=0)
+    commit: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(String(4000), default=None)
+    runner: Mapped[str] = mapped_column(String(160), default="")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_user_updated", "user_id", "updated"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    repos: Mapped[list[str] | None] = mapped_column(default=None)  # the repository selector; NULL: all allowed
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationMessage(Base):
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # user, assistant
+    content: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok, error, cancelled
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random secret; only its SHA-256 is stored (`id`)."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Signed in with an API token: the session keeps that token's scope and ends when it is revoked.
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), default=None)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    expires: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(160), default="")
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per key (`user:<name>`, `ip:<address>`), for throttling across gateway replicas."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CompletionFeedback(Base):
+    """The editor bridge's acceptance telemetry (`POST /v1/telemetry/completions`): shown, accepted, rejected."""
+
+    __tablename__ = "completion_feedback"
+    __table_args__ = (CheckConstraint("event IN ('shown', 'accepted', 'rejected')", name="event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"))
+    event: Mapped[str] = mapped_column(String(16))
+    completion_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str | None] = mapped_column(String(64), default=None)
+    model: Mapped[str | None] = mapped_column(String(256), default=None)
+    latency_ms: Mapped[float | None] = mapped_column(default=None)
+    chars: Mapped[int] = mapped_column(default=0)
+    lines: Mapped[int] = mapped_column(default=0)
+    from_cache: Mapped[bool] = mapped_column(default=False)
+    client: Mapped[str] = mapped_column(String(128), default="")
