@@ -94,8 +94,7 @@ class RouterEngine:
 
     async def ready(self) -> bool:
         self._start_prober()
-        if not any(u.healthy for u in self.upstreams):
-            await self.probe()
+        await self.probe()
         return any(u.healthy for u in self.upstreams)
 
     async def aclose(self) -> None:
@@ -162,7 +161,7 @@ class RouterEngine:
 
     async def probe(self) -> None:
         """Check every upstream now and update which are in rotation."""
-        results = await asyncio.gather(*(u.engine.check_health() for u in self.upstreams))
+        results = await asyncio.gather(*(u.engine.ready() for u in self.upstreams))
         for upstream, healthy in zip(self.upstreams, results):
             await self._set_health(upstream, healthy, reason="health check failed")
 

@@ -83,14 +83,22 @@ class UpstreamEngine:
         return math.ceil(len(text) / CHARS_PER_TOKEN_ESTIMATE)
 
     async def ready(self) -> bool:
-        return await self.check_health()
+        """Healthy, and the model to request is known (asked of /v1/models the first time)."""
+        if not await self.check_health():
+            return False
+        if self._model is None:
+            try:
+                await self.discover_model()
+            except (EngineUnavailableError, UpstreamError, EngineRequestError):
+                return False
+        return True
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         validate_request(request)
-        model = self._model or await self._discover_model()
+        model = self._model or await self.discover_model()
         path, body = self._request_body(model, request)
         headers = {"X-Request-Id": request.request_id} if request.request_id else {}
         finish: str | None = None
@@ -156,7 +164,8 @@ class UpstreamEngine:
                                 upstream=self.url) from exc
         return models
 
-    async def _discover_model(self) -> str:
+    async def discover_model(self) -> str:
+        """The upstream's first model becomes the one requested; vLLM's max_model_len the context length."""
         models = await self.list_models()
         if not models or not isinstance(models[0], dict) or "id" not in models[0]:
             raise EngineUnavailableError(f"upstream {self.url} serves no model")

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,11 +133,15 @@ class VllmSupervisor:
 
     async def wait_for_start(self, index: int, *, after: int, timeout: float) -> bool:
         """True once replica `index` has become ready more than `after` times (i.e. it was restarted)."""
+        return await self.wait_for(index, lambda replica: replica.starts > after, timeout)
+
+    async def wait_for(self, index: int, predicate: Callable[[Replica], bool], timeout: float) -> bool:
+        """Wait until `predicate(replica)` holds; it is re-checked whenever the replica starts or exits."""
         replica = self.replicas[index]
 
         def wait() -> bool:
             with replica.changed:
-                return replica.changed.wait_for(lambda: replica.starts > after, timeout)
+                return replica.changed.wait_for(lambda: predicate(replica), timeout)
 
         return await asyncio.to_thread(wait)
 
@@ -179,11 +184,14 @@ class VllmSupervisor:
                     backoff = self.settings.restart_backoff_s
             else:
                 _terminate(process, self.settings.stop_timeout_s)
-            replica.ready.clear()
-            replica.last_exit = process.returncode
+            with replica.changed:
+                replica.ready.clear()
+                replica.last_exit = process.returncode
+                if not self._stopping.is_set():
+                    replica.restarts += 1
+                replica.changed.notify_all()
             if self._stopping.is_set():
                 return
-            replica.restarts += 1
             log.warning("replica %d exited (status %s); restarting in %.1f s (log: %s)",
                         replica.index, process.returncode, backoff, replica.log_path)
             if self._stopping.wait(backoff):
