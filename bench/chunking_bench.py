@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe, stdlib_dir  # noqa: E402
+from machine import describe, stdlib_dir
 
-from indexer.chunking import parse_file  # noqa: E402
-from indexer.languages import get_parser  # noqa: E402
-from indexer.types import ParsedFile  # noqa: E402
+from indexer.chunking import parse_file
+from indexer.languages import get_parser
+from indexer.types import ParsedFile
 
 _DROP_WHITESPACE = str.maketrans("", "", " \t\n\r\f\v")
 
@@ -45,7 +45,7 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
 
 def percentiles(values: list[int]) -> dict[str, int]:
     ordered = sorted(values)
-    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
     return {"p10": at(0.10), "p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": ordered[-1]}
 
 
@@ -73,9 +73,13 @@ def measure(corpus: list[str], budget: int, repeat: int) -> dict[str, object]:
     for _ in range(repeat):  # interleaved, so that noise on the shared machine hits all three alike
         runs["parse"].append(timed(lambda: [ts_parser.parse(data) for data in encoded]))
         chunked.clear()
-        runs["chunk"].append(timed(lambda: chunked.extend(parse_file(t, "python", budget=budget) for t in corpus)))
+        runs["chunk"].append(
+            timed(lambda: chunked.extend(parse_file(t, "python", budget=budget) for t in corpus))
+        )
         windows.clear()
-        runs["lines"].append(timed(lambda: windows.extend(parse_file(t, None, budget=budget) for t in corpus)))
+        runs["lines"].append(
+            timed(lambda: windows.extend(parse_file(t, None, budget=budget) for t in corpus))
+        )
     cpu = {name: statistics.median(c for _, c in times) for name, times in runs.items()}
     wall = {name: statistics.median(w for w, _ in times) for name, times in runs.items()}
     return {
@@ -97,24 +101,34 @@ def measure(corpus: list[str], budget: int, repeat: int) -> dict[str, object]:
 
 
 def print_table(report: dict) -> None:
-    print(f"{report['machine']}; one process; {report['files']} files, {report['megabytes']} MB; "
-          f"budget {report['budget']}; median of {report['repeat']}")
+    print(
+        f"{report['machine']}; one process; {report['files']} files, {report['megabytes']} MB; "
+        f"budget {report['budget']}; median of {report['repeat']}"
+    )
     print(f"{'':8}{'CPU s':>8}{'wall s':>8}{'files/s':>10}{'MB/s':>8}   (rates from CPU time)")
     for name, cpu in report["cpu_seconds"].items():
-        print(f"{name:8}{cpu:>8.2f}{report['wall_seconds'][name]:>8.2f}"
-              f"{report['files_per_second'][name]:>10}{report['megabytes_per_second'][name]:>8.2f}")
-    print(f"chunk/parse CPU ratio {report['chunk_over_parse']}; symbols {report['symbols']}; "
-          f"files that fell back to line windows {report['fallback_files']}")
+        print(
+            f"{name:8}{cpu:>8.2f}{report['wall_seconds'][name]:>8.2f}"
+            f"{report['files_per_second'][name]:>10}{report['megabytes_per_second'][name]:>8.2f}"
+        )
+    print(
+        f"chunk/parse CPU ratio {report['chunk_over_parse']}; symbols {report['symbols']}; "
+        f"files that fell back to line windows {report['fallback_files']}"
+    )
     for name in ("cast", "lines"):
         d = report[name]
-        print(f"{name}: {d['chunks']} chunks ({d['chunks_per_file']}/file), with a symbol path "
-              f"{d['with_symbol_path']:.1%}, over budget {d['over_budget']}")
+        print(
+            f"{name}: {d['chunks']} chunks ({d['chunks_per_file']}/file), with a symbol path "
+            f"{d['with_symbol_path']:.1%}, over budget {d['over_budget']}"
+        )
         print(f"  non-whitespace chars/chunk {d['non_whitespace_per_chunk']}")
         print(f"  lines/chunk {d['lines_per_chunk']}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", type=Path, default=stdlib_dir())
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--budget", type=int, default=1500)

@@ -47,10 +47,18 @@ class _Frame:
 
 
 # Unnamed-field children that still belong to a definition's header.
-_HEADER_TYPES = frozenset({
-    "modifiers", "decorator", "attribute_item", "attribute_list", "class_heritage", "type_parameters",
-    "superclass", "super_interfaces",
-})
+_HEADER_TYPES = frozenset(
+    {
+        "modifiers",
+        "decorator",
+        "attribute_item",
+        "attribute_list",
+        "class_heritage",
+        "type_parameters",
+        "superclass",
+        "super_interfaces",
+    }
+)
 
 
 def _is_leading(node: Node) -> bool:
@@ -80,8 +88,7 @@ class _Splitter:
             pos = min(max(pos, bounds[-1]), end)
             bounds.append(pos)
             end_byte = child.end_byte
-            if end_byte > previous_end:
-                previous_end = end_byte
+            previous_end = max(previous_end, end_byte)
         bounds.append(end)
         return _Frame(node, children, bounds)
 

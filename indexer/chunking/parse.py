@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 from tree_sitter import Node, Query, QueryCursor
 
@@ -14,7 +14,7 @@ from indexer.chunking.text_index import TextIndex
 from indexer.languages.grammars import get_language, get_parser, has_grammar
 from indexer.types import Chunk, ParsedFile
 
-__all__ = ["parse_file", "MAX_ERROR_SHARE"]
+__all__ = ["MAX_ERROR_SHARE", "parse_file"]
 
 # A tree whose ERROR nodes hold more than this share of the file's non-whitespace characters is not trusted:
 # the file is split into line windows instead. A small syntax error leaves most of the tree intact.
@@ -75,7 +75,7 @@ def _chunks(
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _error_query(language: str) -> Query:
     return Query(get_language(language), "(ERROR) @error")
 

@@ -37,7 +37,7 @@ class _Def:
     name: str
     is_symbol: bool  # False for @scope containers (Rust impl), which only name a path
     path: str = ""
-    children: list["_Def"] = field(default_factory=list)
+    children: list[_Def] = field(default_factory=list)
     child_ends: list[int] = field(default_factory=list)
 
 
@@ -102,6 +102,10 @@ def find_definitions(language: str, root: Node, index: TextIndex) -> Definitions
     return _nest(flat, index)
 
 
+def _is_class_like(definition: _Def) -> bool:
+    return definition.kind in CLASS_LIKE_KINDS or not definition.is_symbol  # @scope: impl, companion object
+
+
 def _nest(flat: list[_Def], index: TextIndex) -> Definitions:
     top: list[_Def] = []
     stack: list[_Def] = []  # open path definitions, outermost first
@@ -113,17 +117,18 @@ def _nest(flat: list[_Def], index: TextIndex) -> Definitions:
             stack.pop()
         parent = stack[-1] if stack else None
         container = parent.path if parent else ""
-        if d.kind == "function" and parent is not None:
-            if parent.kind in CLASS_LIKE_KINDS or not parent.is_symbol:
-                d.kind = "method"
+        if d.kind == "function" and parent is not None and _is_class_like(parent):
+            d.kind = "method"
         if d.is_symbol:
-            symbols.append(SymbolDef(
-                name=d.name,
-                kind=d.kind,
-                start_line=index.line_of(d.start),
-                end_line=index.line_of(max(d.start, d.end - 1)),
-                container=container,
-            ))
+            symbols.append(
+                SymbolDef(
+                    name=d.name,
+                    kind=d.kind,
+                    start_line=index.line_of(d.start),
+                    end_line=index.line_of(max(d.start, d.end - 1)),
+                    container=container,
+                )
+            )
         if d.kind not in PATH_KINDS or not d.segment:
             continue
         d.path = f"{container}{_PATH_SEPARATOR}{d.segment}" if container else d.segment
@@ -134,4 +139,3 @@ def _nest(flat: list[_Def], index: TextIndex) -> Definitions:
             top.append(d)
         stack.append(d)
     return Definitions(index, top, tuple(symbols))
-

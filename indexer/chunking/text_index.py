@@ -29,7 +29,7 @@ _COUNTS[0x80:0xC0] = 0
 class TextIndex:
     """The encoded text with its non-whitespace prefix sum and newline offsets."""
 
-    __slots__ = ("text", "data", "size", "is_ascii", "_prefix", "_prefix_items", "_newlines")
+    __slots__ = ("_newlines", "_prefix", "_prefix_items", "data", "is_ascii", "size", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text

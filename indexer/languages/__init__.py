@@ -4,4 +4,4 @@ lazily, offline), and the tags queries that find definitions."""
 from indexer.languages.detect import detect_language
 from indexer.languages.grammars import GRAMMAR_LANGUAGES, get_language, get_parser, has_grammar
 
-__all__ = ["detect_language", "GRAMMAR_LANGUAGES", "get_language", "get_parser", "has_grammar"]
+__all__ = ["GRAMMAR_LANGUAGES", "detect_language", "get_language", "get_parser", "has_grammar"]

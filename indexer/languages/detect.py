@@ -12,67 +12,110 @@ from __future__ import annotations
 import posixpath
 import re
 
-__all__ = ["detect_language", "EXTENSIONS", "FILENAMES", "INTERPRETERS"]
+__all__ = ["EXTENSIONS", "FILENAMES", "INTERPRETERS", "detect_language"]
 
-EXTENSIONS: dict[str, str] = {
-    # grammar languages
-    ".py": "python", ".pyi": "python", ".pyw": "python",
-    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
-    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".java": "java",
-    ".rs": "rust",
-    ".c": "c", ".h": "c",
-    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".hh": "cpp", ".hpp": "cpp", ".hxx": "cpp",
-    ".h++": "cpp", ".ipp": "cpp", ".tpp": "cpp", ".inl": "cpp", ".ino": "cpp", ".cu": "cpp", ".cuh": "cpp",
-    ".cs": "csharp", ".csx": "csharp",
-    ".rb": "ruby", ".rake": "ruby", ".gemspec": "ruby", ".ru": "ruby", ".erb": "ruby",
-    ".php": "php", ".phtml": "php", ".php8": "php", ".php7": "php",
-    ".kt": "kotlin", ".kts": "kotlin",
-    ".sh": "bash", ".bash": "bash", ".zsh": "bash", ".ksh": "bash", ".bats": "bash", ".command": "bash",
-    # text languages, split by lines
-    ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".rst": "rst", ".adoc": "asciidoc",
-    ".txt": "text", ".text": "text",
-    ".json": "json", ".jsonc": "json", ".json5": "json", ".jsonl": "json", ".ipynb": "json",
-    ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".ini": "ini", ".cfg": "ini", ".conf": "ini",
-    ".properties": "properties",
-    ".xml": "xml", ".xsd": "xml", ".xsl": "xml", ".svg": "xml", ".plist": "xml", ".csproj": "xml",
-    ".pom": "xml",
-    ".html": "html", ".htm": "html", ".xhtml": "html", ".vue": "vue", ".svelte": "svelte",
-    ".css": "css", ".scss": "scss", ".sass": "scss", ".less": "less",
-    ".sql": "sql", ".graphql": "graphql", ".gql": "graphql", ".proto": "protobuf",
-    ".lua": "lua", ".pl": "perl", ".pm": "perl", ".r": "r", ".scala": "scala", ".sc": "scala",
-    ".swift": "swift",
-    ".dart": "dart", ".ex": "elixir", ".exs": "elixir", ".erl": "erlang", ".hs": "haskell", ".ml": "ocaml",
-    ".clj": "clojure", ".groovy": "groovy", ".gradle": "groovy", ".ps1": "powershell", ".psm1": "powershell",
-    ".bat": "batch", ".cmd": "batch", ".zig": "zig", ".nim": "nim", ".jl": "julia", ".tf": "hcl",
-    ".hcl": "hcl", ".m": "objc", ".mm": "objc", ".fs": "fsharp", ".vb": "vbnet", ".f90": "fortran",
-    ".asm": "asm", ".s": "asm",
-    ".cmake": "cmake", ".mk": "make", ".tex": "latex", ".csv": "csv", ".tsv": "csv",
-}
 
-FILENAMES: dict[str, str] = {
-    "makefile": "make", "gnumakefile": "make", "dockerfile": "dockerfile", "containerfile": "dockerfile",
-    "cmakelists.txt": "cmake", "rakefile": "ruby", "gemfile": "ruby", "podfile": "ruby",
-    "vagrantfile": "ruby",
-    "brewfile": "ruby", "guardfile": "ruby", "jenkinsfile": "groovy", "justfile": "make",
-    ".bashrc": "bash", ".bash_profile": "bash", ".bash_logout": "bash", ".profile": "bash", ".zshrc": "bash",
-    ".zprofile": "bash", "pkgbuild": "bash", "apkbuild": "bash",
-    "readme": "text", "license": "text", "copying": "text", "authors": "text", "changelog": "text",
-    ".gitignore": "text", ".gitattributes": "text", ".dockerignore": "text", ".editorconfig": "ini",
-    "pipfile": "toml", "cargo.lock": "toml", "go.mod": "text", "go.sum": "text",
-}
+def _invert(table: dict[str, str]) -> dict[str, str]:
+    return {key: language for language, keys in table.items() for key in keys.split()}
 
-# Interpreter in a shebang line -> language. Versions are stripped first: python3.12 -> python.
-INTERPRETERS: dict[str, str] = {
-    "python": "python", "pypy": "python",
-    "node": "javascript", "nodejs": "javascript", "bun": "javascript",
-    "deno": "typescript", "ts-node": "typescript", "tsx": "typescript",
-    "ruby": "ruby", "jruby": "ruby", "php": "php", "kotlin": "kotlin",
-    "sh": "bash", "bash": "bash", "dash": "bash", "zsh": "bash", "ksh": "bash", "ash": "bash", "mksh": "bash",
-    "perl": "perl", "lua": "lua", "rscript": "r", "make": "make", "gmake": "make",
-}
+
+# language -> file extensions (lower case). Grammar languages first, then text languages split by lines.
+EXTENSIONS: dict[str, str] = _invert(
+    {
+        "python": ".py .pyi .pyw",
+        "javascript": ".js .mjs .cjs .jsx",
+        "typescript": ".ts .mts .cts",
+        "tsx": ".tsx",
+        "go": ".go",
+        "java": ".java",
+        "rust": ".rs",
+        "c": ".c .h",
+        "cpp": ".cc .cpp .cxx .c++ .hh .hpp .hxx .h++ .ipp .tpp .inl .ino .cu .cuh",
+        "csharp": ".cs .csx",
+        "ruby": ".rb .rake .gemspec .ru .erb",
+        "php": ".php .phtml .php7 .php8",
+        "kotlin": ".kt .kts",
+        "bash": ".sh .bash .zsh .ksh .bats .command",
+        "markdown": ".md .markdown .mdx",
+        "rst": ".rst",
+        "asciidoc": ".adoc",
+        "text": ".txt .text",
+        "json": ".json .jsonc .json5 .jsonl .ipynb",
+        "yaml": ".yaml .yml",
+        "toml": ".toml",
+        "ini": ".ini .cfg .conf",
+        "properties": ".properties",
+        "xml": ".xml .xsd .xsl .svg .plist .csproj .pom",
+        "html": ".html .htm .xhtml",
+        "vue": ".vue",
+        "svelte": ".svelte",
+        "css": ".css",
+        "scss": ".scss .sass",
+        "less": ".less",
+        "sql": ".sql",
+        "graphql": ".graphql .gql",
+        "protobuf": ".proto",
+        "lua": ".lua",
+        "perl": ".pl .pm",
+        "r": ".r",
+        "scala": ".scala .sc",
+        "swift": ".swift",
+        "dart": ".dart",
+        "elixir": ".ex .exs",
+        "erlang": ".erl",
+        "haskell": ".hs",
+        "ocaml": ".ml",
+        "clojure": ".clj",
+        "groovy": ".groovy .gradle",
+        "powershell": ".ps1 .psm1",
+        "batch": ".bat .cmd",
+        "zig": ".zig",
+        "nim": ".nim",
+        "julia": ".jl",
+        "hcl": ".tf .hcl",
+        "objc": ".m .mm",
+        "fsharp": ".fs",
+        "vbnet": ".vb",
+        "fortran": ".f90",
+        "asm": ".asm .s",
+        "cmake": ".cmake",
+        "make": ".mk",
+        "latex": ".tex",
+        "csv": ".csv .tsv",
+    }
+)
+
+# language -> whole file names (lower case) that say the language without an extension.
+FILENAMES: dict[str, str] = _invert(
+    {
+        "make": "makefile gnumakefile justfile",
+        "dockerfile": "dockerfile containerfile",
+        "cmake": "cmakelists.txt",
+        "ruby": "rakefile gemfile podfile vagrantfile brewfile guardfile",
+        "groovy": "jenkinsfile",
+        "bash": ".bashrc .bash_profile .bash_logout .profile .zshrc .zprofile pkgbuild apkbuild",
+        "text": "readme license copying authors changelog .gitignore .gitattributes .dockerignore go.mod go.sum",
+        "ini": ".editorconfig",
+        "toml": "pipfile cargo.lock",
+    }
+)
+
+# language -> interpreters named in a shebang line. Versions are stripped first: python3.12 -> python.
+INTERPRETERS: dict[str, str] = _invert(
+    {
+        "python": "python pypy",
+        "javascript": "node nodejs bun",
+        "typescript": "deno ts-node tsx",
+        "ruby": "ruby jruby",
+        "php": "php",
+        "kotlin": "kotlin",
+        "bash": "sh bash dash zsh ksh ash mksh",
+        "perl": "perl",
+        "lua": "lua",
+        "r": "rscript",
+        "make": "make gmake",
+    }
+)
 
 _VERSION_SUFFIX = re.compile(r"[\d.]+$")
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 import threading
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 
 from tree_sitter import Language, Parser
 
-__all__ = ["GRAMMAR_LANGUAGES", "grammar_module", "get_language", "get_parser", "has_grammar"]
+__all__ = ["GRAMMAR_LANGUAGES", "get_language", "get_parser", "grammar_module", "has_grammar"]
 
 # language name -> (module of its wheel, function in that module returning the language pointer)
 _GRAMMARS: dict[str, tuple[str, str]] = {
@@ -49,7 +49,7 @@ def grammar_module(language: str) -> ModuleType:
     return importlib.import_module(_GRAMMARS[language][0])
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_language(language: str) -> Language:
     """The tree-sitter `Language` for a grammar language (KeyError for a language without a grammar)."""
     module_name, function_name = _GRAMMARS[language]

@@ -18,19 +18,21 @@ A symbol path segment is `<keyword> <name>`: the language's own keyword where it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from tree_sitter import Query
 
 from indexer.languages.grammars import get_language
 
-__all__ = ["TagsQuery", "tags_query", "segment_keyword", "PATH_KINDS", "CLASS_LIKE_KINDS"]
+__all__ = ["CLASS_LIKE_KINDS", "PATH_KINDS", "TagsQuery", "segment_keyword", "tags_query"]
 
 _OWN = "own"
 _WHEEL = "wheel"
 _TYPESCRIPT = (
-    (_OWN, "typescript.scm"), (_WHEEL, "tree_sitter_typescript"), (_WHEEL, "tree_sitter_javascript"),
+    (_OWN, "typescript.scm"),
+    (_WHEEL, "tree_sitter_typescript"),
+    (_WHEEL, "tree_sitter_javascript"),
 )
 
 # language -> query sources, first one first: ("own", a file in queries/) or ("wheel", a grammar package).
@@ -51,27 +53,35 @@ _SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "bash": ((_OWN, "bash.scm"),),
 }
 
-# Kinds that hold code worth naming in a chunk's symbol path; constants, fields and properties do not.
-PATH_KINDS = frozenset({
-    "class", "interface", "struct", "enum", "union", "record", "trait", "object", "module", "type", "impl",
-    "function", "method", "constructor", "macro", "scope",
-})
 # A function directly inside one of these (or inside an @scope container) is a method.
-CLASS_LIKE_KINDS = frozenset({
-    "class", "interface", "struct", "enum", "union", "record", "trait", "object", "impl",
-})
+CLASS_LIKE_KINDS = frozenset(
+    {"class", "interface", "struct", "enum", "union", "record", "trait", "object", "impl"}
+)
+# Kinds that hold code worth naming in a chunk's symbol path; constants, fields and properties do not.
+PATH_KINDS = CLASS_LIKE_KINDS | {"module", "type", "function", "method", "constructor", "macro", "scope"}
 
 _JAVASCRIPT_KEYWORDS = {
-    "class_declaration": "class", "class": "class", "function_declaration": "function",
-    "function_expression": "function", "generator_function": "function",
-    "generator_function_declaration": "function", "variable_declarator": "function",
-    "assignment_expression": "function", "pair": "function", "method_definition": "method",
+    "class_declaration": "class",
+    "class": "class",
+    "function_declaration": "function",
+    "function_expression": "function",
+    "generator_function": "function",
+    "generator_function_declaration": "function",
+    "variable_declarator": "function",
+    "assignment_expression": "function",
+    "pair": "function",
+    "method_definition": "method",
 }
 _TYPESCRIPT_KEYWORDS = {
     **_JAVASCRIPT_KEYWORDS,
-    "abstract_class_declaration": "class", "interface_declaration": "interface",
-    "type_alias_declaration": "type", "enum_declaration": "enum", "internal_module": "namespace",
-    "module": "module", "function_signature": "function", "method_signature": "method",
+    "abstract_class_declaration": "class",
+    "interface_declaration": "interface",
+    "type_alias_declaration": "type",
+    "enum_declaration": "enum",
+    "internal_module": "namespace",
+    "module": "module",
+    "function_signature": "function",
+    "method_signature": "method",
     "abstract_method_signature": "method",
 }
 # language -> node type -> keyword in symbol paths. Node types not listed use the definition's kind.
@@ -81,35 +91,59 @@ _KEYWORDS: dict[str, dict[str, str]] = {
     "typescript": _TYPESCRIPT_KEYWORDS,
     "tsx": _TYPESCRIPT_KEYWORDS,
     "go": {
-        "function_declaration": "func", "method_declaration": "func", "type_spec": "type",
-        "type_alias": "type", "const_spec": "const",
+        "function_declaration": "func",
+        "method_declaration": "func",
+        "type_spec": "type",
+        "type_alias": "type",
+        "const_spec": "const",
     },
     "rust": {
-        "function_item": "fn", "impl_item": "impl", "struct_item": "struct", "enum_item": "enum",
-        "union_item": "union", "trait_item": "trait", "mod_item": "mod", "type_item": "type",
-        "macro_definition": "macro_rules!", "const_item": "const", "static_item": "static",
+        "function_item": "fn",
+        "impl_item": "impl",
+        "struct_item": "struct",
+        "enum_item": "enum",
+        "union_item": "union",
+        "trait_item": "trait",
+        "mod_item": "mod",
+        "type_item": "type",
+        "macro_definition": "macro_rules!",
+        "const_item": "const",
+        "static_item": "static",
     },
     "java": {"annotation_type_declaration": "@interface"},
     "c": {"type_definition": "typedef", "preproc_def": "#define", "preproc_function_def": "#define"},
     "cpp": {
-        "namespace_definition": "namespace", "type_definition": "typedef", "alias_declaration": "using",
-        "preproc_def": "#define", "preproc_function_def": "#define",
+        "namespace_definition": "namespace",
+        "type_definition": "typedef",
+        "alias_declaration": "using",
+        "preproc_def": "#define",
+        "preproc_function_def": "#define",
     },
     "csharp": {
-        "namespace_declaration": "namespace", "file_scoped_namespace_declaration": "namespace",
+        "namespace_declaration": "namespace",
+        "file_scoped_namespace_declaration": "namespace",
         "delegate_declaration": "delegate",
     },
     "ruby": {
-        "method": "def", "singleton_method": "def", "singleton_class": "class <<", "class": "class",
-        "module": "module", "alias": "alias",
+        "method": "def",
+        "singleton_method": "def",
+        "singleton_class": "class <<",
+        "class": "class",
+        "module": "module",
+        "alias": "alias",
     },
     "php": {
-        "namespace_definition": "namespace", "function_definition": "function",
-        "method_declaration": "function", "const_declaration": "const",
+        "namespace_definition": "namespace",
+        "function_definition": "function",
+        "method_declaration": "function",
+        "const_declaration": "const",
     },
     "kotlin": {
-        "function_declaration": "fun", "object_declaration": "object", "companion_object": "companion object",
-        "type_alias": "typealias", "property_declaration": "const val",
+        "function_declaration": "fun",
+        "object_declaration": "object",
+        "companion_object": "companion object",
+        "type_alias": "typealias",
+        "property_declaration": "const val",
     },
     "bash": {"function_definition": "function"},
 }
@@ -134,7 +168,7 @@ def _source_text(origin: str, ref: str) -> str:
     return resources.files(ref).joinpath("queries", "tags.scm").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def tags_query(language: str) -> TagsQuery | None:
     """The definitions query of a grammar language, compiled once; None for a language without a grammar."""
     sources = _SOURCES.get(language)

@@ -39,7 +39,7 @@ def fmt(amount):
     return f"{amount:.2f}"
 '''
 
-GO = '''\
+GO = """\
 package shapes
 
 import "math"
@@ -67,7 +67,7 @@ func Largest(shapes []Shape) Shape {
 \t}
 \treturn best
 }
-'''
+"""
 
 
 def layout(text: str, language: str, budget: int) -> list[tuple[int, int, str]]:

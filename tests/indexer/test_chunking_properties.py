@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sysconfig
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -26,8 +27,7 @@ _WHITESPACE = frozenset(" \t\n\r\f\v")
 @cache
 def stdlib_files() -> list[Path]:
     files = sorted(
-        p for p in STDLIB.rglob("*.py")
-        if "site-packages" not in p.parts and p.stat().st_size < 150_000
+        p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts and p.stat().st_size < 150_000
     )
     assert len(files) > 1000, f"expected the CPython standard library under {STDLIB}"
     return files
@@ -55,7 +55,7 @@ def check(text: str, parsed: ParsedFile, budget: int) -> None:
         assert chunk.text
         assert chunk.end_line == chunk.start_line + chunk.text[:-1].count("\n")
         assert non_whitespace(chunk.text) <= budget, (chunk.start_line, chunk.end_line, budget)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in pairwise(chunks):
         assert after.start_line == before.end_line + (1 if before.text.endswith("\n") else 0)
     assert chunks[-1].end_line == 1 + text[:-1].count("\n")
     total_lines = text.count("\n") + 1

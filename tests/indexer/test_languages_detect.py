@@ -94,8 +94,20 @@ def test_extension_wins_over_shebang():
 
 def test_grammar_languages_are_the_fourteen_and_load_offline():
     assert set(GRAMMAR_LANGUAGES) == {
-        "python", "javascript", "typescript", "tsx", "go", "java", "rust", "c", "cpp", "csharp", "ruby", "php",
-        "kotlin", "bash",
+        "python",
+        "javascript",
+        "typescript",
+        "tsx",
+        "go",
+        "java",
+        "rust",
+        "c",
+        "cpp",
+        "csharp",
+        "ruby",
+        "php",
+        "kotlin",
+        "bash",
     }
     for language in GRAMMAR_LANGUAGES:
         tree = get_parser(language).parse(b"x\n")

@@ -287,7 +287,8 @@ def test_chunk_paths_name_definitions_inside_the_chunk(name: str, budget: int):
             continue
         *outer, last = chunk.symbol.split(" > ")
         defs = [
-            s for s in parsed.symbols
+            s
+            for s in parsed.symbols
             if s.container == " > ".join(outer) and (last == s.name or last.endswith(" " + s.name))
         ]
         if defs:
