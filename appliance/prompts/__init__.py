@@ -27,6 +27,7 @@ from appliance.prompts.postprocess import CompletionMode, completion_mode, postp
 from appliance.prompts.snippets import Snippet, UsedSnippet
 from appliance.prompts.sources import ContextSource, StageTiming, SymbolRecord
 from appliance.prompts.streaming import CompletionStream
+from appliance.prompts.trimming import cached_counter
 
 __all__ = [
     "BuiltChat", "BuiltPrompt", "ChatSettings", "Citation", "CompletionMode", "CompletionRequest", "CompletionStream",
@@ -34,5 +35,5 @@ __all__ = [
     "PromptError", "PromptParts", "PromptTooLong", "Snippet", "StageTiming", "SymbolRecord", "UnknownModelFamily",
     "UsedSnippet", "assemble_completion_prompt", "build_chat_prompt", "build_completion_prompt",
     "completion_mode", "family_for_model", "family_names", "gather_context", "get_family", "get_language",
-    "postprocess_completion", "register_family",
+    "cached_counter", "postprocess_completion", "register_family",
 ]

@@ -31,7 +31,7 @@ from appliance.prompts.languages import LanguageSpec, get_language
 from appliance.prompts.postprocess import CompletionMode, completion_mode, mode_stop_sequences
 from appliance.prompts.snippets import Snippet, SnippetSelection, UsedSnippet, normalize, order_candidates
 from appliance.prompts.sources import ContextSource, StageTiming, Stopwatch, call_with_deadline
-from appliance.prompts.trimming import trim_prefix, trim_suffix
+from appliance.prompts.trimming import cached_counter, trim_prefix, trim_suffix
 from indexer.types import SearchFilter
 
 TokenCounter = Callable[[str], int]
@@ -217,6 +217,7 @@ def assemble_completion_prompt(
     stages: Sequence[StageTiming] = (),
 ) -> BuiltPrompt:
     """The pure half of prompt building: trimming, selection, layout and rendering of given candidates."""
+    count_tokens = cached_counter(count_tokens, maxsize=4096)  # lines are counted again by later steps
     watch = Stopwatch()
     language = get_language(request.language, request.path)
     budget = context_length - max_tokens - settings.reserve_tokens

@@ -105,7 +105,8 @@ class SnippetSelection:
             if not new_lines:
                 return False
         new_file = key not in self._covered  # every accepted file gets an entry, placed or not
-        cost = self._count("\n".join(line for _, line in new_lines)) + 1
+        # Line by line, so that a cached counter serves the same definitions again at the next keystroke.
+        cost = sum(self._count(line + "\n") for _, line in new_lines)
         cost += self._header_tokens if new_file else 0
         if self.tokens + cost > budget:
             return False

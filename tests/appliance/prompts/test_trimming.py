@@ -22,8 +22,8 @@ def test_suffix_keeps_its_start_at_a_line_boundary() -> None:
 
 
 def test_text_within_budget_is_kept_whole() -> None:
-    assert trim_prefix(TEXT, 1000, chars_div_4) == (TEXT, chars_div_4(TEXT))
-    assert trim_suffix(TEXT, 1000, chars_div_4) == (TEXT, chars_div_4(TEXT))
+    assert trim_prefix(TEXT, 1000, chars_div_4) == (TEXT, 100)
+    assert trim_suffix(TEXT, 1000, chars_div_4) == (TEXT, 100)
 
 
 def test_the_cursor_line_over_budget_is_cut_by_characters() -> None:
@@ -54,8 +54,8 @@ def test_zero_budget_keeps_nothing() -> None:
 def test_never_over_budget_and_always_an_end_or_a_start(lines: list[str], budget: int, anchor: int) -> None:
     text = "\n".join(lines)
     kept, tokens = trim_prefix(text, budget, chars_div_4, anchor_lines=anchor)
-    assert tokens == chars_div_4(kept) <= max(budget, 0)
+    assert chars_div_4(kept) <= tokens <= max(budget, 0)  # the count is a sum over lines: an upper bound
     assert text.endswith(kept)
     head, head_tokens = trim_suffix(text, budget, chars_div_4)
-    assert head_tokens == chars_div_4(head) <= max(budget, 0)
+    assert chars_div_4(head) <= head_tokens <= max(budget, 0)
     assert text.startswith(head)
