@@ -29,6 +29,8 @@ from appliance.api.usage import UsageRecorder
 from appliance.auth.tokens import TokenStore
 from appliance.engines.protocol import Engine
 from appliance.metrics import GatewayMetrics
+from appliance.prompts.errors import UnknownModelFamily
+from appliance.prompts.families import ModelFamily, family_for_model, get_family
 from appliance.state.db import Database
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ def create_app(
                 metrics=metrics,
                 usage=usage,
                 gate=gate if gate is not None else AlwaysServe(),
+                family=_family(eng),
                 index=idx,
                 index_error=index_error,
                 model_aliases=frozenset(settings.gateway.served_model_aliases),
@@ -119,6 +122,15 @@ def _build_engine(settings: Settings) -> Engine:
     from appliance.engines import build_engine
 
     return build_engine(settings.engine, settings.home)  # type: ignore[attr-defined]
+
+
+def _family(engine: Engine) -> ModelFamily:
+    try:
+        return get_family(engine.family)
+    except UnknownModelFamily as exc:
+        guessed = family_for_model(engine.model_id)
+        log.warning("%s; using %r, guessed from the model id", exc, guessed.name)
+        return guessed
 
 
 def _open_index(settings: Settings) -> tuple[CodeIndex | None, str | None]:

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from appliance.prompts.chat import ChatSettings
+from appliance.prompts.completion import CompletionSettings
+
 
 class GatewaySettings(BaseModel):
     model_config = {"extra": "forbid"}
@@ -25,6 +28,13 @@ class GatewaySettings(BaseModel):
     metrics_auth: Literal["admin", "none"] = "admin"
     usage_flush_interval_s: float = Field(1.0, gt=0, description="Usage events are written in batches.")
     usage_batch_size: int = Field(500, ge=1)
+    # Prompt building (shares, latency budgets, how much context): see appliance.prompts. The token windows cap
+    # the model's context for each kind of request: prefill time grows with them (on CPU ~1-2k tokens/s), so
+    # raise them on GPU engines with long contexts.
+    completion_context_tokens: int = Field(2_048, ge=64, description="Prompt + completion tokens, at most.")
+    chat_context_tokens: int = Field(4_096, ge=64, description="Prompt + answer tokens, at most.")
+    completion_prompt: CompletionSettings = Field(default_factory=CompletionSettings)
+    chat_prompt: ChatSettings = Field(default_factory=ChatSettings)
     served_model_aliases: list[str] = Field(
         default_factory=list, description="Other names /v1 accepts for the served model (e.g. a client's default)."
     )

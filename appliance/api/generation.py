@@ -46,6 +46,7 @@ class GenerationRun:
         stream: bool,
         repo: str | None = None,
         language: str | None = None,
+        prompt_tokens: int | None = None,
     ) -> None:
         self.services = services
         self.principal = principal
@@ -55,7 +56,10 @@ class GenerationRun:
         self.stream = stream
         self.repo = repo
         self.language = language
-        self.outcome = Outcome()
+        # Until the engine's last chunk reports exact counts: the prompt builder's count, and one token per chunk.
+        self.outcome = Outcome(prompt_tokens=prompt_tokens or 0)
+        self._chunks = 0
+        self._stopping = False
         self._iterator: AsyncIterator[GenerationChunk] | None = None
         self._first: GenerationChunk | None = None
         self._ttft: float | None = None
@@ -96,7 +100,9 @@ class GenerationRun:
                 except StopAsyncIteration:
                     break
         except BaseException as exc:  # GeneratorExit / CancelledError when the client leaves
-            if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
+            if isinstance(exc, GeneratorExit) and self._stopping:
+                self.outcome.finish_reason = "stop"  # we ended it: the completion was complete
+            elif isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
                 self.outcome.finish_reason = "cancelled"
                 status = 499  # nginx's "client closed request", for the usage record only
             else:
@@ -110,7 +116,14 @@ class GenerationRun:
             pass
         return self.outcome
 
+    def stop_early(self) -> None:
+        """Mark the generation as complete before the model finished: closing `chunks()` now is no cancel."""
+        self._stopping = True
+
     def _absorb(self, chunk: GenerationChunk) -> None:
+        self._chunks += 1
+        if chunk.completion_tokens is None:
+            self.outcome.completion_tokens = self._chunks
         self.outcome.text += chunk.text
         if chunk.finish_reason is not None:
             self.outcome.finish_reason = chunk.finish_reason

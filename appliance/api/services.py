@@ -12,6 +12,7 @@ from appliance.api.usage import UsageRecorder
 from appliance.auth.tokens import TokenStore
 from appliance.engines.protocol import Engine
 from appliance.metrics import GatewayMetrics
+from appliance.prompts.families import ModelFamily
 from appliance.state.db import Database
 
 if TYPE_CHECKING:
@@ -28,10 +29,20 @@ class Services:
     metrics: GatewayMetrics
     usage: UsageRecorder
     gate: ServingGate
+    family: ModelFamily  # the engine's prompt family (templates, FIM tokens, stop tokens)
     index: CodeIndex | None = None  # None: serve without repository context (nothing indexed, or it failed)
     index_error: str | None = None
     model_aliases: frozenset[str] = field(default_factory=frozenset)
     started: int = field(default_factory=lambda: int(time.time()))
+
+    async def engine_loaded(self) -> None:
+        """Wait (up to the engine's load timeout) for a model still loading: prompt building counts tokens with
+        its tokenizer. An engine that is down (not loading) is left to fail in `stream` with its own reason."""
+        if await self.engine.ready():
+            return
+        waiter = getattr(self.engine, "wait_until_ready", None)
+        if waiter is not None:
+            await waiter(self.settings.engine.load_timeout_s)
 
     def served_model(self, requested: str | None) -> str:
         """The model a request names, checked against what this gateway serves (None: the served model)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -68,18 +68,23 @@ def list_tokens(
     if not tokens:
         err.print("no tokens (create one with `codemoat token create NAME`)", markup=False)
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("id", "name", "user", "role", "prefix", "repos", "created", "last used", "revoked"):
-        table.add_column(column, no_wrap=True)
-    for t in tokens:
-        table.add_row(
-            str(t.id), t.name, t.user, t.role, t.prefix + "…",
+    header = ("id", "name", "user", "role", "prefix", "repos", "created", "last used", "revoked")
+    rows = [
+        (
+            str(t.id), t.name, t.user, t.role, t.prefix + "...",
             "all" if t.repos is None else ",".join(t.repos) or "none",
-            t.created.strftime("%Y-%m-%d %H:%M"),
-            t.last_used.strftime("%Y-%m-%d %H:%M") if t.last_used else "-",
-            t.revoked.strftime("%Y-%m-%d %H:%M") if t.revoked else "-",
+            _when(t.created), _when(t.last_used), _when(t.revoked),
         )
-    out.print(table)
+        for t in tokens
+    ]
+    # Plain aligned columns, never truncated (a table squeezed to the terminal width would cut names).
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
 
 
 @token_app.command("revoke")

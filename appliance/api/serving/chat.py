@@ -29,6 +29,8 @@ from appliance.api.wire.chat import (
 from appliance.api.wire.common import Citation, CodemoatInfo, new_id, now
 from appliance.auth.principal import Principal
 from appliance.engines.protocol import GenerationRequest
+from appliance.prompts.chat import build_chat_prompt
+from indexer.types import SearchFilter
 
 ENDPOINT = "chat"
 
@@ -37,15 +39,33 @@ ENDPOINT = "chat"
 class ChatPrompt:
     messages: tuple[dict[str, Any], ...]
     citations: list[Citation] = field(default_factory=list)
+    prompt_tokens: int | None = None
 
 
 async def build_messages(body: ChatCompletionRequest, scope: tuple[str, ...] | None, services: Services,
-                         timer: StageTimer) -> ChatPrompt:
-    """The messages the engine sees. Until appliance.prompts is wired in: the caller's messages as text."""
+                         max_tokens: int, timer: StageTimer) -> ChatPrompt:
+    """Retrieve sources for the question within the caller's scope, and fit them and the conversation into
+    the model's context (appliance.prompts.chat)."""
     started = time.perf_counter()
-    messages = tuple({"role": _engine_role(m.role), "content": m.text()} for m in body.messages)
-    timer.mark_since("prompt", started)
-    return ChatPrompt(messages=messages)
+    await services.engine_loaded()
+    engine = services.engine
+    built = await build_chat_prompt(
+        [{"role": _engine_role(m.role), "content": m.text()} for m in body.messages],
+        count_tokens=engine.count_tokens,
+        context_length=min(engine.context_length, services.settings.gateway.chat_context_tokens),
+        max_tokens=max_tokens,
+        source=services.index,
+        scope=SearchFilter(repos=scope),
+        settings=services.settings.gateway.chat_prompt,
+    )
+    total = time.perf_counter() - started
+    # Retrieval queries run side by side: the stage lasts as long as the slowest.
+    retrieval = max((s.ms for s in built.stages if s.name.startswith("retrieval")), default=0.0) / 1000
+    timer.add("retrieval", min(retrieval, total))
+    timer.add("prompt", max(total - retrieval, 0.0))
+    citations = [Citation(index=c.index, repo=c.repo, path=c.path, start_line=c.start_line, end_line=c.end_line,
+                          preview=c.preview) for c in built.citations]
+    return ChatPrompt(messages=built.messages, citations=citations, prompt_tokens=built.prompt_tokens)
 
 
 def _engine_role(role: str) -> str:
@@ -70,7 +90,7 @@ async def serve_chat(body: ChatCompletionRequest, *, principal: Principal, servi
     stops = stop_sequences(body, gateway)
     scope = principal.scope(body.repos())
 
-    prompt = await build_messages(body, scope, services, timer)
+    prompt = await build_messages(body, scope, services, max_tokens, timer)
     request_id = new_id("chatcmpl")
     generation = GenerationRun(
         services,
@@ -88,6 +108,7 @@ async def serve_chat(body: ChatCompletionRequest, *, principal: Principal, servi
         ),
         stream=body.stream,
         repo=",".join(scope) if scope else None,
+        prompt_tokens=prompt.prompt_tokens,
     )
     await generation.start()
     info = CodemoatInfo(citations=prompt.citations)

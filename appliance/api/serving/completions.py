@@ -1,7 +1,15 @@
-"""`POST /v1/completions`: a code completion at the cursor (`prompt` is the text before it, `suffix` after)."""
+"""`POST /v1/completions`.
+
+Two paths, chosen by the request (`CompletionRequest.is_code_completion`):
+- code completion at a cursor (a `suffix` or any CodeMoat field): context gathered within the latency budget
+  (symbols near the cursor, hybrid retrieval on the prefix tail, the editor's snippets; only from repositories
+  the caller may read), the model family's template within the token budget, and the output post-processed
+  for the editor (end of line or block, no repetition of the suffix), stopping the model once it is done;
+- plain text completion (OpenAI's semantics): the prompt goes to the model as is."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -10,16 +18,22 @@ from dataclasses import dataclass, field
 from fastapi.responses import JSONResponse, Response
 
 from appliance.api import sse
-from appliance.api.sse import stream_error
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
 from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
+from appliance.api.serving.trimmer import CompletionTrimmer
 from appliance.api.services import Services
+from appliance.api.sse import stream_error
 from appliance.api.timing import StageTimer
 from appliance.api.wire.common import Citation, CodemoatInfo, new_id, now
 from appliance.api.wire.completions import CompletionChoice, CompletionRequest, CompletionResponse
+from appliance.auth.errors import PermissionDeniedError
 from appliance.auth.principal import Principal
 from appliance.engines.protocol import GenerationRequest
+from appliance.prompts import completion as prompts
+from appliance.prompts.languages import get_language
+from appliance.prompts.postprocess import mode_stop_sequences
+from indexer.types import SearchFilter
 
 ENDPOINT = "completion"
 
@@ -29,15 +43,71 @@ class CompletionPrompt:
     text: str
     stops: tuple[str, ...] = ()
     citations: list[Citation] = field(default_factory=list)
+    context_tokens: int | None = None
+    prompt_tokens: int | None = None
+    trimmer: CompletionTrimmer | None = None  # code completions only
+    affinity_key: str | None = None
 
 
-async def build_prompt(body: CompletionRequest, scope: tuple[str, ...] | None, services: Services,
-                       timer: StageTimer) -> CompletionPrompt:
-    """The prompt the engine sees. Until appliance.prompts is wired in: the caller's prompt as is."""
+async def code_prompt(body: CompletionRequest, principal: Principal, services: Services, max_tokens: int,
+                      timer: StageTimer) -> CompletionPrompt:
+    if body.repo is not None and not principal.may_read(body.repo):
+        raise PermissionDeniedError(f"this token may not read repository {body.repo!r}", param="repo")
+    settings = services.settings.gateway.completion_prompt
+    request = prompts.CompletionRequest(
+        prefix=body.prompt_text(),
+        suffix=body.suffix or "",
+        path=body.path or "",
+        language=body.language,
+        repo=body.repo,
+        editor_snippets=tuple(prompts.EditorSnippet(path=s.path, text=s.text) for s in body.snippets),
+        scope=SearchFilter(repos=principal.repos),
+    )
     started = time.perf_counter()
-    prompt = CompletionPrompt(text=body.prompt_text())
+    gathered = await prompts.gather_context(request, services.index, settings, started=started)
+    after_retrieval = timer.mark_since("retrieval", started)
+    await services.engine_loaded()
+    engine = services.engine
+    built = prompts.assemble_completion_prompt(
+        request, gathered.candidates, family=services.family, count_tokens=engine.count_tokens,
+        context_length=min(engine.context_length, services.settings.gateway.completion_context_tokens),
+        max_tokens=max_tokens, settings=settings, stages=gathered.stages,
+    )
+    language = get_language(body.language, body.path or "")
+    mode = body.mode or built.mode
+    stops = built.stop
+    if mode != built.mode:
+        stops = tuple(dict.fromkeys((*services.family.stop_tokens,
+                                     *mode_stop_sequences(request.prefix, mode, language))))
+    trimmer = CompletionTrimmer(prefix=request.prefix, suffix=request.suffix, language=language, mode=mode,
+                                stop=stops)
+    timer.mark_since("prompt", after_retrieval)
+    citations = [Citation(repo=s.repo, path=s.path, start_line=s.start_line, end_line=s.end_line, source=s.source)
+                 for s in built.snippets]
+    return CompletionPrompt(text=built.prompt, stops=stops, citations=citations,
+                            context_tokens=built.context_tokens, prompt_tokens=built.prompt_tokens, trimmer=trimmer,
+                            affinity_key=built.affinity_key)
+
+
+async def raw_prompt(body: CompletionRequest, services: Services, max_tokens: int,
+                     timer: StageTimer) -> CompletionPrompt:
+    started = time.perf_counter()
+    text = body.prompt_text()
+    await services.engine_loaded()
+    engine = services.engine
+    # Counted off the event loop: a long prompt takes a while to tokenize.
+    tokens = await asyncio.to_thread(engine.count_tokens, text)
+    if tokens >= engine.context_length:
+        raise InvalidRequestError(
+            f"the prompt is {tokens} tokens; the model's context is {engine.context_length} tokens", param="prompt"
+        )
+    if tokens + max_tokens > engine.context_length:
+        raise InvalidRequestError(
+            f"the prompt ({tokens} tokens) plus max_tokens ({max_tokens}) exceeds the model's context of "
+            f"{engine.context_length} tokens", param="max_tokens",
+        )
     timer.mark_since("prompt", started)
-    return prompt
+    return CompletionPrompt(text=text, prompt_tokens=tokens)
 
 
 async def serve_completion(body: CompletionRequest, *, principal: Principal, services: Services,
@@ -52,9 +122,11 @@ async def serve_completion(body: CompletionRequest, *, principal: Principal, ser
         )
     max_tokens = resolve_max_tokens(body.max_tokens, default=gateway.completion_max_tokens, settings=gateway)
     stops = stop_sequences(body, gateway)
-    scope = principal.scope([body.repo] if body.repo else None)
+    if body.is_code_completion():
+        prompt = await code_prompt(body, principal, services, max_tokens, timer)
+    else:
+        prompt = await raw_prompt(body, services, max_tokens, timer)
 
-    prompt = await build_prompt(body, scope, services, timer)
     request_id = new_id("cmpl")
     generation = GenerationRun(
         services,
@@ -68,28 +140,30 @@ async def serve_completion(body: CompletionRequest, *, principal: Principal, ser
             top_p=body.top_p if body.top_p is not None else 1.0,
             stop=tuple(dict.fromkeys(stops + prompt.stops)),
             seed=body.seed,
-            affinity_key=f"{body.repo}:{body.path}" if body.repo and body.path else None,
+            affinity_key=prompt.affinity_key,
             request_id=request_id,
         ),
         stream=body.stream,
         repo=body.repo,
         language=body.language,
+        prompt_tokens=prompt.prompt_tokens,
     )
     await generation.start()
-    info = CodemoatInfo(citations=prompt.citations) if prompt.citations else None
+    info = (CodemoatInfo(citations=prompt.citations, context_tokens=prompt.context_tokens)
+            if prompt.trimmer is not None else None)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse.EventStreamResponse(
-            _events(generation, request_id, model, info, include_usage),
+            _events(generation, prompt.trimmer, request_id, model, info, include_usage),
             headers={"Server-Timing": timer.server_timing()},
         )
-    outcome = await generation.collect()
+    text, finish = await _collect(generation, prompt.trimmer)
     response = CompletionResponse(
         id=request_id,
         created=now(),
         model=model,
-        choices=[CompletionChoice(text=outcome.text, finish_reason=_finish(outcome.finish_reason))],
-        usage=outcome.usage(),
+        choices=[CompletionChoice(text=text, finish_reason=finish)],  # type: ignore[arg-type]
+        usage=generation.outcome.usage(),
         codemoat=info,
     )
     return JSONResponse(response.model_dump(mode="json"), headers={"Server-Timing": timer.server_timing()})
@@ -99,25 +173,55 @@ def _finish(reason: str | None) -> str:
     return "length" if reason == "length" else "stop"
 
 
-async def _events(generation: GenerationRun, request_id: str, model: str, info: CodemoatInfo | None,
-                  include_usage: bool) -> AsyncIterator[bytes]:
+async def _collect(generation: GenerationRun, trimmer: CompletionTrimmer | None) -> tuple[str, str]:
+    async with aclosing(generation.chunks()) as chunks:
+        async for chunk in chunks:
+            if trimmer is not None:
+                trimmer.feed(chunk.text)
+                if trimmer.ended:
+                    generation.stop_early()
+                    return trimmer.result(), "stop"  # leaving the loop closes the stream: generation stops
+    if trimmer is not None:
+        return trimmer.result(), _finish(generation.outcome.finish_reason)
+    return generation.outcome.text, _finish(generation.outcome.finish_reason)
+
+
+async def _events(generation: GenerationRun, trimmer: CompletionTrimmer | None, request_id: str, model: str,
+                  info: CodemoatInfo | None, include_usage: bool) -> AsyncIterator[bytes]:
     created = now()
 
-    def piece(**fields: object) -> bytes:
-        return sse.event(CompletionResponse(id=request_id, created=created, model=model, **fields))  # type: ignore[arg-type]
+    def piece(text: str, finish: str | None = None) -> bytes:
+        return sse.event(CompletionResponse(id=request_id, created=created, model=model, choices=[
+            CompletionChoice(text=text, finish_reason=finish)]))  # type: ignore[arg-type]
 
+    def extra(**fields: object) -> bytes:
+        return sse.event(CompletionResponse(id=request_id, created=created, model=model, choices=[],
+                                            **fields))  # type: ignore[arg-type]
+
+    finish: str | None = None
     try:
         async with aclosing(generation.chunks()) as chunks:
             async for chunk in chunks:
-                if chunk.text or chunk.finish_reason is not None:
-                    finish = _finish(chunk.finish_reason) if chunk.finish_reason is not None else None
-                    yield piece(choices=[CompletionChoice(text=chunk.text, finish_reason=finish)])  # type: ignore[arg-type]
+                if trimmer is None:
+                    if chunk.text or chunk.finish_reason is not None:
+                        finish = _finish(chunk.finish_reason) if chunk.finish_reason is not None else None
+                        yield piece(chunk.text, finish)
+                    continue
+                text = trimmer.feed(chunk.text)
+                if text:
+                    yield piece(text)
+                if trimmer.ended:
+                    generation.stop_early()
+                    break
+                if chunk.finish_reason is not None:
+                    finish = _finish(chunk.finish_reason)
     except Exception as exc:  # the headers are sent: the failure travels as an error event
         yield sse.error_event(stream_error(exc))
         return
-    outcome = generation.outcome
+    if trimmer is not None:
+        yield piece(trimmer.finish(), finish or "stop")
     if include_usage:
-        yield piece(choices=[], usage=outcome.usage())
+        yield extra(usage=generation.outcome.usage())
     if info is not None:
-        yield piece(choices=[], codemoat=info)
+        yield extra(codemoat=info)
     yield sse.DONE

@@ -9,6 +9,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def absent(value: object) -> bool:
+    """Optional response parts (`usage` in stream chunks, `codemoat`) are left out rather than sent as null."""
+    return value is None
+
+
 class WireRequest(BaseModel):
     """A request body: strict types (no "5" for 5), unknown fields kept (and logged) rather than refused, since
     OpenAI clients send fields this server does not implement (`logprobs`, `presence_penalty`, ...)."""
@@ -71,13 +76,16 @@ class Usage(WireResponse):
 
 
 class Citation(WireResponse):
-    """A source the answer drew on. Lines are 1-based and inclusive."""
+    """A source the answer drew on. Lines are 1-based and inclusive. In chat, `index` is the number the answer
+    cites it by (`[1]`); in completions, `source` says how it was found (symbol, editor, retrieval)."""
 
     repo: str
     path: str
     start_line: int
     end_line: int
-    score: float | None = None
+    index: int | None = Field(None, exclude_if=absent)
+    preview: str | None = Field(None, exclude_if=absent)
+    source: str | None = Field(None, exclude_if=absent)
 
 
 class CodemoatInfo(WireResponse):
@@ -88,11 +96,6 @@ class CodemoatInfo(WireResponse):
 
 
 FinishReason = Literal["stop", "length"]
-
-
-def absent(value: object) -> bool:
-    """Optional response parts (`usage` in stream chunks, `codemoat`) are left out rather than sent as null."""
-    return value is None
 
 
 def new_id(prefix: str) -> str:
