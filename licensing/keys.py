@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from licensing.armor import Envelope, armor, dearmor, sign_envelope, verify_signature
+from licensing.armor import Envelope, armor, sign_envelope, verify_signature
 from licensing.encoding import atomic_write, b64d, b64e, format_time, parse_json_object, sha256_hex
 from licensing.errors import FormatError, SignatureError, UntrustedKeyError
 
@@ -192,8 +192,3 @@ def verify_issued(envelope: Envelope, expected_type: str, trust: TrustStore, wha
             f"({format_time(not_before)} to {format_time(not_after)})"
         )
     return payload
-
-
-def read_issuer_cert(path: Path) -> dict[str, Any]:
-    envelope = dearmor(path.read_text(), "ISSUER CERTIFICATE", str(path))
-    return envelope.to_dict()

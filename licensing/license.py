@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from licensing.armor import Envelope, armor, dearmor
+from licensing.armor import dearmor
 from licensing.encoding import b64d, format_time
 from licensing.errors import BindingError, FormatError, ValidityError
 from licensing.keys import TrustStore, verify_issued
@@ -138,7 +138,3 @@ def check_license_window(license_: License, now: int, tolerance: int) -> None:
             f"license {license_.license_id} expired at {format_time(license_.expires_at)}; "
             "ask the vendor for a new license"
         )
-
-
-def envelope_to_armor(envelope: Envelope) -> str:
-    return armor(LICENSE_LABEL, envelope)

@@ -188,7 +188,10 @@ class LicenseService:
                 )
             floor = max(license_.issued_at, lease.issued_at)
             guard = self._guard(identity)
-            guard.advance(now, floor) if record else guard.check(now, floor)
+            if record:
+                guard.advance(now, floor)
+            else:
+                guard.check(now, floor)
             if license_.license_id in self.store.revoked() or license_.license_id in lease.revoked:
                 raise ValidityError(f"license {license_.license_id} has been revoked; contact the vendor")
         except LicensingError as exc:

@@ -19,9 +19,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from licensing.armor import Envelope
+from licensing.armor import Envelope, dearmor
 from licensing.encoding import atomic_write, parse_json_object, remove_stale_temp_files
 from licensing.errors import FormatError, StateError
+from licensing.lease import lease_armor
 
 __all__ = ["LicenseStore"]
 
@@ -49,8 +50,6 @@ class LicenseStore:
             repaired += [f"removed unfinished write {p.name}" for p in remove_stale_temp_files(directory)]
         license_text = self.license_text()
         if license_text is not None:
-            from licensing.armor import dearmor
-
             try:
                 payload = dearmor(license_text, "LICENSE", "installed license").payload()
             except FormatError:
@@ -64,8 +63,6 @@ class LicenseStore:
                 (self.pending_dir / f"{_safe(nonce)}.json").unlink()
                 repaired.append("cleared the answered activation request")
             if not self.lease_path.exists() and isinstance(payload.get("first_lease"), dict):
-                from licensing.lease import lease_armor
-
                 envelope = Envelope.from_dict(payload["first_lease"], "first lease")
                 atomic_write(self.lease_path, lease_armor(envelope).encode())
                 repaired.append("restored the lease from the license's first lease")
