@@ -29,7 +29,7 @@ def _direct_completion(appliance: Appliance, prefix: str, suffix: str, path: str
         f"{appliance.url}/v1/completions",
         headers={"Authorization": f"Bearer {appliance.token}"},
         json={"prompt": prefix, "suffix": suffix, "max_tokens": MAX_TOKENS, "temperature": 0.0, "path": path,
-              "language": "python", "repo": "project", "snippets": []},
+              "language": "python", "snippets": []},
         timeout=120,
     )
     response.raise_for_status()
