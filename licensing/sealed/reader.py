@@ -39,7 +39,12 @@ from licensing.sealed.format import (
 )
 from licensing.wrap import wipe
 
-__all__ = ["SealedFile", "SealedModel", "default_threads"]
+__all__ = ["SealedFile", "SealedModel", "default_threads", "is_sealed_model"]
+
+
+def is_sealed_model(model_dir: Path) -> bool:
+    """True for a directory delivered by `codemoat vendor seal` (the engines pick the sealed loader then)."""
+    return (Path(model_dir) / MANIFEST_NAME).is_file()
 
 
 def default_threads() -> int:

@@ -69,9 +69,7 @@ def load_sealed_transformers(
             f"({config.model_type}); the sealed model needs a causal LM architecture"
         ) from None
     state_dict = sealed_state_dict(model, model_key, threads)
-    kwargs: dict[str, Any] = {"config": config, "state_dict": state_dict}
-    if dtype is not None:
-        kwargs["dtype"] = dtype
-    loaded = model_class.from_pretrained(None, **kwargs)
+    # "auto" keeps the checkpoint's dtype (bf16 stays bf16), as the plain engine's load does.
+    loaded = model_class.from_pretrained(None, config=config, state_dict=state_dict, dtype=dtype or "auto")
     loaded.eval()
     return loaded

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from licensing.errors import BindingError, ModelError
 from licensing.sealed.format import MANIFEST_NAME, TAG_SIZE
-from licensing.sealed.reader import SealedModel
+from licensing.sealed.reader import SealedModel, is_sealed_model
 from licensing.sealed.torch_loader import sealed_state_dict
 from tests.licensing.conftest import World
 
@@ -48,6 +48,7 @@ def test_sealed_model_round_trips_bit_exactly(activated: World) -> None:
     for name, tensor in reference.items():
         assert state[name].dtype == tensor.dtype and torch.equal(state[name], tensor)
     assert not list((activated.tmp / "tiny-sealed").glob("*.safetensors"))  # no plaintext weights shipped
+    assert is_sealed_model(activated.tmp / "tiny-sealed") and not is_sealed_model(activated.tmp / "tiny-plain")
 
 
 def test_check_model_authenticates_every_chunk(activated: World) -> None:
