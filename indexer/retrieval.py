@@ -6,7 +6,7 @@ request fails with a `QueryError` before any work."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from indexer.embedding.protocol import Embedder
 from indexer.errors import QueryError
@@ -14,8 +14,9 @@ from indexer.sparse import SparseEncoder
 from indexer.store.protocol import VectorQuery, VectorStore
 from indexer.types import SEARCH_MODES, Hit, SearchFilter, SearchMode
 
-__all__ = ["Retriever", "MAX_K", "MAX_QUERY_CHARS"]
+__all__ = ["MAX_K", "MAX_QUERY_CHARS", "NO_FILTER", "Retriever"]
 
+NO_FILTER = SearchFilter()  # every repository, language and path
 MAX_K = 1000
 # Longer queries (a whole file pasted as a prefix) are cut: the tail is what matters for completion, and the
 # head of a huge query only costs tokenizer time and posting-list scans.
@@ -25,13 +26,15 @@ MAX_QUERY_CHARS = 8000
 class Retriever:
     """Searches one store with one embedder. Thread-safe when the store is (both stores are)."""
 
-    def __init__(self, embedder: Embedder, store: VectorStore, *, sparse: SparseEncoder | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, store: VectorStore, *, sparse: SparseEncoder | None = None
+    ) -> None:
         self.embedder = embedder
         self.store = store
         self.sparse = sparse or SparseEncoder()
 
     def search(
-        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
+        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = NO_FILTER
     ) -> list[Hit]:
         """The `k` best chunks for `query`, best first."""
         return self.search_batch([query], k=k, mode=mode, flt=flt)[0]
@@ -42,7 +45,7 @@ class Retriever:
         *,
         k: int = 10,
         mode: SearchMode = "hybrid",
-        flt: SearchFilter = SearchFilter(),
+        flt: SearchFilter = NO_FILTER,
     ) -> list[list[Hit]]:
         """One list of hits per query, in order. Dense vectors for all queries come from one embedder batch
         and the store plans the searches together, so thousands of evaluation queries run in one pass."""
@@ -55,8 +58,10 @@ class Retriever:
         dense = self.embedder.embed_queries(texts) if mode != "sparse" else None
         sparse = [self.sparse.encode_query(t) for t in texts] if mode != "dense" else None
         vectors = [
-            VectorQuery(dense=dense[i] if dense is not None else None,
-                        sparse=sparse[i] if sparse is not None else None)
+            VectorQuery(
+                dense=dense[i] if dense is not None else None,
+                sparse=sparse[i] if sparse is not None else None,
+            )
             for i in range(len(texts))
         ]
         if len(vectors) == 1:

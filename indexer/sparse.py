@@ -24,7 +24,16 @@ from functools import lru_cache
 
 from indexer.types import SparseVec
 
-__all__ = ["SparseEncoder", "encode_document", "encode_query", "tokens", "BM25_K1", "BM25_B", "BM25_AVG_LEN"]
+__all__ = [
+    "BM25_AVG_LEN",
+    "BM25_B",
+    "BM25_K1",
+    "SparseEncoder",
+    "encode_document",
+    "encode_query",
+    "tokens",
+    "words",
+]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -43,12 +52,75 @@ _SEPARATORS = re.compile(r"[_\-]+")
 # Words too common in code and prose to help ranking. IDF would shrink them anyway; dropping them keeps
 # long posting lists out of every query. Only standalone words are dropped: `self_test` keeps `self_test`.
 STOPWORDS = frozenset(
-    """
-    a an and are as at be but by for from has have if in into is it its of on or that the then there these
-    this to was were will with not no
-    def return self cls import pass elif else lambda none true false null nil var let const func fn
-    function void int str public private protected static final new end begin do
-    """.split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "not",
+        "no",
+        "def",
+        "return",
+        "self",
+        "cls",
+        "import",
+        "pass",
+        "elif",
+        "else",
+        "lambda",
+        "none",
+        "true",
+        "false",
+        "null",
+        "nil",
+        "var",
+        "let",
+        "const",
+        "func",
+        "fn",
+        "function",
+        "void",
+        "int",
+        "str",
+        "public",
+        "private",
+        "protected",
+        "static",
+        "final",
+        "new",
+        "end",
+        "begin",
+        "do",
+    ]
 )
 _MAX_TOKEN_LEN = 64
 
@@ -103,20 +175,36 @@ def tokens(text: str) -> list[str]:
     return _DEFAULT.tokens(text)
 
 
+def words(text: str) -> str:
+    """`text` as plain lowercase words: identifiers split into their parts, punctuation dropped, stopwords
+    kept. What a natural-language embedding model understands of code (`get_close_matches(word)` → `get
+    close matches word`)."""
+    return " ".join([part for raw in _RAW_TOKEN.findall(text) for part in _parts(raw)])
+
+
 @lru_cache(maxsize=1 << 18)
-def _expand(raw: str) -> tuple[str, ...]:
-    """A raw match → the whole token (lowercased) followed by its distinct sub-words, stopwords dropped."""
-    whole = raw.lower()
-    if len(whole) > _MAX_TOKEN_LEN:
+def _parts(raw: str) -> tuple[str, ...]:
+    """The lowercase sub-words of one raw match, in order; numbers and hex literals stay whole."""
+    if len(raw) > _MAX_TOKEN_LEN:
         return ()  # base64 blobs, hashes: noise that would only bloat the index
     if raw[0].isdigit():
-        return (whole,)  # numbers and hex literals stay whole
+        return (raw.lower(),)
     parts: list[str] = []
     for piece in _SEPARATORS.split(raw):
         if piece.isascii():
             parts.extend(p.lower() for p in _WORD_PART.findall(piece))
         elif piece:
             parts.append(piece.lower())  # case rules for other scripts are not worth guessing
+    return tuple(parts)
+
+
+@lru_cache(maxsize=1 << 18)
+def _expand(raw: str) -> tuple[str, ...]:
+    """A raw match → the whole token (lowercased) followed by its distinct sub-words, stopwords dropped."""
+    parts = _parts(raw)
+    if not parts:
+        return ()
+    whole = raw.lower()
     out = [] if whole in STOPWORDS else [whole]
     for part in dict.fromkeys(parts):
         if part != whole and part not in STOPWORDS:

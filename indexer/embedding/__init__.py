@@ -9,10 +9,10 @@ from pathlib import Path
 from indexer.config import IndexerSettings
 from indexer.embedding.protocol import Embedder
 from indexer.embedding.st_embedder import SentenceTransformerEmbedder
-from indexer.embedding.wordllama import WORDLLAMA_NAME, build_wordllama_model
+from indexer.embedding.wordllama import build_wordllama_embedder
 from indexer.errors import EmbedderError
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "load_embedder", "DEFAULT_EMBEDDER"]
+__all__ = ["DEFAULT_EMBEDDER", "Embedder", "SentenceTransformerEmbedder", "load_embedder"]
 
 DEFAULT_EMBEDDER = "wordllama"
 # Files that mark a directory as something sentence-transformers (or transformers) can load.
@@ -23,8 +23,7 @@ def load_embedder(settings: IndexerSettings) -> Embedder:
     """The embedder `settings.embedder` names: "wordllama" or a path to a local model directory."""
     _force_offline()
     if settings.embedder == DEFAULT_EMBEDDER:
-        model = build_wordllama_model(device=settings.embed_device)
-        return SentenceTransformerEmbedder(model, name=WORDLLAMA_NAME, batch_size=settings.embed_batch_size)
+        return build_wordllama_embedder(device=settings.embed_device, batch_size=settings.embed_batch_size)
     return load_directory_embedder(
         Path(settings.embedder), device=settings.embed_device, batch_size=settings.embed_batch_size
     )
@@ -36,7 +35,7 @@ def load_directory_embedder(path: Path, *, device: str = "cpu", batch_size: int 
     path = path.expanduser()
     if not path.exists():
         raise EmbedderError(
-            f"embedding model directory {path} does not exist (set embedder to \"wordllama\" or to a local "
+            f'embedding model directory {path} does not exist (set embedder to "wordllama" or to a local '
             "sentence-transformers model directory)"
         )
     if not path.is_dir():

@@ -5,7 +5,8 @@ Documents and queries go through `encode_document` / `encode_query`, so a model 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,9 +17,19 @@ if TYPE_CHECKING:
 
 
 class SentenceTransformerEmbedder:
-    """Wraps a loaded `SentenceTransformer`; returns L2-normalised float32 rows."""
+    """Wraps a loaded `SentenceTransformer`; returns L2-normalised float32 rows.
 
-    def __init__(self, model: "SentenceTransformer", *, name: str, batch_size: int = 256) -> None:
+    `text_view` rewrites every text (document and query) before the model sees it: the bundled static
+    model was trained on prose, and reads code better as plain words (see `build_wordllama_embedder`)."""
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        *,
+        name: str,
+        batch_size: int = 256,
+        text_view: Callable[[str], str] | None = None,
+    ) -> None:
         dim = model.get_embedding_dimension()
         if not dim:
             raise EmbedderError(f"embedding model {name} does not report an output dimension")
@@ -26,6 +37,7 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.dim = int(dim)
         self.batch_size = batch_size
+        self.text_view = text_view
         # Normalising twice costs ~10% of a static model's time; do it here only if the model does not.
         self._normalize = not any(type(module).__name__ == "Normalize" for module in model)
 
@@ -38,7 +50,10 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         vectors = self._model.encode_document(
-            list(texts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=self._normalize
+            self._view(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=self._normalize,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -46,6 +61,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         vectors = self._model.encode_query(
-            list(texts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=self._normalize
+            self._view(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=self._normalize,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _view(self, texts: Sequence[str]) -> list[str]:
+        return [self.text_view(t) for t in texts] if self.text_view else list(texts)

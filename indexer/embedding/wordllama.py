@@ -10,7 +10,9 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from indexer.embedding.st_embedder import SentenceTransformerEmbedder
 from indexer.errors import EmbedderError
+from indexer.sparse import words
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -30,11 +32,13 @@ def wordllama_files() -> tuple[Path, Path]:
     weights, tokenizer = root / WEIGHTS_FILE, root / TOKENIZER_FILE
     for path in (weights, tokenizer):
         if not path.is_file():
-            raise EmbedderError(f"the wordllama package is incomplete: {path} is missing; reinstall wordllama")
+            raise EmbedderError(
+                f"the wordllama package is incomplete: {path} is missing; reinstall wordllama"
+            )
     return weights, tokenizer
 
 
-def build_wordllama_model(device: str = "cpu") -> "SentenceTransformer":
+def build_wordllama_model(device: str = "cpu") -> SentenceTransformer:
     """StaticEmbedding (mean of token vectors) → Normalize, as a SentenceTransformer."""
     import numpy as np
     from safetensors.numpy import load_file
@@ -51,3 +55,13 @@ def build_wordllama_model(device: str = "cpu") -> "SentenceTransformer":
     # fp16 on disk; EmbeddingBag wants float32 for CPU speed and exact mean pooling.
     embedding = StaticEmbedding(tokenizer, embedding_weights=np.ascontiguousarray(table, dtype=np.float32))
     return SentenceTransformer(modules=[embedding, Normalize()], device=device)
+
+
+def build_wordllama_embedder(device: str = "cpu", batch_size: int = 256) -> SentenceTransformerEmbedder:
+    """The default embedder. Its static vectors were trained on prose, so it reads code as plain words:
+    identifiers split into their parts, punctuation dropped. On CPython's standard library this lifts dense
+    MRR@10 from 0.27 to 0.30 (function name → definition), 0.38 to 0.45 (docstring → function) and 0.12 to
+    0.20 (docstring → function with docstrings removed from the index), and shortens what is tokenized."""
+    return SentenceTransformerEmbedder(
+        build_wordllama_model(device), name=WORDLLAMA_NAME, batch_size=batch_size, text_view=words
+    )

@@ -6,7 +6,7 @@ from indexer.config import IndexerSettings, IndexPaths
 from indexer.errors import StoreError
 from indexer.store.protocol import VectorQuery, VectorStore
 
-__all__ = ["VectorStore", "VectorQuery", "open_store"]
+__all__ = ["VectorQuery", "VectorStore", "open_store"]
 
 
 def open_store(settings: IndexerSettings, paths: IndexPaths, *, dim: int) -> VectorStore:
@@ -14,11 +14,15 @@ def open_store(settings: IndexerSettings, paths: IndexPaths, *, dim: int) -> Vec
     otherwise the embedded Qdrant Edge shard at `paths.shard`. Creates the schema on first use."""
     if settings.store == "server" or settings.qdrant_url:
         if not settings.qdrant_url:
-            raise StoreError("store is \"server\" but no qdrant_url is configured (CODEMOAT_INDEXER__QDRANT_URL)")
+            raise StoreError(
+                'store is "server" but no qdrant_url is configured (CODEMOAT_INDEXER__QDRANT_URL)'
+            )
         from indexer.store.server import ServerStore
 
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return ServerStore.connect(settings.qdrant_url, collection=settings.collection, dim=dim, api_key=api_key)
+        return ServerStore.connect(
+            settings.qdrant_url, collection=settings.collection, dim=dim, api_key=api_key
+        )
     from indexer.store.edge import EdgeStore
 
     return EdgeStore.open(paths.shard, dim=dim)

@@ -6,8 +6,9 @@ with `WouldBlock`, which we report as "in use by another process" (nothing is to
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -20,10 +21,18 @@ from indexer.store.common import (
     hit_from_payload,
     matches_nothing,
 )
-from indexer.store.protocol import DENSE, RRF_K, SPARSE, VectorQuery, hnsw_ef, prefetch_limit
+from indexer.store.protocol import (
+    DENSE,
+    DENSE_WEIGHT,
+    RRF_K,
+    SPARSE,
+    SPARSE_WEIGHT,
+    VectorQuery,
+    hnsw_ef,
+    prefetch_limit,
+)
 from indexer.types import ChunkPoint, Hit, SearchFilter, SearchMode, SparseVec
 
-T = TypeVar("T")
 _CONFIG_FILE = "edge_config.json"
 _SCROLL_PAGE = 1024
 
@@ -39,7 +48,7 @@ class EdgeStore:
         self._closing = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, *, dim: int) -> "EdgeStore":
+    def open(cls, path: Path, *, dim: int) -> EdgeStore:
         """Open the shard at `path`, creating it (and its payload indexes) when it does not exist yet."""
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -67,17 +76,17 @@ class EdgeStore:
                 )
                 for p in batch
             ]
-            self._call(lambda s: s.update(qe.UpdateOperation.upsert_points(edge_points)), "write points")
+            self._call("write points", "update", qe.UpdateOperation.upsert_points(edge_points))
 
     def delete(self, ids: Sequence[str]) -> None:
         for batch in batches(list(ids)):
-            self._call(lambda s: s.update(qe.UpdateOperation.delete_points(list(batch))), "delete points")
+            self._call("delete points", "update", qe.UpdateOperation.delete_points(list(batch)))
 
     def flush(self) -> None:
-        self._call(lambda s: s.flush(), "flush")
+        self._call("flush", "flush")
 
     def optimize(self) -> None:
-        self._call(lambda s: s.optimize(), "optimize")
+        self._call("optimize", "optimize")
 
     # -- reads -------------------------------------------------------------------------------------------------
 
@@ -94,7 +103,7 @@ class EdgeStore:
         if matches_nothing(flt):
             return []
         request = _request(VectorQuery(dense, sparse), mode, k, _filter(flt))
-        points = self._call(lambda s: s.query(request), "search")
+        points = self._call("search", "query", request)
         return [hit_from_payload(p.payload, p.score) for p in points]
 
     def query_batch(
@@ -106,20 +115,21 @@ class EdgeStore:
             return [[] for _ in queries]
         edge_filter = _filter(flt)
         batch = qe.QueryBatchRequest([_request(q, mode, k, edge_filter) for q in queries])
-        results = self._call(lambda s: s.query_batch(batch), "search")
+        results = self._call("search", "query_batch", batch)
         return [[hit_from_payload(p.payload, p.score) for p in points] for points in results]
 
     def count(self, repo: str | None = None) -> int:
         flt = _filter(SearchFilter(repos=(repo,))) if repo is not None else None
-        return self._call(lambda s: s.count(qe.CountRequest(exact=True, filter=flt)), "count points")
+        return self._call("count points", "count", qe.CountRequest(exact=True, filter=flt))
 
     def point_ids(self, repo: str) -> Iterator[str]:
         flt = _filter(SearchFilter(repos=(repo,)))
         offset: Any = None
         while True:
-            request = qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, filter=flt, with_payload=False,
-                                       with_vector=False)
-            records, offset = self._call(lambda s: s.scroll(request), "list points")
+            request = qe.ScrollRequest(
+                offset=offset, limit=_SCROLL_PAGE, filter=flt, with_payload=False, with_vector=False
+            )
+            records, offset = self._call("list points", "scroll", request)
             for record in records:
                 yield str(record.id)
             if offset is None:
@@ -136,25 +146,24 @@ class EdgeStore:
 
     # -- internals ---------------------------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[[qe.EdgeShard], T], what: str) -> T:
+    def _call(self, what: str, method: str, *args: Any) -> Any:
+        """`shard.method(*args)`, with Qdrant Edge's errors (bare `Exception`s) turned into `StoreError`."""
         shard = self._shard
         if shard is None:
             raise StoreError(f"cannot {what}: the index at {self.path} is closed")
         try:
-            return fn(shard)
-        except StoreError:
-            raise
-        except Exception as exc:  # qdrant_edge raises bare Exception with a message
+            return getattr(shard, method)(*args)
+        except Exception as exc:
             raise StoreError(f"cannot {what} in the index at {self.path}: {_first_line(exc)}") from exc
 
     def _ensure_payload_indexes(self) -> None:
-        existing = self._call(lambda s: s.info().payload_schema, "read the schema")
+        existing = self._call("read the schema", "info").payload_schema
         for name, prefix in INDEXED_FIELDS:
             info = existing.get(name)
             if info is not None and (not prefix or (info.params is not None and info.params.prefix)):
                 continue
             schema: Any = qe.KeywordIndexParams(prefix=True) if prefix else qe.PayloadSchemaType.Keyword
-            self._call(lambda s: s.update(qe.UpdateOperation.create_field_index(name, schema)), "index payload")
+            self._call("index payload", "update", qe.UpdateOperation.create_field_index(name, schema))
 
 
 def _config(dim: int) -> qe.EdgeConfig:
@@ -177,8 +186,12 @@ def _filter(flt: SearchFilter) -> qe.Filter | None:
     if flt.path_prefix:
         must.append(qe.FieldCondition("path", match=qe.MatchPrefix(flt.path_prefix)))
     must_not: list[Any] = [
-        qe.Filter(must=[qe.FieldCondition("repo", match=qe.MatchValue(repo)),
-                        qe.FieldCondition("path", match=qe.MatchValue(path))])
+        qe.Filter(
+            must=[
+                qe.FieldCondition("repo", match=qe.MatchValue(repo)),
+                qe.FieldCondition("path", match=qe.MatchValue(path)),
+            ]
+        )
         for repo, path in flt.exclude_paths
     ]
     if not must and not must_not:
@@ -189,19 +202,31 @@ def _filter(flt: SearchFilter) -> qe.Filter | None:
 def _request(q: VectorQuery, mode: SearchMode, k: int, flt: qe.Filter | None) -> qe.QueryRequest:
     if mode == "dense":
         query: Any = qe.Query.Nearest(dense_list(q.dense), using=DENSE)
-        return qe.QueryRequest(limit=k, query=query, filter=flt, params=qe.SearchParams(hnsw_ef=hnsw_ef(k)),
-                               with_payload=True, with_vector=False)
+        return qe.QueryRequest(
+            limit=k,
+            query=query,
+            filter=flt,
+            params=qe.SearchParams(hnsw_ef=hnsw_ef(k)),
+            with_payload=True,
+            with_vector=False,
+        )
     if mode == "sparse":
         query = qe.Query.Nearest(_sparse(q.sparse), using=SPARSE)  # type: ignore[arg-type]
         return qe.QueryRequest(limit=k, query=query, filter=flt, with_payload=True, with_vector=False)
     n = prefetch_limit(k)
     prefetches = [
-        qe.Prefetch(limit=n, query=qe.Query.Nearest(dense_list(q.dense), using=DENSE), filter=flt,
-                    params=qe.SearchParams(hnsw_ef=hnsw_ef(n))),
+        qe.Prefetch(
+            limit=n,
+            query=qe.Query.Nearest(dense_list(q.dense), using=DENSE),
+            filter=flt,
+            params=qe.SearchParams(hnsw_ef=hnsw_ef(n)),
+        ),
         qe.Prefetch(limit=n, query=qe.Query.Nearest(_sparse(q.sparse), using=SPARSE), filter=flt),  # type: ignore[arg-type]
     ]
-    return qe.QueryRequest(limit=k, prefetches=prefetches, query=qe.Fusion.Rrf(k=RRF_K), filter=flt,
-                           with_payload=True, with_vector=False)
+    fusion = qe.Fusion.Rrf(k=RRF_K, weights=[DENSE_WEIGHT, SPARSE_WEIGHT])  # prefetch order: dense, sparse
+    return qe.QueryRequest(
+        limit=k, prefetches=prefetches, query=fusion, filter=flt, with_payload=True, with_vector=False
+    )
 
 
 def _open_error(path: Path, exc: Exception) -> StoreError:

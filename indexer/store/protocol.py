@@ -6,16 +6,24 @@ on `repo`, `path` (prefix matching) and `language`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from indexer.types import ChunkPoint, Hit, SearchFilter, SearchMode, SparseVec
 
 DENSE = "dense"
 SPARSE = "sparse"
-# Reciprocal rank fusion constant: score = Σ 1 / (RRF_K + rank). 60 is the value of the original paper; a
-# small k lets the top of one list dominate, which hurts when one mode is confidently wrong.
-RRF_K = 60
+# Hybrid fusion, done by Qdrant: weighted reciprocal rank fusion, where a point at 1-based rank r of a list
+# with weight w scores 1 / (RRF_K - 1 + r / w), summed over the dense and the sparse list. With RRF_K = 1
+# that is w / r. The bundled static embedder is much weaker than the lexical side on code (CPython standard
+# library, 300 queries each, MRR@10 sparse / dense: function name → definition 0.76 / 0.28, docstring →
+# function 0.89 / 0.51, the same with docstrings removed from the index 0.33 / 0.25). Equal weights with the
+# textbook k = 60 lose a third of that (0.53 / 0.70 / 0.32); sparse-weighted k = 1 keeps the lexical
+# precision and adds what the dense side finds alone (0.75 / 0.89 / 0.33). See bench/hybrid_fusion.py.
+RRF_K = 1
+DENSE_WEIGHT = 1.0
+SPARSE_WEIGHT = 3.0
 
 
 def prefetch_limit(k: int) -> int:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from qdrant_client import QdrantClient, models
 
@@ -21,10 +22,18 @@ from indexer.store.common import (
     hit_from_payload,
     matches_nothing,
 )
-from indexer.store.protocol import DENSE, RRF_K, SPARSE, VectorQuery, hnsw_ef, prefetch_limit
+from indexer.store.protocol import (
+    DENSE,
+    DENSE_WEIGHT,
+    RRF_K,
+    SPARSE,
+    SPARSE_WEIGHT,
+    VectorQuery,
+    hnsw_ef,
+    prefetch_limit,
+)
 from indexer.types import ChunkPoint, Hit, SearchFilter, SearchMode, SparseVec
 
-T = TypeVar("T")
 _SCROLL_PAGE = 1024
 _TIMEOUT_S = 30
 
@@ -32,7 +41,9 @@ _TIMEOUT_S = 30
 class ServerStore:
     """`VectorStore` over one collection of a Qdrant server (or of qdrant-client's local mode)."""
 
-    def __init__(self, client: QdrantClient, collection: str, *, dim: int, where: str = "the Qdrant server") -> None:
+    def __init__(
+        self, client: QdrantClient, collection: str, *, dim: int, where: str = "the Qdrant server"
+    ) -> None:
         """Use `client` (the store closes it); create `collection` with our schema if it is missing, check the
         schema if it exists."""
         self._client: QdrantClient | None = client
@@ -43,7 +54,7 @@ class ServerStore:
         self._ensure_collection()
 
     @classmethod
-    def connect(cls, url: str, *, collection: str, dim: int, api_key: str | None = None) -> "ServerStore":
+    def connect(cls, url: str, *, collection: str, dim: int, api_key: str | None = None) -> ServerStore:
         try:
             client = QdrantClient(url=url, api_key=api_key, timeout=_TIMEOUT_S, check_compatibility=False)
         except Exception as exc:  # bad URL, bad scheme: qdrant-client raises ValueError or its own types
@@ -53,15 +64,13 @@ class ServerStore:
     # -- schema ------------------------------------------------------------------------------------------------
 
     def _ensure_collection(self) -> None:
-        exists = self._call(lambda c: c.collection_exists(self.collection), "reach")
-        if not exists:
+        if not self._call("reach", "collection_exists", self.collection):
             self._call(
-                lambda c: c.create_collection(
-                    self.collection,
-                    vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
-                    sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-                ),
                 "create the collection in",
+                "create_collection",
+                self.collection,
+                vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             )
         else:
             self._check_schema()
@@ -75,12 +84,16 @@ class ServerStore:
                     else models.PayloadSchemaType.KEYWORD
                 )
                 self._call(
-                    lambda c: c.create_payload_index(self.collection, name, field_schema=schema, wait=True),
                     "index payload in",
+                    "create_payload_index",
+                    self.collection,
+                    name,
+                    field_schema=schema,
+                    wait=True,
                 )
 
     def _check_schema(self) -> None:
-        info = self._call(lambda c: c.get_collection(self.collection), "read the collection from")
+        info = self._call("read the collection from", "get_collection", self.collection)
         params = info.config.params
         vectors = params.vectors if isinstance(params.vectors, dict) else {}
         sparse = params.sparse_vectors or {}
@@ -115,13 +128,12 @@ class ServerStore:
                 )
                 for p in batch
             ]
-            self._call(lambda c: c.upsert(self.collection, points=structs, wait=True), "write points to")
+            self._call("write points to", "upsert", self.collection, points=structs, wait=True)
 
     def delete(self, ids: Sequence[str]) -> None:
         for batch in batches(list(ids)):
             selector = models.PointIdsList(points=list(batch))
-            self._call(lambda c: c.delete(self.collection, points_selector=selector, wait=True),
-                       "delete points from")
+            self._call("delete points from", "delete", self.collection, points_selector=selector, wait=True)
 
     def flush(self) -> None:
         """Writes are sent with `wait=True`: acknowledged means applied and in the server's WAL."""
@@ -151,12 +163,12 @@ class ServerStore:
             return [[] for _ in queries]
         flt_model = _filter(flt)
         requests = [_request(q, mode, k, flt_model) for q in queries]
-        responses = self._call(lambda c: c.query_batch_points(self.collection, requests=requests), "search")
+        responses = self._call("search", "query_batch_points", self.collection, requests=requests)
         return [[hit_from_payload(p.payload, p.score) for p in r.points] for r in responses]
 
     def count(self, repo: str | None = None) -> int:
         flt = _filter(SearchFilter(repos=(repo,))) if repo is not None else None
-        result = self._call(lambda c: c.count(self.collection, count_filter=flt, exact=True), "count points in")
+        result = self._call("count points in", "count", self.collection, count_filter=flt, exact=True)
         return int(result.count)
 
     def point_ids(self, repo: str) -> Iterator[str]:
@@ -164,9 +176,14 @@ class ServerStore:
         offset: Any = None
         while True:
             records, offset = self._call(
-                lambda c: c.scroll(self.collection, scroll_filter=flt, limit=_SCROLL_PAGE, offset=offset,
-                                   with_payload=False, with_vectors=False),
                 "list points in",
+                "scroll",
+                self.collection,
+                scroll_filter=flt,
+                limit=_SCROLL_PAGE,
+                offset=offset,
+                with_payload=False,
+                with_vectors=False,
             )
             for record in records:
                 yield str(record.id)
@@ -181,14 +198,13 @@ class ServerStore:
 
     # -- internals ---------------------------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[[QdrantClient], T], what: str) -> T:
+    def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """`client.method(...)`, with qdrant-client's errors turned into `StoreError`."""
         client = self._client
         if client is None:
             raise StoreError(f"cannot {what} {self.where}: the store is closed")
         try:
-            return fn(client)
-        except StoreError:
-            raise
+            return getattr(client, method)(*args, **kwargs)
         except Exception as exc:  # httpx, grpc, UnexpectedResponse, ValueError from local mode
             raise StoreError(f"cannot {what} {self.where}: {_first_line(exc)}") from exc
 
@@ -206,8 +222,12 @@ def _filter(flt: SearchFilter) -> models.Filter | None:
     if flt.path_prefix:
         must.append(models.FieldCondition(key="path", match=models.MatchPrefix(prefix=flt.path_prefix)))
     must_not: list[Any] = [
-        models.Filter(must=[models.FieldCondition(key="repo", match=models.MatchValue(value=repo)),
-                            models.FieldCondition(key="path", match=models.MatchValue(value=path))])
+        models.Filter(
+            must=[
+                models.FieldCondition(key="repo", match=models.MatchValue(value=repo)),
+                models.FieldCondition(key="path", match=models.MatchValue(value=path)),
+            ]
+        )
         for repo, path in flt.exclude_paths
     ]
     if not must and not must_not:
@@ -217,20 +237,39 @@ def _filter(flt: SearchFilter) -> models.Filter | None:
 
 def _request(q: VectorQuery, mode: SearchMode, k: int, flt: models.Filter | None) -> models.QueryRequest:
     if mode == "dense":
-        return models.QueryRequest(query=dense_list(q.dense), using=DENSE, limit=k, filter=flt,
-                                   params=models.SearchParams(hnsw_ef=hnsw_ef(k)), with_payload=True,
-                                   with_vector=False)
+        return models.QueryRequest(
+            query=dense_list(q.dense),
+            using=DENSE,
+            limit=k,
+            filter=flt,
+            params=models.SearchParams(hnsw_ef=hnsw_ef(k)),
+            with_payload=True,
+            with_vector=False,
+        )
     if mode == "sparse":
-        return models.QueryRequest(query=_sparse(q.sparse), using=SPARSE, limit=k, filter=flt,  # type: ignore[arg-type]
-                                   with_payload=True, with_vector=False)
+        return models.QueryRequest(
+            query=_sparse(q.sparse),
+            using=SPARSE,
+            limit=k,
+            filter=flt,  # type: ignore[arg-type]
+            with_payload=True,
+            with_vector=False,
+        )
     n = prefetch_limit(k)
     prefetch = [
-        models.Prefetch(query=dense_list(q.dense), using=DENSE, limit=n, filter=flt,
-                        params=models.SearchParams(hnsw_ef=hnsw_ef(n))),
+        models.Prefetch(
+            query=dense_list(q.dense),
+            using=DENSE,
+            limit=n,
+            filter=flt,
+            params=models.SearchParams(hnsw_ef=hnsw_ef(n)),
+        ),
         models.Prefetch(query=_sparse(q.sparse), using=SPARSE, limit=n, filter=flt),  # type: ignore[arg-type]
     ]
-    return models.QueryRequest(prefetch=prefetch, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)), limit=k,
-                               filter=flt, with_payload=True, with_vector=False)
+    fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[DENSE_WEIGHT, SPARSE_WEIGHT]))  # dense, sparse
+    return models.QueryRequest(
+        prefetch=prefetch, query=fusion, limit=k, filter=flt, with_payload=True, with_vector=False
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,8 +12,8 @@ import sys
 import sysconfig
 import textwrap
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -24,6 +24,7 @@ from indexer.store import VectorQuery, VectorStore, open_store
 from indexer.types import ChunkPoint, SearchFilter, SparseVec
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
+NO_FILTER = SearchFilter()
 SERVER_URL = os.environ.get("CODEMOAT_TEST_QDRANT_URL")
 
 pytestmark = pytest.mark.filterwarnings(
@@ -52,8 +53,16 @@ def make_points(windows, embedder, *, repo: str, language: str = "python") -> li
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{repo}:{path}:{start}")),
             dense=vectors[i],
             sparse=encode_document(text),
-            payload={"repo": repo, "path": path, "language": language, "start_line": start, "end_line": end,
-                     "symbol": "", "content_hash": "h", "text": text},
+            payload={
+                "repo": repo,
+                "path": path,
+                "language": language,
+                "start_line": start,
+                "end_line": end,
+                "symbol": "",
+                "content_hash": "h",
+                "text": text,
+            },
         )
         for i, (path, start, end, text) in enumerate(windows)
     ]
@@ -69,11 +78,18 @@ def embedder():
 @pytest.fixture(scope="module")
 def corpus(embedder) -> dict[str, list[ChunkPoint]]:
     """Two repositories: `lib` (text and data modules) and `net` (networking modules), plus a shell file."""
-    lib = make_points(stdlib_windows(["difflib.py", "textwrap.py", "shlex.py", "json/decoder.py",
-                                      "json/encoder.py"]), embedder, repo="lib")
+    lib = make_points(
+        stdlib_windows(["difflib.py", "textwrap.py", "shlex.py", "json/decoder.py", "json/encoder.py"]),
+        embedder,
+        repo="lib",
+    )
     net = make_points(stdlib_windows(["ftplib.py", "smtplib.py", "http/cookies.py"]), embedder, repo="net")
-    shell = make_points([("scripts/build.sh", 1, 3, "#!/bin/sh\n# build the difflib docs\nmake html\n")],
-                        embedder, repo="lib", language="bash")
+    shell = make_points(
+        [("scripts/build.sh", 1, 3, "#!/bin/sh\n# build the difflib docs\nmake html\n")],
+        embedder,
+        repo="lib",
+        language="bash",
+    )
     return {"lib": lib + shell, "net": net}
 
 
@@ -108,8 +124,11 @@ def _server_factory(tmp_path: Path) -> StoreFactory:
     from indexer.store.server import ServerStore
 
     collection = f"codemoat_test_{uuid.uuid4().hex[:12]}"
-    return lambda dim=256, durable=False: ServerStore.connect(SERVER_URL, collection=collection,  # type: ignore[arg-type]
-                                                              dim=dim)
+    return lambda dim=256, durable=False: ServerStore.connect(
+        SERVER_URL,
+        collection=collection,  # type: ignore[arg-type]
+        dim=dim,
+    )
 
 
 BACKENDS = [
@@ -120,8 +139,11 @@ BACKENDS = [
         id="server",
         marks=[
             pytest.mark.qdrant_server,
-            pytest.mark.skipif(not SERVER_URL, reason="CODEMOAT_TEST_QDRANT_URL is not set: no Qdrant server "
-                                                      "to run the server-store tests against"),
+            pytest.mark.skipif(
+                not SERVER_URL,
+                reason="CODEMOAT_TEST_QDRANT_URL is not set: no Qdrant server "
+                "to run the server-store tests against",
+            ),
         ],
     ),
 ]
@@ -151,7 +173,7 @@ def store(factory, corpus) -> Iterator[VectorStore]:
     s.close()
 
 
-def _query(store: VectorStore, embedder, text: str, *, mode="hybrid", k=10, flt=SearchFilter()):
+def _query(store: VectorStore, embedder, text: str, *, mode="hybrid", k=10, flt=NO_FILTER):
     dense = embedder.embed_queries([text])[0] if mode != "sparse" else None
     sparse = encode_query(text) if mode != "dense" else None
     return store.query(dense=dense, sparse=sparse, mode=mode, k=k, flt=flt)
@@ -179,7 +201,9 @@ def test_every_mode_finds_an_exact_identifier(store, embedder):
     dense = _query(store, embedder, "send an email message through an SMTP server", mode="dense", k=10)
     assert any(h.path == "smtplib.py" for h in dense)
     hit = dense[0]
-    assert hit.repo in ("lib", "net") and hit.language and hit.start_line >= 1 and hit.end_line >= hit.start_line
+    assert (
+        hit.repo in ("lib", "net") and hit.language and hit.start_line >= 1 and hit.end_line >= hit.start_line
+    )
     assert hit.text and isinstance(hit.score, float)
 
 
@@ -218,8 +242,9 @@ def test_language_filter(store, embedder):
 
 def test_path_prefix_filter(store, embedder):
     for mode in ("hybrid", "dense", "sparse"):
-        hits = _query(store, embedder, "decode a JSON document", mode=mode, k=20,
-                      flt=SearchFilter(path_prefix="json/"))
+        hits = _query(
+            store, embedder, "decode a JSON document", mode=mode, k=20, flt=SearchFilter(path_prefix="json/")
+        )
         assert hits and all(h.path.startswith("json/") for h in hits), mode
     assert _query(store, embedder, "decode", flt=SearchFilter(path_prefix="nowhere/")) == []
 
@@ -227,17 +252,24 @@ def test_path_prefix_filter(store, embedder):
 def test_exclude_paths_drops_only_that_file_of_that_repository(store, embedder):
     query = "get_close_matches"
     assert _query(store, embedder, query, mode="sparse")[0].path == "difflib.py"
-    hits = _query(store, embedder, query, mode="sparse", k=30,
-                  flt=SearchFilter(exclude_paths=(("lib", "difflib.py"),)))
+    hits = _query(
+        store, embedder, query, mode="sparse", k=30, flt=SearchFilter(exclude_paths=(("lib", "difflib.py"),))
+    )
     assert all(h.path != "difflib.py" for h in hits)
     # The same path in another repository is not excluded.
-    hits = _query(store, embedder, query, mode="sparse", flt=SearchFilter(exclude_paths=(("net", "difflib.py"),)))
+    hits = _query(
+        store, embedder, query, mode="sparse", flt=SearchFilter(exclude_paths=(("net", "difflib.py"),))
+    )
     assert hits[0].path == "difflib.py"
 
 
 def test_filters_combine(store, embedder):
-    flt = SearchFilter(repos=("lib",), languages=("python",), path_prefix="json/",
-                       exclude_paths=(("lib", "json/decoder.py"),))
+    flt = SearchFilter(
+        repos=("lib",),
+        languages=("python",),
+        path_prefix="json/",
+        exclude_paths=(("lib", "json/decoder.py"),),
+    )
     hits = _query(store, embedder, "decode a JSON document", k=30, flt=flt)
     assert hits and {h.path for h in hits} == {"json/encoder.py"}
 
@@ -316,15 +348,25 @@ def test_a_query_without_lexical_terms_finds_nothing_lexically_but_hybrid_still_
 def test_query_batch_matches_single_queries(store, embedder):
     texts = ["get_close_matches", "SMTP login", "wrap text to a width", "shell-like syntax"]
     dense = embedder.embed_queries(texts)
-    batch = store.query_batch([VectorQuery(dense[i], encode_query(t)) for i, t in enumerate(texts)],
-                              mode="hybrid", k=5, flt=SearchFilter(repos=("lib", "net")))
+    batch = store.query_batch(
+        [VectorQuery(dense[i], encode_query(t)) for i, t in enumerate(texts)],
+        mode="hybrid",
+        k=5,
+        flt=SearchFilter(repos=("lib", "net")),
+    )
     assert len(batch) == len(texts)
     for i, text in enumerate(texts):
-        single = store.query(dense=dense[i], sparse=encode_query(text), mode="hybrid", k=5,
-                             flt=SearchFilter(repos=("lib", "net")))
+        single = store.query(
+            dense=dense[i],
+            sparse=encode_query(text),
+            mode="hybrid",
+            k=5,
+            flt=SearchFilter(repos=("lib", "net")),
+        )
         assert {(h.path, h.start_line) for h in batch[i]} == {(h.path, h.start_line) for h in single}
-    assert store.query_batch([VectorQuery(dense[0], None)], mode="dense", k=3,
-                             flt=SearchFilter(repos=())) == [[]]
+    assert store.query_batch(
+        [VectorQuery(dense[0], None)], mode="dense", k=3, flt=SearchFilter(repos=())
+    ) == [[]]
     assert store.query_batch([], mode="dense", k=3, flt=SearchFilter()) == []
 
 
@@ -365,7 +407,10 @@ def test_edge_refuses_a_shard_held_by_another_process(tmp_path, corpus):
     s.upsert(corpus["net"])
     s.close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys
             from pathlib import Path
             from indexer.store.edge import EdgeStore
@@ -373,11 +418,17 @@ def test_edge_refuses_a_shard_held_by_another_process(tmp_path, corpus):
             print("ready", s.count(), flush=True)
             sys.stdin.readline()
             s.close()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().split() == ["ready", str(len(corpus["net"]))]
+        assert holder.stdout is not None and holder.stdout.readline().split() == [
+            "ready",
+            str(len(corpus["net"])),
+        ]
         with pytest.raises(StoreError, match="in use by another process"):
             EdgeStore.open(shard, dim=256)
     finally:
