@@ -203,10 +203,11 @@ async def run(args: argparse.Namespace) -> None:
             })
         print(f"[{n}/{len(tasks)}] {task.path}: {task.target!r} | without {rows['without'][-1]['got']!r} | "
               f"with {rows['with'][-1]['got']!r}", file=sys.stderr)
+        if args.out:  # after every task: a long run on a busy machine still leaves its results
+            args.out.write_text(json.dumps({"args": vars(args) | {"home": str(args.home), "out": str(args.out)},
+                                            "rows": rows}, indent=1))
     await engine.aclose()
     index.close()
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=1))
     print(report_markdown(rows, args))
 
 
@@ -215,10 +216,11 @@ def report_markdown(rows: dict[str, list[dict[str, object]]], args: argparse.Nam
         return [float(r[key]) for r in rows[condition] if r[key] is not None]  # type: ignore[arg-type]
 
     lines = [
-        f"Machine: {describe()}. {len(rows['with'])} tasks, SmolLM2-135M-Instruct (GGUF Q4_1 → fp32, greedy, "
+        f"Machine: {describe()}. {len(rows['with'])} of {args.tasks} tasks, SmolLM2-135M-Instruct (GGUF Q4_1 → fp32, greedy, "
         f"{args.threads} threads), context {args.context_length} tokens, max_tokens {args.max_tokens}, "
         f"latency budget {args.latency_budget_ms:.0f} ms. `python bench/completion_quality.py --tasks "
-        f"{args.tasks} --seed {args.seed} --context-length {args.context_length}`",
+        f"{args.tasks} --seed {args.seed} --context-length {args.context_length} --max-tokens {args.max_tokens} "
+        f"--latency-budget-ms {args.latency_budget_ms:.0f}`",
         "",
         "| | exact match | edit similarity | names the callee | callee's definition in prompt "
         "| prompt build p50 / p99 ms | generation p50 s | prompt tokens p50 |",
@@ -250,8 +252,14 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--latency-budget-ms", type=float, default=60.0)
-    ap.add_argument("--out", type=Path, help="write every task's rows as JSON")
-    asyncio.run(run(ap.parse_args()))
+    ap.add_argument("--out", type=Path, help="write every task's rows as JSON (rewritten after each task)")
+    ap.add_argument("--report", type=Path, help="only print the table for rows saved by --out")
+    args = ap.parse_args()
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        print(report_markdown(saved["rows"], argparse.Namespace(**saved["args"])))
+        return
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ class CompletionRequest:
     editor_snippets: tuple[EditorSnippet, ...] = ()
     # What the caller may see: `repos=None` every repository, `()` none (no retrieval at all).
     scope: SearchFilter = field(default_factory=SearchFilter)
+    mode: CompletionMode | None = None  # the client's choice; None: guessed from the cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +267,7 @@ def assemble_completion_prompt(
                                 selection.blocks(language, kept))
             prompt = family.render(parts)
             total = count_tokens(prompt)
-    mode = completion_mode(request.prefix, request.suffix, language)
+    mode = request.mode or completion_mode(request.prefix, request.suffix, language)
     stop = tuple(dict.fromkeys((*family.stop_tokens, *mode_stop_sequences(request.prefix, mode, language))))
     used = selection.used(kept)
     return BuiltPrompt(

@@ -250,3 +250,8 @@ async def test_max_tokens_that_leave_no_room_are_refused(source: MemorySource) -
 def test_settings_refuse_shares_over_one() -> None:
     with pytest.raises(ValueError, match="prefix_share \\+ suffix_share"):
         CompletionSettings(prefix_share=0.9, suffix_share=0.2)
+
+
+async def test_the_clients_mode_overrides_the_guess(source: MemorySource) -> None:
+    built = await build(request(mode="multi"), source, "starcoder2")
+    assert built.mode == "multi" and "\n" not in built.stop and "\ndef " in built.stop
