@@ -38,11 +38,16 @@ def serve(
     def started(where: Listening) -> None:
         print(f"CodeMoat gateway listening on {where.url} (model {settings.engine.model_id}; "
               f"it loads in the background, GET /readyz says when it is ready)", flush=True)
+        if settings.console.enabled:
+            print(f"Console: {where.url}/console", flush=True)
         if token is not None:
             print(demo_banner(where.url, token, settings.engine.model_id), flush=True)
 
-    run(settings, create_app(settings), host=host, port=port, on_started=started, access_log=access_log,
-        log_level=log_level)
+    from appliance.console import console_router
+
+    routers = [console_router(settings)] if settings.console.enabled else []
+    run(settings, create_app(settings, routers=routers), host=host, port=port, on_started=started,
+        access_log=access_log, log_level=log_level)
 
 
 def _index(settings, path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,115 @@
+"""The console's chat: a question in a conversation, answered by the gateway's own chat serving code
+(`serve_chat`: retrieval within the caller's scope, prompt, engine, usage, metrics), relayed to the browser as
+server-sent events it can render safely:
+
+    event: start     {"message": <the user's message as stored>}
+    event: delta     {"text": "..."}                      raw text, shown with textContent while it streams
+    event: html      {"html": "..."}                      the answer so far as sanitized HTML (at most every
+                                                          `render_interval` seconds)
+    event: sources   {"sources": [{index, repo, path, start_line, end_line, preview}]}
+    event: error     {"message": "..."}
+    event: done      {"message": <the answer as stored>, "html": "..."}
+
+The answer is stored when the stream ends, also when the browser went away (status "cancelled")."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from appliance.api.deps import check_serving
+from appliance.api.serving.chat import serve_chat
+from appliance.api.sse import EventStreamResponse
+from appliance.api.timing import StageTimer
+from appliance.api.wire.chat import ChatCompletionRequest
+from appliance.auth.principal import Principal
+from appliance.console.conversations import Conversations
+from appliance.console.render import markdown_html
+from appliance.console.services import ConsoleServices
+from appliance.users.errors import InvalidInputError
+
+RENDER_INTERVAL_S = 0.15
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def _history(conversation_messages: list[Any], limit: int) -> list[dict[str, str]]:
+    kept = [m for m in conversation_messages if m.status == "ok" and m.content.strip()][-limit:]
+    return [{"role": m.role, "content": m.content} for m in kept]
+
+
+async def answer(console: ConsoleServices, principal: Principal, conversation_id: int, content: str,
+                 repos: list[str] | None) -> EventStreamResponse:
+    settings = console.settings.console
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidInputError("content: ask a question", param="content")
+    if len(content) > settings.max_message_chars:
+        raise InvalidInputError(f"content: at most {settings.max_message_chars} characters", param="content")
+    conversations = console.conversations
+    conversation = conversations.get(principal.user_id, conversation_id)
+    selected = repos if repos is not None else conversation.repos
+    scope = principal.scope(selected or None)  # 403 naming `repo` for a repository outside the caller's access
+    check_serving(console.gateway)
+    history = _history(conversation.messages, settings.chat_history_messages)
+    asked = conversations.add_message(principal.user_id, conversation_id, "user", content)
+    body = ChatCompletionRequest.model_validate({
+        "messages": [*history, {"role": "user", "content": content}],
+        "stream": True,
+        "max_tokens": settings.chat_max_tokens,
+        "repo": list(scope) if selected else None,
+    })
+    try:
+        upstream = await serve_chat(body, principal=principal, services=console.gateway, timer=StageTimer())
+    except Exception as exc:
+        conversations.add_message(principal.user_id, conversation_id, "assistant", str(exc), status="error")
+        raise
+    if not isinstance(upstream, EventStreamResponse):  # pragma: no cover - stream=True always streams
+        raise RuntimeError("the chat serving code did not stream")
+    return EventStreamResponse(_relay(upstream, conversations, principal.user_id, conversation_id,
+                                      asked.to_json()))
+
+
+async def _relay(upstream: EventStreamResponse, conversations: Conversations, user_id: int, conversation_id: int,
+                 asked: dict[str, Any]) -> AsyncIterator[bytes]:
+    text, citations, status, rendered_at = "", [], "cancelled", 0.0
+    yield sse("start", {"message": asked})
+    try:
+        async with aclosing(upstream.body_iterator) as events:  # type: ignore[type-var]
+            async for raw in events:
+                for data in _data_lines(raw):
+                    if data == "[DONE]":
+                        status = "ok"
+                        continue
+                    chunk = json.loads(data)
+                    if "error" in chunk:
+                        status = "error"
+                        message = str(chunk["error"].get("message") or "the answer failed")
+                        text = text or message
+                        yield sse("error", {"message": message})
+                        continue
+                    for choice in chunk.get("choices") or ():
+                        piece = (choice.get("delta") or {}).get("content") or ""
+                        if piece:
+                            text += piece
+                            yield sse("delta", {"text": piece})
+                    sources = (chunk.get("codemoat") or {}).get("citations")
+                    if sources is not None:
+                        citations = sources
+                        yield sse("sources", {"sources": sources})
+                    if time.monotonic() - rendered_at >= RENDER_INTERVAL_S and text:
+                        rendered_at = time.monotonic()
+                        yield sse("html", {"html": markdown_html(text)})
+    finally:
+        stored = conversations.add_message(user_id, conversation_id, "assistant", text, citations=citations,
+                                           status=status)
+    yield sse("done", {"message": stored.to_json(), "html": markdown_html(text)})
+
+
+def _data_lines(raw: bytes | str) -> list[str]:
+    chunk = raw.decode() if isinstance(raw, bytes) else raw
+    return [line[6:] for line in chunk.split("\n") if line.startswith("data: ")]

@@ -1,0 +1,92 @@
+"""The license page's view of `licensing.service.LicenseService`: state, expiry, seats in use, lease expiry;
+an activation request to download; a license or a lease to upload. Every change is audited. When the
+licensing package cannot be used in this installation the page says so instead of failing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from appliance.api.errors import NotReadyError
+from appliance.audit.log import Actor, AuditLog
+
+MAX_FILE_CHARS = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    message: str
+
+
+def _when(epoch: int | None) -> str | None:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
+
+
+class LicensePanel:
+    def __init__(self, state_dir: Path, audit: AuditLog) -> None:
+        self.state_dir = state_dir
+        self.audit = audit
+
+    def _service(self) -> Any:
+        try:
+            from licensing.service import LicenseService
+        except ImportError as exc:
+            raise LicensingUnavailable(f"the licensing package is not available in this installation ({exc}); "
+                                       "install the appliance with its [licensing] extra") from None
+        return LicenseService(self.state_dir)
+
+    def status(self, *, seats_in_use: int | None) -> dict[str, Any]:
+        try:
+            status = self._service().status(seats_in_use=seats_in_use)
+        except LicensingUnavailable as exc:
+            return {"available": False, "message": str(exc)}
+        data = status.to_json() if hasattr(status, "to_json") else dict(vars(status))
+        state = getattr(status.state, "value", str(status.state))
+        data.update({
+            "available": True,
+            "state": state,
+            "reason": status.reason,
+            "expires": _when(status.expires_at),
+            "lease_expires": _when(status.lease_expires_at),
+            "grace_ends": _when(status.grace_ends_at),
+            "stops": _when(status.stops_at),
+            "installed": status.license_id is not None,
+        })
+        return data
+
+    def activation_request(self, *, actor: Actor) -> str:
+        text = self._service().request_activation()
+        self.audit.append(actor, "license.request")
+        return text
+
+    def activate(self, text: str, *, actor: Actor) -> dict[str, Any]:
+        text = _check_text(text)
+        license_ = self._service().activate(text)
+        summary = {"license_id": license_.license_id, "customer": license_.customer, "seats": license_.seats,
+                   "expires": _when(license_.expires_at)}
+        self.audit.append(actor, "license.activate", license_.license_id, **summary)
+        return summary
+
+    def renew(self, text: str, *, actor: Actor) -> dict[str, Any]:
+        text = _check_text(text)
+        lease = self._service().renew(text)
+        summary = {"sequence": lease.sequence, "expires": _when(lease.expires_at)}
+        self.audit.append(actor, "license.renew", str(lease.license_id), **summary)
+        return summary
+
+
+def _check_text(text: str) -> str:
+    from appliance.users.errors import InvalidInputError
+
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError("file: choose the file the vendor sent", param="file")
+    if len(text) > MAX_FILE_CHARS:
+        raise InvalidInputError(f"file: larger than {MAX_FILE_CHARS // 1024} KiB: not a license or lease file",
+                                param="file")
+    return text
+
+
+class LicensingUnavailable(NotReadyError):
+    code = "licensing_unavailable"
