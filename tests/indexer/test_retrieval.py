@@ -101,9 +101,9 @@ def unique_names(files, windows) -> list[tuple[str, str, int]]:
             continue
         for node in ast.walk(tree):
             name = getattr(node, "name", "")
-            if isinstance(node, ast.FunctionDef) and len(name) >= 10 and "_" in name.strip("_"):
-                if seen[name] == 1:
-                    found.add((name, path, node.lineno))
+            compound = len(name) >= 10 and "_" in name.strip("_")
+            if isinstance(node, ast.FunctionDef) and compound and seen[name] == 1:
+                found.add((name, path, node.lineno))
     assert len(found) > 100
     return random.Random(0).sample(sorted(found), 40)
 
