@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
-from tree_sitter import Node, Query, QueryCursor
+from tree_sitter import Node
 
 from indexer.chunking.cast import split_tree
 from indexer.chunking.lines import split_lines
 from indexer.chunking.symbols import find_definitions
 from indexer.chunking.text_index import TextIndex
-from indexer.languages.grammars import get_language, get_parser, has_grammar
+from indexer.chunking.tree_errors import error_share
+from indexer.languages.grammars import get_parser, has_grammar
 from indexer.types import Chunk, ParsedFile
 
 __all__ = ["MAX_ERROR_SHARE", "parse_file"]
 
-# A tree whose ERROR nodes hold more than this share of the file's non-whitespace characters is not trusted:
-# the file is split into line windows instead. A small syntax error leaves most of the tree intact.
-MAX_ERROR_SHARE = 0.5
+# A tree with more than this share of the file in stray error tokens is not trusted: the file is split into
+# line windows instead. A small syntax error leaves most of the tree intact.
+MAX_ERROR_SHARE = 0.3
+# A language whose files are often another's: `.h` headers of C++ code are detected as C, and system C
+# headers full of attribute macros also parse better with the C++ grammar. Past this error share the other
+# grammar is tried too, and the better tree wins (the file is then reported in that language).
+_ALTERNATE_GRAMMAR = {"c": "cpp"}
+_TRY_ALTERNATE_SHARE = 0.02
 
 
 def parse_file(text: str, language: str | None, *, budget: int = 1500, window_lines: int = 40) -> ParsedFile:
@@ -28,6 +33,7 @@ def parse_file(text: str, language: str | None, *, budget: int = 1500, window_li
     Languages with a grammar are split with tree-sitter (cAST split-then-merge, at most `budget`
     non-whitespace characters per chunk); other languages, and files whose tree is mostly errors, into
     windows of at most `window_lines` lines within the same budget, with `parser="lines"` and no symbols.
+    A C file that the C++ grammar reads much better comes back as "cpp".
 
     The chunks concatenate to `text` exactly. An empty text has no chunks; a whitespace-only text is one
     chunk. No chunk holds more than `budget` non-whitespace characters (ASCII whitespace: space, tab, CR, LF,
@@ -44,12 +50,14 @@ def parse_file(text: str, language: str | None, *, budget: int = 1500, window_li
     index = TextIndex(text)
     if grammar:
         assert language is not None  # has_grammar(None) is False; narrows the type for checkers
-        root = get_parser(language).parse(index.parse_bytes()).root_node
-        if not _mostly_errors(language, root, index):
+        language, root, share = _parse(language, index)
+        if share <= MAX_ERROR_SHARE:
             starts = split_tree(index, root, budget)
             definitions = find_definitions(language, root, index)
             chunks = _chunks(index, starts, definitions.path_for)
-            return ParsedFile(language=name, chunks=chunks, symbols=definitions.symbols, parser="tree-sitter")
+            return ParsedFile(
+                language=language, chunks=chunks, symbols=definitions.symbols, parser="tree-sitter"
+            )
     starts = split_lines(index, budget, window_lines)
     return ParsedFile(language=name, chunks=_chunks(index, starts, None), parser="lines")
 
@@ -75,22 +83,14 @@ def _chunks(
     )
 
 
-@cache
-def _error_query(language: str) -> Query:
-    return Query(get_language(language), "(ERROR) @error")
-
-
-def _mostly_errors(language: str, root: Node, index: TextIndex) -> bool:
-    if not root.has_error:
-        return False
-    if root.type == "ERROR":
-        return True
-    errors = QueryCursor(_error_query(language)).captures(root).get("error", [])
-    spans = sorted((node.start_byte, node.end_byte) for node in errors)
-    covered, reach = 0, 0
-    for start, end in spans:  # ERROR nodes nest: count the union once
-        start = max(start, reach)
-        if end > start:
-            covered += index.nws(start, end)
-            reach = end
-    return covered > MAX_ERROR_SHARE * index.total_nws()
+def _parse(language: str, index: TextIndex) -> tuple[str, Node, float]:
+    """The syntax tree with the fewest errors among the language's grammar and its alternate."""
+    root = get_parser(language).parse(index.parse_bytes()).root_node
+    share = error_share(language, root, index)
+    alternate = _ALTERNATE_GRAMMAR.get(language)
+    if alternate is not None and share > _TRY_ALTERNATE_SHARE:
+        other = get_parser(alternate).parse(index.parse_bytes()).root_node
+        other_share = error_share(alternate, other, index)
+        if 2 * other_share < share:  # clearly better, not a tie that would relabel plain C
+            return alternate, other, other_share
+    return language, root, share

@@ -3,12 +3,14 @@ lines, deep nesting, languages without a grammar, bad arguments, concurrent call
 
 from __future__ import annotations
 
+import sysconfig
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from indexer.chunking import parse_file
+from indexer.languages import detect_language
 from tests.indexer.test_chunking_exact import PYTHON
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "languages"
@@ -164,10 +166,71 @@ def test_bad_arguments_raise_value_error(kwargs):
 
 def test_concurrent_callers_get_the_same_results():
     files = sorted(FIXTURES.iterdir())
-    from indexer.languages import detect_language
-
     jobs = [(p.read_text(encoding="utf-8"), detect_language(p.name)) for p in files] * 4
     expected = [parse_file(text, language, budget=300) for text, language in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda job: parse_file(job[0], job[1], budget=300), jobs))
     assert results == expected
+
+
+CPP_HEADER = """\
+#pragma once
+#include <vector>
+
+namespace geo {
+
+template <typename T>
+class Polygon {
+public:
+    explicit Polygon(std::vector<T> points) : points_(std::move(points)) {}
+    T area() const;
+    std::size_t size() const noexcept { return points_.size(); }
+
+private:
+    std::vector<T> points_;
+};
+
+}  // namespace geo
+"""
+
+C_HEADER = """\
+#ifndef RING_H
+#define RING_H
+#include <stddef.h>
+
+typedef struct ring ring_t;
+
+ring_t *ring_new(size_t capacity);
+void ring_free(ring_t *r);
+
+static inline size_t ring_mask(size_t capacity) { return capacity - 1; }
+
+#endif
+"""
+
+
+def test_cpp_header_detected_as_c_is_parsed_as_cpp():
+    assert detect_language("include/geo/polygon.h") == "c"
+    parsed = parse_file(CPP_HEADER, "c")
+    assert (parsed.language, parsed.parser) == ("cpp", "tree-sitter")
+    assert ("Polygon", "class", "namespace geo") in [(s.name, s.kind, s.container) for s in parsed.symbols]
+
+
+def test_c_header_stays_c():
+    parsed = parse_file(C_HEADER, "c")
+    assert (parsed.language, parsed.parser) == ("c", "tree-sitter")
+    assert [(s.name, s.kind) for s in parsed.symbols] == [
+        ("RING_H", "macro"),
+        ("ring_t", "type"),
+        ("ring_mask", "function"),
+    ]
+
+
+def test_module_wrapped_in_an_error_node_keeps_its_tree():
+    # tree-sitter-python wraps this whole stdlib test module in one ERROR node, around valid statements.
+    path = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_compile.py"
+    text = path.read_text(encoding="utf-8")
+    parsed = parse_file(text, "python")
+    assert parsed.parser == "tree-sitter"
+    assert joined(parsed) == text
+    assert "class TestSpecifics" in {c.symbol.split(" > ")[0] for c in parsed.chunks}
