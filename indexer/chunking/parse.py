@@ -44,13 +44,12 @@ def parse_file(text: str, language: str | None, *, budget: int = 1500, window_li
     if window_lines < 1:
         raise ValueError(f"window_lines must be at least 1, got {window_lines}")
     name = language or "text"
-    grammar = has_grammar(language)
+    grammar = language if has_grammar(language) else None
     if not text:
         return ParsedFile(language=name, chunks=(), parser="tree-sitter" if grammar else "lines")
     index = TextIndex(text)
-    if grammar:
-        assert language is not None  # has_grammar(None) is False; narrows the type for checkers
-        language, root, share = _parse(language, index)
+    if grammar is not None:
+        language, root, share = _parse(grammar, index)
         if share <= MAX_ERROR_SHARE:
             starts = split_tree(index, root, budget)
             definitions = find_definitions(language, root, index)
