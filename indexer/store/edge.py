@@ -22,11 +22,10 @@ from indexer.store.common import (
     matches_nothing,
 )
 from indexer.store.protocol import (
+    DEFAULT_FUSION,
     DENSE,
-    DENSE_WEIGHT,
-    RRF_K,
     SPARSE,
-    SPARSE_WEIGHT,
+    Fusion,
     VectorQuery,
     hnsw_ef,
     prefetch_limit,
@@ -41,14 +40,15 @@ class EdgeStore:
     """`VectorStore` over a Qdrant Edge shard. Thread-safe: the shard does its own locking; ours only guards
     against use after `close()`."""
 
-    def __init__(self, shard: qe.EdgeShard, path: Path, dim: int) -> None:
+    def __init__(self, shard: qe.EdgeShard, path: Path, dim: int, fusion: Fusion = DEFAULT_FUSION) -> None:
         self._shard: qe.EdgeShard | None = shard
         self.path = path
         self.dim = dim
+        self.fusion = fusion
         self._closing = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, *, dim: int) -> EdgeStore:
+    def open(cls, path: Path, *, dim: int, fusion: Fusion = DEFAULT_FUSION) -> EdgeStore:
         """Open the shard at `path`, creating it (and its payload indexes) when it does not exist yet."""
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ class EdgeStore:
             shard = qe.EdgeShard.load(str(path), config) if exists else qe.EdgeShard.create(str(path), config)
         except Exception as exc:  # qdrant_edge raises bare Exception with a message
             raise _open_error(path, exc) from exc
-        store = cls(shard, path, dim)
+        store = cls(shard, path, dim, fusion)
         store._ensure_payload_indexes()
         return store
 
@@ -102,7 +102,7 @@ class EdgeStore:
         check_query(dense, sparse, mode, k)
         if matches_nothing(flt):
             return []
-        request = _request(VectorQuery(dense, sparse), mode, k, _filter(flt))
+        request = _request(VectorQuery(dense, sparse), mode, k, _filter(flt), self.fusion)
         points = self._call("search", "query", request)
         return [hit_from_payload(p.payload, p.score) for p in points]
 
@@ -114,7 +114,7 @@ class EdgeStore:
         if matches_nothing(flt) or not queries:
             return [[] for _ in queries]
         edge_filter = _filter(flt)
-        batch = qe.QueryBatchRequest([_request(q, mode, k, edge_filter) for q in queries])
+        batch = qe.QueryBatchRequest([_request(q, mode, k, edge_filter, self.fusion) for q in queries])
         results = self._call("search", "query_batch", batch)
         return [[hit_from_payload(p.payload, p.score) for p in points] for points in results]
 
@@ -199,7 +199,9 @@ def _filter(flt: SearchFilter) -> qe.Filter | None:
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 
-def _request(q: VectorQuery, mode: SearchMode, k: int, flt: qe.Filter | None) -> qe.QueryRequest:
+def _request(
+    q: VectorQuery, mode: SearchMode, k: int, flt: qe.Filter | None, fusion: Fusion
+) -> qe.QueryRequest:
     if mode == "dense":
         query: Any = qe.Query.Nearest(dense_list(q.dense), using=DENSE)
         return qe.QueryRequest(
@@ -223,9 +225,13 @@ def _request(q: VectorQuery, mode: SearchMode, k: int, flt: qe.Filter | None) ->
         ),
         qe.Prefetch(limit=n, query=qe.Query.Nearest(_sparse(q.sparse), using=SPARSE), filter=flt),  # type: ignore[arg-type]
     ]
-    fusion = qe.Fusion.Rrf(k=RRF_K, weights=[DENSE_WEIGHT, SPARSE_WEIGHT])  # prefetch order: dense, sparse
+    fused: Any = (
+        qe.Fusion.Dbsf()
+        if fusion.method == "dbsf"
+        else qe.Fusion.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight])  # prefetch order
+    )
     return qe.QueryRequest(
-        limit=k, prefetches=prefetches, query=fusion, filter=flt, with_payload=True, with_vector=False
+        limit=k, prefetches=prefetches, query=fused, filter=flt, with_payload=True, with_vector=False
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from indexer.types import ChunkPoint, Hit, SearchFilter, SearchMode, SparseVec
 
@@ -24,6 +24,21 @@ SPARSE = "sparse"
 RRF_K = 1
 DENSE_WEIGHT = 1.0
 SPARSE_WEIGHT = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """How Qdrant fuses the dense and the sparse candidate lists of a hybrid query. `method="dbsf"`
+    (distribution-based score fusion: each list's scores normalised by mean ± 3σ, then summed) ignores k and
+    the weights."""
+
+    method: Literal["rrf", "dbsf"] = "rrf"
+    k: int = RRF_K
+    dense_weight: float = DENSE_WEIGHT
+    sparse_weight: float = SPARSE_WEIGHT
+
+
+DEFAULT_FUSION = Fusion()
 
 
 def prefetch_limit(k: int) -> int:

@@ -23,11 +23,10 @@ from indexer.store.common import (
     matches_nothing,
 )
 from indexer.store.protocol import (
+    DEFAULT_FUSION,
     DENSE,
-    DENSE_WEIGHT,
-    RRF_K,
     SPARSE,
-    SPARSE_WEIGHT,
+    Fusion,
     VectorQuery,
     hnsw_ef,
     prefetch_limit,
@@ -42,7 +41,13 @@ class ServerStore:
     """`VectorStore` over one collection of a Qdrant server (or of qdrant-client's local mode)."""
 
     def __init__(
-        self, client: QdrantClient, collection: str, *, dim: int, where: str = "the Qdrant server"
+        self,
+        client: QdrantClient,
+        collection: str,
+        *,
+        dim: int,
+        where: str = "the Qdrant server",
+        fusion: Fusion = DEFAULT_FUSION,
     ) -> None:
         """Use `client` (the store closes it); create `collection` with our schema if it is missing, check the
         schema if it exists."""
@@ -50,16 +55,25 @@ class ServerStore:
         self.collection = collection
         self.dim = dim
         self.where = where
+        self.fusion = fusion
         self._closing = threading.Lock()
         self._ensure_collection()
 
     @classmethod
-    def connect(cls, url: str, *, collection: str, dim: int, api_key: str | None = None) -> ServerStore:
+    def connect(
+        cls,
+        url: str,
+        *,
+        collection: str,
+        dim: int,
+        api_key: str | None = None,
+        fusion: Fusion = DEFAULT_FUSION,
+    ) -> ServerStore:
         try:
             client = QdrantClient(url=url, api_key=api_key, timeout=_TIMEOUT_S, check_compatibility=False)
         except Exception as exc:  # bad URL, bad scheme: qdrant-client raises ValueError or its own types
             raise StoreError(f"cannot use the Qdrant URL {url}: {_first_line(exc)}") from exc
-        return cls(client, collection, dim=dim, where=f"the Qdrant server at {url}")
+        return cls(client, collection, dim=dim, where=f"the Qdrant server at {url}", fusion=fusion)
 
     # -- schema ------------------------------------------------------------------------------------------------
 
@@ -162,7 +176,7 @@ class ServerStore:
         if matches_nothing(flt) or not queries:
             return [[] for _ in queries]
         flt_model = _filter(flt)
-        requests = [_request(q, mode, k, flt_model) for q in queries]
+        requests = [_request(q, mode, k, flt_model, self.fusion) for q in queries]
         responses = self._call("search", "query_batch_points", self.collection, requests=requests)
         return [[hit_from_payload(p.payload, p.score) for p in r.points] for r in responses]
 
@@ -235,7 +249,9 @@ def _filter(flt: SearchFilter) -> models.Filter | None:
     return models.Filter(must=must or None, must_not=must_not or None)
 
 
-def _request(q: VectorQuery, mode: SearchMode, k: int, flt: models.Filter | None) -> models.QueryRequest:
+def _request(
+    q: VectorQuery, mode: SearchMode, k: int, flt: models.Filter | None, fusion: Fusion
+) -> models.QueryRequest:
     if mode == "dense":
         return models.QueryRequest(
             query=dense_list(q.dense),
@@ -266,9 +282,13 @@ def _request(q: VectorQuery, mode: SearchMode, k: int, flt: models.Filter | None
         ),
         models.Prefetch(query=_sparse(q.sparse), using=SPARSE, limit=n, filter=flt),  # type: ignore[arg-type]
     ]
-    fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[DENSE_WEIGHT, SPARSE_WEIGHT]))  # dense, sparse
+    fused: Any = (
+        models.FusionQuery(fusion=models.Fusion.DBSF)
+        if fusion.method == "dbsf"
+        else models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight]))
+    )  # weights in prefetch order: dense, sparse
     return models.QueryRequest(
-        prefetch=prefetch, query=fusion, limit=k, filter=flt, with_payload=True, with_vector=False
+        prefetch=prefetch, query=fused, limit=k, filter=flt, with_payload=True, with_vector=False
     )
 
 

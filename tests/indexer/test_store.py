@@ -20,7 +20,7 @@ import pytest
 from indexer.config import IndexerSettings
 from indexer.errors import DataDirError, QueryError, StoreError
 from indexer.sparse import encode_document, encode_query
-from indexer.store import VectorQuery, VectorStore, open_store
+from indexer.store import DEFAULT_FUSION, Fusion, VectorQuery, VectorStore, open_store
 from indexer.types import ChunkPoint, SearchFilter, SparseVec
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -105,7 +105,10 @@ StoreFactory = Callable[..., VectorStore]
 def _edge_factory(tmp_path: Path) -> StoreFactory:
     from indexer.store.edge import EdgeStore
 
-    return lambda dim=256, durable=False: EdgeStore.open(tmp_path / "shard", dim=dim)
+    def make(dim: int = 256, durable: bool = False, fusion: Fusion = DEFAULT_FUSION) -> VectorStore:
+        return EdgeStore.open(tmp_path / "shard", dim=dim, fusion=fusion)
+
+    return make
 
 
 def _local_factory(tmp_path: Path) -> StoreFactory:
@@ -113,9 +116,9 @@ def _local_factory(tmp_path: Path) -> StoreFactory:
 
     from indexer.store.server import ServerStore
 
-    def make(dim: int = 256, durable: bool = False) -> VectorStore:
+    def make(dim: int = 256, durable: bool = False, fusion: Fusion = DEFAULT_FUSION) -> VectorStore:
         client = QdrantClient(path=str(tmp_path / "qdrant-local")) if durable else QdrantClient(":memory:")
-        return ServerStore(client, "chunks", dim=dim, where="qdrant-client local mode")
+        return ServerStore(client, "chunks", dim=dim, where="qdrant-client local mode", fusion=fusion)
 
     return make
 
@@ -124,11 +127,11 @@ def _server_factory(tmp_path: Path) -> StoreFactory:
     from indexer.store.server import ServerStore
 
     collection = f"codemoat_test_{uuid.uuid4().hex[:12]}"
-    return lambda dim=256, durable=False: ServerStore.connect(
-        SERVER_URL,
-        collection=collection,  # type: ignore[arg-type]
-        dim=dim,
-    )
+
+    def make(dim: int = 256, durable: bool = False, fusion: Fusion = DEFAULT_FUSION) -> VectorStore:
+        return ServerStore.connect(SERVER_URL, collection=collection, dim=dim, fusion=fusion)  # type: ignore[arg-type]
+
+    return make
 
 
 BACKENDS = [
@@ -368,6 +371,31 @@ def test_query_batch_matches_single_queries(store, embedder):
         [VectorQuery(dense[0], None)], mode="dense", k=3, flt=SearchFilter(repos=())
     ) == [[]]
     assert store.query_batch([], mode="dense", k=3, flt=SearchFilter()) == []
+
+
+def test_fusion_weights_decide_which_list_orders_the_hybrid_result(factory, corpus, embedder):
+    queries = ["SequenceMatcher ratio", "send mail through an SMTP server", "decode JSON"]
+    for favoured in ("sparse", "dense"):
+        weights = {"dense_weight": 1000.0, "sparse_weight": 1.0}
+        if favoured == "sparse":
+            weights = {"dense_weight": 1.0, "sparse_weight": 1000.0}
+        s = factory(fusion=Fusion(k=1, **weights))
+        try:
+            s.upsert(corpus["lib"] + corpus["net"])
+            for text in queries:
+                alone = _query(s, embedder, text, mode=favoured, k=5)
+                fused = _query(s, embedder, text, mode="hybrid", k=5)
+                assert [(h.path, h.start_line) for h in fused][:3] == [(h.path, h.start_line) for h in alone][
+                    :3
+                ]
+        finally:
+            s.close()
+    dbsf = factory(fusion=Fusion(method="dbsf"))
+    try:
+        dbsf.upsert(corpus["net"])
+        assert len(_query(dbsf, embedder, "SMTP login", mode="hybrid", k=4)) == 4
+    finally:
+        dbsf.close()
 
 
 # -- Qdrant Edge specifics -----------------------------------------------------------------------------------
