@@ -100,9 +100,8 @@ def unique_names(files, windows) -> list[tuple[str, str, int]]:
         except (SyntaxError, UnicodeDecodeError):
             continue
         for node in ast.walk(tree):
-            name = getattr(node, "name", "")
-            compound = len(name) >= 10 and "_" in name.strip("_")
-            if isinstance(node, ast.FunctionDef) and compound and seen[name] == 1:
+            name = node.name if isinstance(node, ast.FunctionDef) else ""
+            if len(name) >= 10 and "_" in name.strip("_") and seen[name] == 1:
                 found.add((name, path, node.lineno))
     assert len(found) > 100
     return random.Random(0).sample(sorted(found), 40)
