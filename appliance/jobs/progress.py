@@ -41,6 +41,8 @@ class JobProgress:
 
     def finish(self) -> None:
         self._write()
+        if self._cancel.is_set():  # removed while its last batch was embedded: report it, the lock holder cleans up
+            raise JobCancelled("the job was cancelled")
 
     def _write(self, **extra: object) -> None:
         self._written = time.monotonic()

@@ -108,8 +108,8 @@ class RepositorySources:
     def list(self) -> list[RepositoryView]:
         with self.db.session() as session:
             repos = list(session.scalars(select(Repository).order_by(Repository.name)))
-            latest_ids = dict(session.execute(select(IndexJob.repo_id, func.max(IndexJob.id))
-                                              .group_by(IndexJob.repo_id)).tuples().all())
+            latest_ids = {repo_id: job_id for repo_id, job_id in session.execute(
+                select(IndexJob.repo_id, func.max(IndexJob.id)).group_by(IndexJob.repo_id))}
             jobs = {j.repo_id: j for j in session.scalars(select(IndexJob).where(IndexJob.id.in_(latest_ids.values())))}
             views = [self._view(r, jobs.get(r.id)) for r in repos]
         managed = {v.name for v in views}
