@@ -98,7 +98,8 @@ def create_app(
             try:
                 yield
             finally:
-                warmup.cancel()
+                # Its thread cannot be cancelled: let it finish before the index is closed under it.
+                await warmup
 
     app = FastAPI(
         title="CodeMoat gateway",
