@@ -1,0 +1,158 @@
+"""The official `openai` SDK, unchanged, against a real `codemoat serve` process on the CPU model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.appliance.api.conftest import Home, Served, metric_value, run_codemoat
+
+pytestmark = pytest.mark.slow
+
+MODEL = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="module")
+def client(served: Served, served_home: Home) -> Iterator[openai.OpenAI]:
+    # No retries: a 429 or 503 must surface as the SDK's exception, not be retried away.
+    with openai.OpenAI(base_url=served.url + "/v1", api_key=served_home.admin_token, max_retries=0,
+                       timeout=300) as sdk:
+        yield sdk
+
+
+def idle(served: Served, token: str) -> None:
+    """Poll the in-flight gauge until the server has let go of every generation (the slot is free again)."""
+    deadline = time.monotonic() + 120
+    with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        while time.monotonic() < deadline:
+            if metric_value(http.get("/metrics").text, "codemoat_generations_in_flight") == 0:
+                return
+            time.sleep(0.05)
+    raise AssertionError("generations still in flight")
+
+
+def test_models(client: openai.OpenAI) -> None:
+    models = client.models.list()
+    assert [m.id for m in models.data] == [MODEL]
+    assert client.models.retrieve(MODEL).id == MODEL
+
+
+def test_completion_with_suffix_and_repository_context(client: openai.OpenAI) -> None:
+    completion = client.completions.create(
+        model=MODEL,
+        prompt="from billing.invoice import invoice_total\n\n\ndef describe(lines):\n    total = ",
+        suffix="\n    return total\n",
+        max_tokens=16,
+        extra_body={"repo": "sample", "path": "billing/describe.py", "language": "python",
+                    "snippets": [{"path": "billing/customer.py", "text": "class Customer:\n    name: str\n"}]},
+    )
+    choice = completion.choices[0]
+    assert completion.object == "text_completion" and completion.model == MODEL
+    assert isinstance(choice.text, str) and "\n" not in choice.text  # the cursor is mid-line: one line
+    assert choice.finish_reason in ("stop", "length")
+    assert completion.usage is not None and completion.usage.prompt_tokens > 0
+    citations = (completion.model_extra or {})["codemoat"]["citations"]
+    assert {"repo": "sample", "path": "billing/customer.py"}.items() <= next(
+        c for c in citations if c["source"] == "editor").items()
+
+
+def test_plain_completion(client: openai.OpenAI) -> None:
+    completion = client.completions.create(model=MODEL, prompt="The capital of France is", max_tokens=4,
+                                           temperature=0)
+    assert completion.choices[0].text.strip()
+    assert completion.usage is not None and completion.usage.completion_tokens <= 4
+
+
+def test_chat(client: openai.OpenAI) -> None:
+    answer = client.chat.completions.create(
+        model=MODEL, max_tokens=8,
+        messages=[{"role": "system", "content": "Answer briefly."},
+                  {"role": "user", "content": "How is the invoice total computed?"}],
+    )
+    assert answer.object == "chat.completion"
+    assert answer.choices[0].message.role == "assistant" and answer.choices[0].message.content
+    assert answer.choices[0].finish_reason in ("stop", "length")
+    citations = (answer.model_extra or {})["codemoat"]["citations"]
+    assert any(c["path"] == "billing/invoice.py" and c["repo"] == "sample" for c in citations)
+
+
+def test_chat_stream(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model=MODEL, max_tokens=8, stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "What does render_invoice print?"}],
+    )
+    text, finishes, usage, citations = "", [], None, None
+    for chunk in stream:
+        assert chunk.object == "chat.completion.chunk"
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finishes.append(chunk.choices[0].finish_reason)
+        if chunk.usage is not None:
+            usage = chunk.usage
+        extra = chunk.model_extra or {}
+        if "codemoat" in extra:
+            citations = extra["codemoat"]["citations"]
+    assert text and finishes[-1] in ("stop", "length")
+    assert usage is not None and 0 < usage.completion_tokens <= 8
+    assert citations and all(c["repo"] in ("sample", "secret") for c in citations)
+
+
+def test_errors_surface_as_the_sdk_exception_types(served: Served, served_home: Home,
+                                                   client: openai.OpenAI) -> None:
+    with openai.OpenAI(base_url=served.url + "/v1", api_key="cm_wrong", max_retries=0) as stranger:
+        with pytest.raises(openai.AuthenticationError) as unauthenticated:
+            stranger.models.list()
+    assert unauthenticated.value.status_code == 401 and unauthenticated.value.code == "invalid_api_key"
+
+    with pytest.raises(openai.NotFoundError) as unknown_model:
+        client.completions.create(model="gpt-4o", prompt="x", max_tokens=1)
+    assert unknown_model.value.param == "model"
+
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.completions.create(model=MODEL, prompt="x", max_tokens=1_000_000)
+    assert too_many.value.param == "max_tokens" and "at most" in str(too_many.value)
+
+    with pytest.raises(openai.BadRequestError) as wrong_type:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}],
+                                       temperature="warm")  # type: ignore[arg-type]
+    assert wrong_type.value.param == "temperature"
+
+    with openai.OpenAI(base_url=served.url + "/v1", api_key=served_home.user_token, max_retries=0) as scoped:
+        with pytest.raises(openai.PermissionDeniedError) as out_of_scope:
+            scoped.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "keys?"}],
+                                           max_tokens=1, extra_body={"repo": "secret"})
+    assert out_of_scope.value.param == "repo"
+
+
+def test_revoked_token_through_the_cli(served: Served, served_home: Home) -> None:
+    created = run_codemoat(served_home.path, "token", "create", "sdk-temp", "--admin", "--json")
+    assert created.returncode == 0, created.stderr
+    secret = json.loads(created.stdout)["token"]
+    with openai.OpenAI(base_url=served.url + "/v1", api_key=secret, max_retries=0) as sdk:
+        assert sdk.models.list().data
+        assert run_codemoat(served_home.path, "token", "revoke", "sdk-temp").returncode == 0
+        with pytest.raises(openai.PermissionDeniedError, match="revoked"):
+            sdk.models.list()
+
+
+def test_queue_full_is_a_rate_limit_error(served: Served, served_home: Home, client: openai.OpenAI) -> None:
+    # The server runs one generation at a time with no queue: a second request while one streams is refused.
+    busy = client.chat.completions.create(
+        model=MODEL, max_tokens=200, stream=True,
+        messages=[{"role": "user", "content": "Write a long story about invoices."}],
+    )
+    next(iter(busy))
+    try:
+        with pytest.raises(openai.RateLimitError) as refused:
+            client.completions.create(model=MODEL, prompt="x", max_tokens=1)
+        assert refused.value.code == "queue_full"
+        assert int(refused.value.response.headers["retry-after"]) >= 1
+    finally:
+        busy.close()
+    idle(served, served_home.admin_token)
+    assert client.completions.create(model=MODEL, prompt="x", max_tokens=1).choices
