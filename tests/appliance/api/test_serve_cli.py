@@ -1,0 +1,116 @@
+"""`codemoat serve` as a process: the demo banner with a working token, HTTPS with a configured certificate,
+and one-line errors for a bad TLS configuration. The engine is an unreachable upstream here: these tests are
+about the server, not the model."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import shlex
+import ssl
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.appliance.api.conftest import Served, free_port, run_codemoat, start_serve, stop_serve
+
+NO_MODEL = {"CODEMOAT_ENGINE__KIND": "upstream",
+            "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"])}
+
+
+def wait_for_output(served: Served, text: str, timeout: float = 60) -> str:
+    """The server's output once it contains `text` (it prints the banner right after it starts listening)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        output = "".join(served.log)
+        if text in output:
+            return output
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in the output:\n" + "".join(served.log))
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_demo_prints_a_working_token_and_examples(tmp_path: Path) -> None:
+    served = start_serve(tmp_path / "home", "--demo", env=NO_MODEL, wait_ready=False)
+    try:
+        banner = wait_for_output(served, "Press Ctrl-C to stop.")
+        token = banner.split("Token: ", 1)[1].split()[0]
+        assert token.startswith("cm_")
+        assert f"curl -s {served.url}/v1/completions" in banner and f'base_url="{served.url}/v1"' in banner
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}) as client:
+            assert client.get("/v1/models").json()["data"][0]["id"] == "smollm2-135m-instruct"
+            assert client.get("/healthz").status_code == 200
+        # The curl line is valid shell: its JSON body parses.
+        curl = next(line for line in banner.splitlines() if line.startswith("  -d ") and '"suffix"' in line)
+        assert json.loads(shlex.split(curl)[1])["suffix"]
+    finally:
+        stop_serve(served)
+    assert "Application shutdown complete" in "".join(served.log)  # SIGTERM: a graceful shutdown
+    # Another demo revokes the previous demo token and issues a new one.
+    again = start_serve(tmp_path / "home", "--demo", env=NO_MODEL, wait_ready=False)
+    try:
+        second = wait_for_output(again, "Press Ctrl-C to stop.").split("Token: ", 1)[1].split()[0]
+    finally:
+        stop_serve(again)
+    tokens = json.loads(run_codemoat(tmp_path / "home", "token", "list", "--all", "--json").stdout)
+    assert [(t["name"], t["revoked"] is None) for t in tokens] == [("demo", False), ("demo", True)]
+    assert second != token
+
+
+def test_https_when_a_certificate_is_configured(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    env = {**NO_MODEL, "CODEMOAT_SERVER__TLS_CERT": str(cert), "CODEMOAT_SERVER__TLS_KEY": str(key)}
+    served = start_serve(tmp_path / "home", env=env, wait_ready=False)
+    try:
+        assert served.url.startswith("https://127.0.0.1:")
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(cert))) as client:
+            assert client.get(served.url + "/healthz").json() == {"status": "ok"}
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ConnectError)):
+            httpx.get(served.url.replace("https://", "http://") + "/healthz")
+    finally:
+        stop_serve(served)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CODEMOAT_SERVER__TLS_CERT": "/nonexistent/cert.pem"}, "set both server.tls_cert and server.tls_key for HTTPS, or neither"),
+        ({"CODEMOAT_SERVER__TLS_CERT": "/nonexistent/cert.pem", "CODEMOAT_SERVER__TLS_KEY": "/nonexistent/k.pem"},
+         "TLS certificate file /nonexistent/cert.pem does not exist"),
+    ],
+    ids=["half", "missing"],
+)
+def test_bad_tls_configuration_is_one_line(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    import os
+    import subprocess
+
+    from tests.conftest import VENV_BIN
+
+    result = subprocess.run([str(VENV_BIN / "codemoat"), "serve", "--port", "0"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "CODEMOAT_HOME": str(tmp_path), **NO_MODEL, **env})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {message}"
