@@ -21,6 +21,8 @@ from cryptography.x509.oid import NameOID
 
 from tests.appliance.api.conftest import Served, free_port, run_codemoat, start_serve, stop_serve
 
+pytestmark = pytest.mark.slow  # each test starts a server process
+
 NO_MODEL = {"CODEMOAT_ENGINE__KIND": "upstream",
             "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"])}
 
