@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.codemoat-installed
 DEMO_HOME ?= $(CURDIR)/.codemoat
+DEMO_PORT ?= 8000
 
 .PHONY: install demo test lint clean-venv
 
@@ -21,9 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e ".[server,dev]"
 	@touch $(STAMP)
 
+# Index this repository, then serve it on the embedded CPU model with a fresh demo token; prints the URL, the token
+# and copy-paste curl/openai examples, and runs until Ctrl-C.
 demo: $(STAMP)
 	CODEMOAT_HOME=$(DEMO_HOME) $(VENV)/bin/codemoat index . --name codemoat
-	CODEMOAT_HOME=$(DEMO_HOME) $(VENV)/bin/codemoat search "split a syntax tree into chunks" -k 5
+	CODEMOAT_HOME=$(DEMO_HOME) $(VENV)/bin/codemoat serve --demo --port $(DEMO_PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -29,10 +29,10 @@ class GatewaySettings(BaseModel):
     usage_flush_interval_s: float = Field(1.0, gt=0, description="Usage events are written in batches.")
     usage_batch_size: int = Field(500, ge=1)
     # Prompt building (shares, latency budgets, how much context): see appliance.prompts. The token windows cap
-    # the model's context for each kind of request: prefill time grows with them (on CPU ~1-2k tokens/s), so
-    # raise them on GPU engines with long contexts.
-    completion_context_tokens: int = Field(2_048, ge=64, description="Prompt + completion tokens, at most.")
-    chat_context_tokens: int = Field(4_096, ge=64, description="Prompt + answer tokens, at most.")
+    # the model's context for each kind of request, since prefill time grows with them. Unset: 1,024 and 2,048
+    # tokens on the embedded CPU engine (prefill runs at ~1-2k tokens/s there), the model's context otherwise.
+    completion_context_tokens: int | None = Field(None, ge=64, description="Prompt + completion tokens, at most.")
+    chat_context_tokens: int | None = Field(None, ge=64, description="Prompt + answer tokens, at most.")
     completion_prompt: CompletionSettings = Field(default_factory=CompletionSettings)
     chat_prompt: ChatSettings = Field(default_factory=ChatSettings)
     served_model_aliases: list[str] = Field(

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from indexer.service import CodeIndex
 
 
+# The embedded CPU engine's default windows: enough context to help, short enough to prefill in about a second.
+_CPU_WINDOWS = {"completion": 1_024, "chat": 2_048}
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -43,6 +47,15 @@ class Services:
         waiter = getattr(self.engine, "wait_until_ready", None)
         if waiter is not None:
             await waiter(self.settings.engine.load_timeout_s)
+
+    def context_window(self, kind: str) -> int:
+        """Tokens a prompt plus its answer may take for `kind` ("completion" or "chat")."""
+        gateway = self.settings.gateway
+        configured = gateway.completion_context_tokens if kind == "completion" else gateway.chat_context_tokens
+        if configured is None and self.settings.engine.kind == "transformers":
+            configured = _CPU_WINDOWS[kind]
+        model = self.engine.context_length
+        return model if configured is None else min(configured, model)
 
     def served_model(self, requested: str | None) -> str:
         """The model a request names, checked against what this gateway serves (None: the served model)."""

@@ -52,7 +52,7 @@ async def build_messages(body: ChatCompletionRequest, scope: tuple[str, ...] | N
     built = await build_chat_prompt(
         [{"role": _engine_role(m.role), "content": m.text()} for m in body.messages],
         count_tokens=engine.count_tokens,
-        context_length=min(engine.context_length, services.settings.gateway.chat_context_tokens),
+        context_length=services.context_window("chat"),
         max_tokens=max_tokens,
         source=services.index,
         scope=SearchFilter(repos=scope),

@@ -70,7 +70,7 @@ async def code_prompt(body: CompletionRequest, principal: Principal, services: S
     engine = services.engine
     built = prompts.assemble_completion_prompt(
         request, gathered.candidates, family=services.family, count_tokens=engine.count_tokens,
-        context_length=min(engine.context_length, services.settings.gateway.completion_context_tokens),
+        context_length=services.context_window("completion"),
         max_tokens=max_tokens, settings=settings, stages=gathered.stages,
     )
     language = get_language(body.language, body.path or "")
