@@ -145,3 +145,27 @@ def test_vllm_plugin_entry_point_is_declared() -> None:
     import licensing.vllm_plugin as plugin
 
     assert callable(plugin.register)
+
+
+def test_loader_registers_with_the_real_vllm_when_installed(activated: World, tmp_path: Path) -> None:
+    """Runs where vLLM is importable (the GPU hosts' environment); skipped in the appliance's CPU venv."""
+    pytest.importorskip("vllm.model_executor.model_loader")
+    from vllm.config.load import LoadConfig
+    from vllm.model_executor.model_loader import get_model_loader
+    from vllm.model_executor.model_loader.base_loader import BaseModelLoader
+
+    from licensing import vllm_plugin
+
+    vllm_plugin.register()
+    config = LoadConfig(load_format="codemoat-sealed",
+                        model_loader_extra_config={"codemoat_socket": "/tmp/none.sock", "codemoat_token": "t"})
+    loader = get_model_loader(config)
+    assert isinstance(loader, BaseModelLoader) and type(loader).__name__ == "CodemoatSealedLoader"
+
+    class _ModelConfig:
+        model = str(activated.tmp / "tiny-sealed")
+
+    loader.download_model(_ModelConfig())  # a sealed directory: nothing to download, nothing raised
+    _ModelConfig.model = str(tmp_path)
+    with pytest.raises(Exception, match="not a sealed model"):
+        loader.download_model(_ModelConfig())
