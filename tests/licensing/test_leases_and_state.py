@@ -209,3 +209,28 @@ def test_heartbeat_thread_runs_periodic_checks(activated: World) -> None:
     finally:
         monitor.stop()
     assert set(checks) == {"VALID"} and monitor.current.state is LicenseState.VALID
+
+
+@pytest.mark.parametrize("field", ["license_id", "device_kid", "sequence", "issued_at", "expires_at", "revoked"])
+def test_flipped_bit_in_each_lease_field_is_refused(activated: World, field: str) -> None:
+    import base64
+    import json
+
+    from licensing.armor import dearmor
+    from licensing.encoding import b64e
+    from licensing.errors import SignatureError
+
+    lease = activated.vendor.lease(_license_text(activated), days=30, now=T0 + 10)
+    envelope = dearmor(lease, "LEASE", "lease")
+    payload = bytearray(envelope.payload_bytes())
+    marker = json.dumps(field).encode() + b":"
+    payload[payload.index(marker) + len(marker) + 1] ^= 0x01
+    data = envelope.to_dict()
+    data["payload"] = b64e(bytes(payload))
+    tampered = ("-----BEGIN CODEMOAT LEASE-----\n" + base64.b64encode(json.dumps(data).encode()).decode()
+                + "\n-----END CODEMOAT LEASE-----\n")
+    activated.clock.now = T0 + 20
+    before = activated.snapshot()
+    with pytest.raises(SignatureError, match="signature does not verify"):
+        activated.service().renew(tampered)
+    assert activated.snapshot() == before
