@@ -138,12 +138,15 @@ class ActionRunner:
             return await self._apply(action, edit, answer.text)
         return await self._tests(action, document, path, language, extract_code(answer.text))
 
-    def _edit(self, document: TextDocument, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
+    def _edit_uri(self, uri: str, version: int | None, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
         document_changes, _ = self._supports_document_changes()
         if document_changes:
-            identifier = types.OptionalVersionedTextDocumentIdentifier(uri=document.uri, version=document.version)
+            identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
             return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)])
-        return types.WorkspaceEdit(changes={document.uri: edits})
+        return types.WorkspaceEdit(changes={uri: edits})
+
+    def _edit(self, document: TextDocument, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
+        return self._edit_uri(document.uri, document.version, edits)
 
     async def _apply(self, action: Action, edit: types.WorkspaceEdit, answer: str) -> dict[str, Any]:
         result = await self.server.workspace_apply_edit_async(
@@ -168,39 +171,39 @@ class ActionRunner:
         self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
         return result
 
+    def _current_text(self, uri: str) -> str | None:
+        """The text of `uri` as the editor has it (open) or as it is on disk; None when it does not exist."""
+        open_document = self.server.workspace.text_documents.get(uri)
+        if open_document is not None:
+            return open_document.source
+        fs_path = to_fs_path(uri)
+        if fs_path and Path(fs_path).is_file():
+            return Path(fs_path).read_text(encoding="utf-8", errors="replace")
+        return None
+
+    @staticmethod
+    def _append(text: str, code: str) -> types.TextEdit:
+        at = _end_of(text)
+        separator = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
+        return types.TextEdit(range=types.Range(start=at, end=at), new_text=separator + code)
+
     async def _tests(
         self, action: Action, document: TextDocument, path: str, language: str, code: str
     ) -> dict[str, Any]:
+        """Tests go to the conventional test file next to the source: appended when it exists, created when the
+        client can create files; otherwise at the end of the current document."""
         if not code.strip():
             self.bridge.info(f"{action.title}: the model wrote no test code")
             return {"kind": "edit", "applied": False, "answer": ""}
-        _, can_create = self._supports_document_changes()
         fs_path = to_fs_path(document.uri) if document.uri.startswith("file:") else None
-        target_uri: str | None = None
         if fs_path is not None:
             target = Path(fs_path).with_name(where_tests_go(path, language))
             target_uri = from_fs_path(str(target)) or target.as_uri()
-        edit: types.WorkspaceEdit
-        if target_uri is not None:
-            existing = self.server.workspace.text_documents.get(target_uri)
-            text = existing.source if existing is not None else None
-            if text is None and Path(to_fs_path(target_uri) or "").is_file():
-                text = Path(to_fs_path(target_uri) or "").read_text(encoding="utf-8", errors="replace")
-            if text is not None:
-                at = _end_of(text)
-                insert = ("\n\n" if text and not text.endswith("\n\n") else "") + code
-                identifier = types.OptionalVersionedTextDocumentIdentifier(uri=target_uri, version=None)
-                edit = types.WorkspaceEdit(
-                    document_changes=[
-                        types.TextDocumentEdit(
-                            text_document=identifier, edits=[types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)]
-                        )
-                    ]
-                ) if self._supports_document_changes()[0] else types.WorkspaceEdit(
-                    changes={target_uri: [types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)]}
-                )
+            existing = self._current_text(target_uri)
+            if existing is not None:
+                edit = self._edit_uri(target_uri, None, [self._append(existing, code)])
                 return {**await self._apply(action, edit, code), "uri": target_uri}
-            if can_create:
+            if self._supports_document_changes()[1]:
                 origin = types.Position(line=0, character=0)
                 edit = types.WorkspaceEdit(
                     document_changes=[
@@ -215,10 +218,7 @@ class ActionRunner:
                 if outcome["applied"] and self._supports_show_document():
                     await self.server.window_show_document_async(types.ShowDocumentParams(uri=target_uri))
                 return {**outcome, "uri": target_uri}
-        # No file of its own possible: the tests go at the end of the current document.
-        at = _end_of(document.source)
-        insert = ("\n\n" if not document.source.endswith("\n\n") else "") + code
-        edit = self._edit(document, [types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)])
+        edit = self._edit(document, [self._append(document.source, code)])
         return {**await self._apply(action, edit, code), "uri": document.uri}
 
 

@@ -177,6 +177,19 @@ async def test_code_actions_explain_and_rewrite(appliance: Appliance, open_bridg
     assert change.edits[0].range == selection
     assert change.edits[0].new_text.strip()
 
+    tests = titles["CodeMoat: Write tests"].command
+    assert tests is not None
+    result = await bridge.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=tests.command, arguments=tests.arguments)
+    )
+    target = (workspace / "test_mathx.py").as_uri()
+    assert result is not None and result["applied"] is True and result["uri"] == target
+    created, filled = bridge.applied_edits[1].edit.document_changes
+    assert isinstance(created, types.CreateFile) and created.uri == target
+    assert isinstance(filled, types.TextDocumentEdit) and filled.text_document.uri == target
+    assert filled.edits[0].new_text.strip()
+    assert bridge.client.shown_documents[-1].uri == target
+
 
 async def test_configuration_changes_apply_without_restart(appliance: Appliance, open_bridge, workspace: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
@@ -254,3 +267,22 @@ async def test_acceptance_telemetry_never_bothers_the_user(appliance: Appliance,
     ).status_code
     if status == 404:
         assert stats["telemetry_enabled"] is False
+
+
+async def test_a_late_suggestion_is_dropped_and_its_request_abandoned(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
+    relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1])).start()
+    try:
+        bridge = await open_bridge(
+            init_options=_options(appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400, timeoutMs=300)
+        )
+        uri = (workspace / "fib.py").as_uri()
+        bridge.open(uri, SOURCE)
+        assert len((await bridge.inline(uri, CURSOR)).items) == 0
+        await asyncio.wait_for(relay.abandoned.wait(), 10)
+        stats = await bridge.stats()
+        assert (stats["timeouts"], stats["cancelled_upstream"], stats["shown"]) == (1, 1, 0)
+        assert bridge.client.messages == []
+    finally:
+        await relay.stop()
