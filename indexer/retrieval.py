@@ -18,6 +18,7 @@ __all__ = ["MAX_K", "MAX_QUERY_CHARS", "NO_FILTER", "Retriever"]
 
 NO_FILTER = SearchFilter()  # every repository, language and path
 MAX_K = 1000
+STORE_BATCH = 256
 # Longer queries (a whole file pasted as a prefix) are cut: the tail is what matters for completion, and the
 # head of a huge query only costs tokenizer time and posting-list scans.
 MAX_QUERY_CHARS = 8000
@@ -67,7 +68,11 @@ class Retriever:
         if len(vectors) == 1:
             v = vectors[0]
             return [self.store.query(dense=v.dense, sparse=v.sparse, mode=mode, k=k, flt=flt)]
-        return self.store.query_batch(vectors, mode=mode, k=k, flt=flt)
+        results: list[list[Hit]] = []
+        for start in range(0, len(vectors), STORE_BATCH):  # bounds one request's size and memory
+            part = vectors[start : start + STORE_BATCH]
+            results.extend(self.store.query_batch(part, mode=mode, k=k, flt=flt))
+        return results
 
 
 def _check_options(k: int, mode: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from indexer.config import IndexerSettings
 from indexer.errors import QueryError
-from indexer.retrieval import MAX_K, Retriever
+from indexer.retrieval import MAX_K, STORE_BATCH, Retriever
 from indexer.types import Hit, SearchFilter
 from tests.indexer.test_store import STDLIB, make_points, stdlib_windows
 
@@ -150,6 +150,18 @@ def test_search_batch_equals_one_search_per_query(retriever):
             assert [h.score for h in hits] == pytest.approx([h.score for h in single], rel=1e-5)
             assert hits[0].path == single[0].path
     assert retriever.search_batch([], k=5) == []
+
+
+def test_a_large_batch_is_answered_in_order(retriever, unique_names):
+    names = [name for name, _, _ in unique_names]
+    queries = (names * (STORE_BATCH // len(names) + 2))[: STORE_BATCH + 30]
+    results = retriever.search_batch(queries, k=3, mode="sparse")
+    assert len(results) == len(queries)
+    for i in (0, STORE_BATCH - 1, STORE_BATCH, len(queries) - 1):
+        assert [h.path for h in results[i]] == [
+            h.path for h in retriever.search(queries[i], k=3, mode="sparse")
+        ]
+        assert queries[i] in results[i][0].text
 
 
 def test_k_bounds_the_hits(retriever):
