@@ -1,10 +1,11 @@
 """A replayed typing session through the bridge: end-to-end keystroke → suggestion latency on the CPU engine,
 and how many suggestions the cache serves.
 
-A real standard-library function (`genericpath.commonprefix`, then `posixpath.splitext`'s body) is typed
+A real standard-library function, `genericpath.commonprefix`, is typed
 character by character into a file that already holds the rest of its module, with human delays: 60–160 ms
 between characters inside a word, 150–350 ms after punctuation or a space, 400–900 ms after a newline
-(seeded, so every run types the same way). Like VS Code, the client asks for an inline completion
+(seeded, so every run types the same way). At the start of each new line the typist stops until the
+suggestion arrives (a developer reading it; `--no-pause` types straight through). Like VS Code, the client asks for an inline completion
 (trigger kind Automatic) after every keystroke and cancels (`$/cancelRequest`) the previous request if it is
 still open. The bridge debounces, supersedes, caches and asks the appliance.
 
@@ -57,7 +58,7 @@ def delay(previous: str, rng: random.Random) -> float:
     return rng.uniform(0.06, 0.16)
 
 
-async def run(seed: int, limit: int | None) -> None:
+async def run(seed: int, limit: int | None, pause_for_suggestions: bool) -> None:
     rng = random.Random(seed)
     before, after, typed = session_text()
     if limit:
@@ -72,7 +73,8 @@ async def run(seed: int, limit: int | None) -> None:
         try:
             bridge = await start_bridge(
                 root,
-                init_options={"url": appliance.url, "token": appliance.token, "maxTokens": 24, "timeoutMs": 8000},
+                init_options={"url": appliance.url, "token": appliance.token, "maxTokens": 16, "timeoutMs": 120000,
+                              "prefixChars": 1000, "suffixChars": 300},
             )
             uri = (root / "genericpath.py").as_uri()
             bridge.open(uri, initial)
@@ -116,15 +118,18 @@ async def run(seed: int, limit: int | None) -> None:
                     ),
                     msg_id=pending_id,
                 )
-                answers.append(asyncio.ensure_future(await_answer(asyncio.wrap_future(pending)
-                                                                  if not isinstance(pending, asyncio.Future) else pending,
-                                                                  keystroke)))
+                answer = asyncio.ensure_future(await_answer(asyncio.wrap_future(pending), keystroke))
+                answers.append(answer)
+                if char == "\n" and pause_for_suggestions:
+                    # At the start of each new line the developer stops and reads what is suggested.
+                    await asyncio.wait({answer}, timeout=120)
             await asyncio.gather(*answers)
             stats = await bridge.stats()
             await bridge.close()
         finally:
             appliance.stop()
-    print(f"typed {len(typed)} characters of genericpath.commonprefix (seed {seed})")
+    print(f"typed {len(typed)} characters of genericpath.commonprefix (seed {seed}, "
+          f"{'pausing at new lines' if pause_for_suggestions else 'no pauses'})")
     print(f"editor requests: {requests}; sent to the appliance: {stats['sent']}; served from cache: "
           f"{stats['cache_hits']}; shown: {stats['shown']}; superseded: {stats['superseded']}; "
           f"cancelled upstream: {stats['cancelled_upstream']}; timeouts: {stats['timeouts']}; errors: {stats['errors']}")
@@ -141,8 +146,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--limit", type=int, default=None, help="type only the first N characters")
+    parser.add_argument("--no-pause", action="store_true",
+                        help="never stop to read a suggestion (by default the typist waits at each new line)")
     args = parser.parse_args()
-    asyncio.run(run(args.seed, args.limit))
+    asyncio.run(run(args.seed, args.limit, not args.no_pause))
 
 
 if __name__ == "__main__":
