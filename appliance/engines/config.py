@@ -74,6 +74,7 @@ class EngineSettings(BaseModel):
     cache_dir: Path | None = Field(None, description="Converted model copies (default <home>/models).")
     threads: int = Field(2, ge=1, description="torch intra-op threads of the embedded engine.")
     prefill_chunk: int = Field(256, ge=1, description="Prompt tokens per step; bounds others' wait.")
+    max_batch: int = Field(8, ge=1, description="Requests decoded together in one forward pass.")
     load_timeout_s: float = Field(300.0, gt=0, description="How long a request waits for the model to load.")
 
     # Limits in front of any engine (BoundedEngine): the API answers 429 + Retry-After past them.

@@ -1,8 +1,9 @@
-"""One request's generation, stepped by the engine's worker thread one model forward at a time.
+"""One request's generation, driven by the engine's worker thread one model forward pass at a time.
 
-A step is one forward pass: a chunk of the prompt (prefill) or one new token (decode), reusing the request's
-own KV cache. Stepping several sequences in turn serves concurrent requests fairly, and checking the cancel
-flag before each step stops a cancelled request within one token."""
+The prompt goes in by chunks on the request's own KV cache (prefill); then the cache joins the decode batch
+(batching.DecodeBatch), which produces one token for every running request per forward pass. The cancel flag
+is checked before every pass, and a token produced while it was set is dropped: a cancelled request stops
+within one token."""
 
 from __future__ import annotations
 
@@ -75,24 +76,31 @@ class Sequence:
     def cancel(self) -> None:
         self.cancelled.set()
 
-    def step(self, model: Any) -> int:
-        """Run one forward pass; return how many tokens it produced (0 or 1)."""
-        import torch
+    @property
+    def prefilled(self) -> bool:
+        return self._prefilled >= len(self.prompt_ids)
 
-        if self.cancelled.is_set():
-            self._release()
-            return 0
-        if self._prefilled < len(self.prompt_ids):
-            chunk = self.prompt_ids[self._prefilled : self._prefilled + self._prefill_chunk]
-            self._prefilled += len(chunk)
-            logits = self._forward(model, chunk)
-            if self._prefilled < len(self.prompt_ids):
-                return 0
-        else:
-            logits = self._forward(model, self.generated[-1:])
+    @property
+    def last_token(self) -> int:
+        return self.generated[-1]
+
+    def prefill_step(self, model: Any) -> Any | None:
+        """Feed the next chunk of the prompt; once the whole prompt is in, return its last logits."""
+        chunk = self.prompt_ids[self._prefilled : self._prefilled + self._prefill_chunk]
+        self._prefilled += len(chunk)
+        logits = self._forward(model, chunk)
+        return logits if self.prefilled else None
+
+    def take_cache(self) -> Any:
+        """Hand the KV cache over to the decode batch (see batching.DecodeBatch)."""
+        cache, self._cache = self._cache, None
+        return cache
+
+    def accept(self, logits: Any) -> int:
+        """Choose the next token from `logits`, emit what text it completes; return tokens produced (1)."""
         token = sample_token(logits, self.request.temperature, self.request.top_p, self._generator)
         if self.cancelled.is_set():  # cancelled during the forward pass: drop the token unseen
-            self._release()
+            self.release()
             return 1
         if token in self._eos_ids:
             self._finish("stop")
@@ -106,7 +114,7 @@ class Sequence:
     def fail(self, error: BaseException) -> None:
         if not self.finished:
             self._sink(error)
-            self._release()
+            self.release()
 
     def _forward(self, model: Any, ids: list[int]) -> Any:
         import torch
@@ -135,7 +143,7 @@ class Sequence:
         if scan.end > self._emitted:
             piece, self._emitted = text[self._emitted : scan.end], scan.end
             if not self._sink(GenerationChunk(piece)):
-                self._release()
+                self.release()
 
     def _finish(self, reason: FinishReason, tail: str | None = None) -> None:
         if tail is None:  # release the text held back for a stop sequence that never completed
@@ -151,9 +159,9 @@ class Sequence:
                 completion_tokens=len(self.generated),
             )
         )
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
         self._cache = None
         if not self.done.done():
             self.done.set_result(None)

@@ -1,8 +1,9 @@
 """The embedded CPU engine: a transformers causal LM in this process, run by one worker thread.
 
-The worker loads the model (in the background, so the server can answer /healthz meanwhile), then steps the
-live requests in turn, one forward pass each (see generation.Sequence): the event loop never runs model code,
-concurrent requests share the CPU fairly, and a cancelled request stops within one token."""
+The worker loads the model (in the background, so the server can answer /healthz meanwhile), then runs every
+forward pass: prompts by chunks, and the decode of all running requests as one batch (batching.DecodeBatch).
+The event loop never runs model code, concurrent requests share the CPU fairly, and a cancelled request
+stops within one token."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from appliance.engines.batching import DecodeBatch
 from appliance.engines.config import EngineSettings
 from appliance.engines.errors import EngineError, EngineRequestError, EngineUnavailableError
 from appliance.engines.generation import Sequence
@@ -221,37 +223,62 @@ class TransformersEngine:
         self._schedule(loaded.model)
 
     def _schedule(self, model: Any) -> None:
-        active: deque[Sequence] = deque()
+        """Alternate one prefill chunk of the oldest new request with one decode pass of the running batch, so
+        a long prompt delays running requests by one chunk at most and new requests start promptly."""
+        prefilling: deque[Sequence] = deque()
+        batch = DecodeBatch()
         while True:
             try:
-                item = self._inbox.get(block=not active)
+                item = self._inbox.get(block=not prefilling and not batch)
                 while True:
                     if item is _SHUTDOWN:
-                        self._fail_all(active)
+                        self._fail_all(prefilling, batch)
                         return
-                    active.append(item)
+                    prefilling.append(item)
                     item = self._inbox.get_nowait()
             except queue.Empty:
                 pass
-            sequence = active.popleft()
-            try:
-                self.tokens_generated += sequence.step(model)
-            except Exception as exc:
-                log.exception("generation failed")
-                sequence.fail(EngineUnavailableError(f"generation failed: {exc}"))
-            if not sequence.finished:
-                active.append(sequence)
+            if prefilling and len(batch) < self._settings.max_batch:
+                self._prefill(model, prefilling, batch)
+            if batch:
+                try:
+                    self.tokens_generated += batch.step(model)
+                except Exception as exc:
+                    log.exception("generation failed")
+                    batch.fail(EngineUnavailableError(f"generation failed: {exc}"))
 
-    def _fail_all(self, active: deque[Sequence]) -> None:
+    def _prefill(self, model: Any, prefilling: deque[Sequence], batch: DecodeBatch) -> None:
+        sequence = prefilling[0]
+        if sequence.cancelled.is_set():
+            prefilling.popleft()
+            sequence.release()
+            return
+        try:
+            logits = sequence.prefill_step(model)
+            if logits is None:
+                return
+            prefilling.popleft()
+            self.tokens_generated += sequence.accept(logits)
+        except Exception as exc:
+            log.exception("generation failed")
+            prefilling.popleft()
+            sequence.fail(EngineUnavailableError(f"generation failed: {exc}"))
+            return
+        if not sequence.finished:
+            batch.add(sequence, sequence.take_cache())
+
+    def _fail_all(self, prefilling: deque[Sequence], batch: DecodeBatch) -> None:
+        error = EngineUnavailableError("the engine is shutting down")
         while True:
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 break
             if item is not _SHUTDOWN:
-                active.append(item)
-        for sequence in active:
-            sequence.fail(EngineUnavailableError("the engine is shutting down"))
+                prefilling.append(item)
+        for sequence in prefilling:
+            sequence.fail(error)
+        batch.fail(error)
 
 
 def _eos_ids(loaded: LoadedModel) -> frozenset[int]:
