@@ -77,6 +77,7 @@ class RouterEngine:
         self._owned = list(owned)
         self._prober: asyncio.Task[None] | None = None
         self._changed: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.retries = 0
 
     # -- Engine protocol ---------------------------------------------------------------------------------
@@ -98,7 +99,7 @@ class RouterEngine:
         return any(u.healthy for u in self.upstreams)
 
     async def aclose(self) -> None:
-        if self._prober is not None:
+        if self._prober is not None and self._loop is asyncio.get_running_loop():
             self._prober.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._prober
@@ -167,7 +168,6 @@ class RouterEngine:
 
     async def wait_until(self, predicate: Callable[["RouterEngine"], bool], timeout: float) -> None:
         """Wait until `predicate(router)` holds after a health change (e.g. an upstream re-admitted)."""
-        self._start_prober()
         condition = self._condition()
         async with asyncio.timeout(timeout), condition:
             await condition.wait_for(lambda: predicate(self))
@@ -176,9 +176,7 @@ class RouterEngine:
         return [u.url for u in self.upstreams if u.healthy]
 
     def _condition(self) -> asyncio.Condition:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        return self._changed
+        return self._start_prober()  # also rebinds the condition when the event loop changed
 
     async def _set_health(self, upstream: UpstreamState, healthy: bool, *, reason: str) -> None:
         if upstream.healthy == healthy:
@@ -192,9 +190,13 @@ class RouterEngine:
         async with condition:
             condition.notify_all()
 
-    def _start_prober(self) -> None:
+    def _start_prober(self) -> asyncio.Condition:
+        loop = asyncio.get_running_loop()
+        if self._changed is None or self._loop is not loop:  # a new event loop: the old one's task is gone
+            self._loop, self._prober, self._changed = loop, None, asyncio.Condition()
         if self._prober is None or self._prober.done():
-            self._prober = asyncio.get_running_loop().create_task(self._probe_forever(), name="upstream-prober")
+            self._prober = loop.create_task(self._probe_forever(), name="upstream-prober")
+        return self._changed
 
     async def _probe_forever(self) -> None:
         while True:
