@@ -3,7 +3,8 @@ apps in one process, as in tests, never share counters).
 
 Stages of a completion or chat request, each a histogram `codemoat_stage_seconds{endpoint, stage}`:
 auth (token lookup), retrieval (symbols + hybrid search), prompt (template and token budget), ttft (engine
-time to first token, queueing included), total (request received → last byte produced)."""
+time to first token, queueing included), engine (engine stream opened → closed: queueing, prefill and decoding),
+total (request received → last chunk produced). total − engine is the gateway's own overhead."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-Stage = Literal["auth", "retrieval", "prompt", "ttft", "total"]
-STAGES: tuple[Stage, ...] = ("auth", "retrieval", "prompt", "ttft", "total")
+Stage = Literal["auth", "retrieval", "prompt", "ttft", "engine", "total"]
+STAGES: tuple[Stage, ...] = ("auth", "retrieval", "prompt", "ttft", "engine", "total")
 
 # Sub-millisecond buckets for the gateway's own stages, seconds-long ones for generation.
 _STAGE_BUCKETS = (

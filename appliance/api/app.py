@@ -31,6 +31,7 @@ from appliance.engines.protocol import Engine
 from appliance.metrics import GatewayMetrics
 from appliance.prompts.errors import UnknownModelFamily
 from appliance.prompts.families import ModelFamily, family_for_model, get_family
+from appliance.prompts.trimming import cached_counter
 from appliance.state.db import Database
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def create_app(
                 usage=usage,
                 gate=gate if gate is not None else AlwaysServe(),
                 family=_family(eng),
+                count_tokens=cached_counter(eng.count_tokens),
                 index=idx,
                 index_error=index_error,
                 model_aliases=frozenset(settings.gateway.served_model_aliases),

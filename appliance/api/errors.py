@@ -27,12 +27,12 @@ from indexer.errors import IndexerError, QueryError
 
 __all__ = [
     "APIError",
+    "ErrorShape",
+    "InternalError",
     "InvalidRequestError",
     "ModelNotFoundError",
-    "PayloadTooLargeError",
     "NotReadyError",
-    "InternalError",
-    "ErrorShape",
+    "PayloadTooLargeError",
     "describe",
 ]
 

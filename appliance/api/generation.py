@@ -64,12 +64,13 @@ class GenerationRun:
         self._first: GenerationChunk | None = None
         self._ttft: float | None = None
         self._finished = False
+        self._engine_started = time.perf_counter()
 
     async def start(self) -> None:
         """Open the engine stream and wait for its first chunk. Engine errors raised here become the HTTP
         answer (429, 400, 503) since nothing has been sent yet."""
         metrics = self.services.metrics
-        started = time.perf_counter()
+        started = self._engine_started = time.perf_counter()
         metrics.in_flight.inc()
         try:
             self._iterator = aiter(self.services.engine.stream(self.request))
@@ -145,6 +146,7 @@ class GenerationRun:
                     log.exception("engine stream did not close cleanly")
         metrics = self.services.metrics
         metrics.in_flight.dec()
+        self.timer.stages["engine"] = time.perf_counter() - self._engine_started
         total = self.timer.elapsed()
         self.timer.stages["total"] = total
         for stage, seconds in self.timer.stages.items():

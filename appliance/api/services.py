@@ -4,6 +4,7 @@ through `deps` (never looked up from globals)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ class Services:
     usage: UsageRecorder
     gate: ServingGate
     family: ModelFamily  # the engine's prompt family (templates, FIM tokens, stop tokens)
+    count_tokens: Callable[[str], int]  # the engine's tokenizer, short texts memoized (appliance.prompts)
     index: CodeIndex | None = None  # None: serve without repository context (nothing indexed, or it failed)
     index_error: str | None = None
     model_aliases: frozenset[str] = field(default_factory=frozenset)

@@ -16,8 +16,8 @@ __all__ = [
     "AuthError",
     "AuthenticationError",
     "PermissionDeniedError",
-    "TokenNotFoundError",
     "TokenConflictError",
+    "TokenNotFoundError",
 ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,9 +12,9 @@ from appliance.cli.demo import demo_banner, issue_demo_token
 
 def serve(
     ctx: typer.Context,
-    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default: server.host, 127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, "--port", help="Port (default: server.port, 8000; 0 picks a free one)."),
-    index: Optional[List[Path]] = typer.Option(
+    host: str | None = typer.Option(None, "--host", help="Address to bind (default: server.host, 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: server.port, 8000; 0 picks a free one)."),
+    index: list[Path] | None = typer.Option(  # noqa: B008 (typer declares options this way)
         None, "--index", help="Index this repository (incrementally) before serving; repeat for several."
     ),
     demo: bool = typer.Option(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -34,8 +33,8 @@ def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="A name for the token, unique among live tokens."),
     admin: bool = typer.Option(False, "--admin", help="The token's user is an administrator."),
-    user: Optional[str] = typer.Option(None, "--user", help="Owner (default: a user named like the token)."),
-    repos: Optional[str] = typer.Option(
+    user: str | None = typer.Option(None, "--user", help="Owner (default: a user named like the token)."),
+    repos: str | None = typer.Option(
         None, "--repos", help="Comma-separated repositories the token may read (default: all its user may)."
     ),
     as_json: bool = typer.Option(False, "--json", help='Print {"token": ..., ...} as JSON.'),

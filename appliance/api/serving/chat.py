@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from appliance.api import sse
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
-from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
 from appliance.api.services import Services
+from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
 from appliance.api.sse import stream_error
 from appliance.api.timing import StageTimer
 from appliance.api.wire.chat import (
@@ -48,10 +48,9 @@ async def build_messages(body: ChatCompletionRequest, scope: tuple[str, ...] | N
     the model's context (appliance.prompts.chat)."""
     started = time.perf_counter()
     await services.engine_loaded()
-    engine = services.engine
     built = await build_chat_prompt(
         [{"role": _engine_role(m.role), "content": m.text()} for m in body.messages],
-        count_tokens=engine.count_tokens,
+        count_tokens=services.count_tokens,
         context_length=services.context_window("chat"),
         max_tokens=max_tokens,
         source=services.index,
@@ -146,7 +145,7 @@ async def _events(generation: GenerationRun, request_id: str, model: str, info: 
                     yield piece(choices=[ChunkChoice(delta=Delta(content=chunk.text))])
                 if chunk.finish_reason is not None:
                     yield piece(choices=[ChunkChoice(delta=Delta(), finish_reason=_finish(chunk.finish_reason))])
-    except Exception as exc:  # the headers are sent: the failure travels as an error event
+    except Exception as exc:  # noqa: BLE001 (the headers are sent: any failure travels as an error event)
         yield sse.error_event(stream_error(exc))
         return
     if include_usage:

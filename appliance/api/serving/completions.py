@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse, Response
 from appliance.api import sse
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
+from appliance.api.services import Services
 from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
 from appliance.api.serving.trimmer import CompletionTrimmer
-from appliance.api.services import Services
 from appliance.api.sse import stream_error
 from appliance.api.timing import StageTimer
 from appliance.api.wire.common import Citation, CodemoatInfo, new_id, now
@@ -67,9 +67,8 @@ async def code_prompt(body: CompletionRequest, principal: Principal, services: S
     gathered = await prompts.gather_context(request, services.index, settings, started=started)
     after_retrieval = timer.mark_since("retrieval", started)
     await services.engine_loaded()
-    engine = services.engine
     built = prompts.assemble_completion_prompt(
-        request, gathered.candidates, family=services.family, count_tokens=engine.count_tokens,
+        request, gathered.candidates, family=services.family, count_tokens=services.count_tokens,
         context_length=services.context_window("completion"),
         max_tokens=max_tokens, settings=settings, stages=gathered.stages,
     )
@@ -215,7 +214,7 @@ async def _events(generation: GenerationRun, trimmer: CompletionTrimmer | None, 
                     break
                 if chunk.finish_reason is not None:
                     finish = _finish(chunk.finish_reason)
-    except Exception as exc:  # the headers are sent: the failure travels as an error event
+    except Exception as exc:  # noqa: BLE001 (the headers are sent: any failure travels as an error event)
         yield sse.error_event(stream_error(exc))
         return
     if trimmer is not None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.api.wire.common import CodemoatInfo, absent, FinishReason, SamplingFields, Usage, WireResponse
+from appliance.api.wire.common import CodemoatInfo, FinishReason, SamplingFields, Usage, WireResponse, absent
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 

@@ -6,7 +6,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from appliance.api.wire.common import CodemoatInfo, absent, FinishReason, SamplingFields, Snippet, Usage, WireResponse
+from appliance.api.wire.common import (
+    CodemoatInfo,
+    FinishReason,
+    SamplingFields,
+    Snippet,
+    Usage,
+    WireResponse,
+    absent,
+)
 
 
 class CompletionRequest(SamplingFields):

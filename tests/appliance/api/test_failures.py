@@ -9,7 +9,7 @@ import pytest
 from fastapi import APIRouter
 
 from appliance.api.readiness import ServingState
-from appliance.engines import EngineSettings, build_engine
+from appliance.engines import build_engine
 from appliance.engines.transformers_engine import TransformersEngine
 from tests.appliance.api.conftest import Home, gateway_settings, running_gateway
 
@@ -49,19 +49,21 @@ async def test_engine_failure_is_503_with_a_reason_and_the_server_stays_up(gatew
     settings = gateway_settings(gateway_home.path, engine={"kind": "upstream", "upstream_urls": [dead_url()],
                                                            "health_check_interval_s": 0.2})
     engine = build_engine(settings.engine, settings.home)
-    async with running_gateway(settings, engine, open_index=False) as gw:
-        async with gw.client(gateway_home.admin_token) as client:
-            for _ in range(2):
-                for path, body in (("/v1/completions", SHORT), ("/v1/chat/completions", LONG)):
-                    response = await client.post(path, json=body)
-                    assert response.status_code == 503, response.text
-                    error = response.json()["error"]
-                    assert error["type"] == "service_unavailable" and error["code"] == "engine_unavailable"
-                    assert "upstream" in error["message"]
-            assert (await client.get("/healthz")).status_code == 200
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503 and ready.json()["checks"]["engine"]["ok"] is False
-            assert (await client.get("/v1/models")).status_code == 200
+    async with (
+        running_gateway(settings, engine, open_index=False) as gw,
+        gw.client(gateway_home.admin_token) as client,
+    ):
+        for _ in range(2):
+            for path, body in (("/v1/completions", SHORT), ("/v1/chat/completions", LONG)):
+                response = await client.post(path, json=body)
+                assert response.status_code == 503, response.text
+                error = response.json()["error"]
+                assert error["type"] == "service_unavailable" and error["code"] == "engine_unavailable"
+                assert "upstream" in error["message"]
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["engine"]["ok"] is False
+        assert (await client.get("/v1/models")).status_code == 200
     await engine.aclose()
 
 
@@ -72,10 +74,12 @@ class StoppedLicense:
 
 async def test_license_gate_stops_serving(gateway_home: Home, cpu_engine: TransformersEngine) -> None:
     settings = gateway_settings(gateway_home.path)
-    async with running_gateway(settings, cpu_engine, open_index=False, gate=StoppedLicense()) as gw:
-        async with gw.client(gateway_home.admin_token) as client:
-            response = await client.post("/v1/completions", json=SHORT)
-            ready = await client.get("/readyz")
+    async with (
+        running_gateway(settings, cpu_engine, open_index=False, gate=StoppedLicense()) as gw,
+        gw.client(gateway_home.admin_token) as client,
+    ):
+        response = await client.post("/v1/completions", json=SHORT)
+        ready = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "license" and "STOPPED" in response.json()["error"]["message"]
     assert ready.status_code == 503 and ready.json()["checks"]["license"]["state"] == "STOPPED"
@@ -89,10 +93,12 @@ async def test_a_bug_is_a_500_without_internals(gateway_home: Home, cpu_engine: 
         raise RuntimeError("password=hunter2 in /srv/secret/config.py")
 
     settings = gateway_settings(gateway_home.path)
-    async with running_gateway(settings, cpu_engine, open_index=False, routers=[router]) as gw:
-        async with gw.client(gateway_home.admin_token) as client:
-            response = await client.get("/v1/broken")
-            after = await client.get("/healthz")
+    async with (
+        running_gateway(settings, cpu_engine, open_index=False, routers=[router]) as gw,
+        gw.client(gateway_home.admin_token) as client,
+    ):
+        response = await client.get("/v1/broken")
+        after = await client.get("/healthz")
     assert response.status_code == 500
     error = response.json()["error"]
     assert (error["type"], error["code"]) == ("server_error", "internal_error")

@@ -104,9 +104,11 @@ def test_chat_stream(client: openai.OpenAI) -> None:
 
 def test_errors_surface_as_the_sdk_exception_types(served: Served, served_home: Home,
                                                    client: openai.OpenAI) -> None:
-    with openai.OpenAI(base_url=served.url + "/v1", api_key="cm_wrong", max_retries=0) as stranger:
-        with pytest.raises(openai.AuthenticationError) as unauthenticated:
-            stranger.models.list()
+    with (
+        openai.OpenAI(base_url=served.url + "/v1", api_key="cm_wrong", max_retries=0) as stranger,
+        pytest.raises(openai.AuthenticationError) as unauthenticated,
+    ):
+        stranger.models.list()
     assert unauthenticated.value.status_code == 401 and unauthenticated.value.code == "invalid_api_key"
 
     with pytest.raises(openai.NotFoundError) as unknown_model:
@@ -122,10 +124,12 @@ def test_errors_surface_as_the_sdk_exception_types(served: Served, served_home: 
                                        temperature="warm")  # type: ignore[arg-type]
     assert wrong_type.value.param == "temperature"
 
-    with openai.OpenAI(base_url=served.url + "/v1", api_key=served_home.user_token, max_retries=0) as scoped:
-        with pytest.raises(openai.PermissionDeniedError) as out_of_scope:
-            scoped.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "keys?"}],
-                                           max_tokens=1, extra_body={"repo": "secret"})
+    with (
+        openai.OpenAI(base_url=served.url + "/v1", api_key=served_home.user_token, max_retries=0) as scoped,
+        pytest.raises(openai.PermissionDeniedError) as out_of_scope,
+    ):
+        scoped.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "keys?"}],
+                                       max_tokens=1, extra_body={"repo": "secret"})
     assert out_of_scope.value.param == "repo"
 
 

@@ -41,7 +41,7 @@ def wait_for_output(served: Served, text: str, timeout: float = 60) -> str:
 def self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
@@ -112,7 +112,8 @@ def test_bad_tls_configuration_is_one_line(tmp_path: Path, env: dict[str, str], 
 
     from tests.conftest import VENV_BIN
 
-    result = subprocess.run([str(VENV_BIN / "codemoat"), "serve", "--port", "0"], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "CODEMOAT_HOME": str(tmp_path), **NO_MODEL, **env})
+    result = subprocess.run([str(VENV_BIN / "codemoat"), "serve", "--port", "0"], capture_output=True,
+                            text=True, timeout=120, check=False,
+                            env={**os.environ, "CODEMOAT_HOME": str(tmp_path), **NO_MODEL, **env})
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {message}"

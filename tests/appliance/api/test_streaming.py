@@ -39,12 +39,14 @@ async def sse_events(response: Any) -> list[Any]:
 async def test_chat_stream_format(gateway: Gateway, gateway_home: Home) -> None:
     body = {"messages": [{"role": "user", "content": "What does invoice_total return?"}], "max_tokens": 6,
             "stream": True, "stream_options": {"include_usage": True}}
-    async with gateway.client(gateway_home.admin_token) as client:
-        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            assert "ttft;dur=" in response.headers["server-timing"]
-            events = await sse_events(response)
+    async with (
+        gateway.client(gateway_home.admin_token) as client,
+        client.stream("POST", "/v1/chat/completions", json=body) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert "ttft;dur=" in response.headers["server-timing"]
+        events = await sse_events(response)
     assert events[-1] == "[DONE]"
     chunks = events[:-1]
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
@@ -98,15 +100,17 @@ async def test_code_completion_stream_matches_the_non_streamed_answer(gateway: G
 async def test_client_disconnect_stops_the_generation(gateway: Gateway, gateway_home: Home,
                                                       cpu_engine: TransformersEngine) -> None:
     before = cpu_engine.tokens_generated
-    async with gateway.client(gateway_home.admin_token) as client:
-        async with client.stream("POST", "/v1/chat/completions", json=ESSAY) as response:
-            assert response.status_code == 200
-            seen = 0
-            async for line in response.aiter_lines():
-                if '"content"' in line and '"content":""' not in line:
-                    seen += 1
-                if seen == 3:
-                    break
+    async with (
+        gateway.client(gateway_home.admin_token) as client,
+        client.stream("POST", "/v1/chat/completions", json=ESSAY) as response,
+    ):
+        assert response.status_code == 200
+        seen = 0
+        async for line in response.aiter_lines():
+            if '"content"' in line and '"content":""' not in line:
+                seen += 1
+            if seen == 3:
+                break
         # Leaving the block closed the connection mid-stream.
     await cpu_engine.wait_idle()  # returns once the engine let go of the request: cancelled, or finished
     generated = cpu_engine.tokens_generated - before

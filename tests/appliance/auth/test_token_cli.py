@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from appliance.auth.tokens import TokenStore
 from appliance.config import load_settings

@@ -3,14 +3,19 @@ revocable, and `last_used` written at most once per interval."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
 from appliance.audit.log import Actor, AuditLog
-from appliance.auth.errors import AuthenticationError, PermissionDeniedError, TokenConflictError, TokenNotFoundError
+from appliance.auth.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    TokenConflictError,
+    TokenNotFoundError,
+)
 from appliance.auth.tokens import TokenStore, hash_secret
 from appliance.state.config import StateSettings
 from appliance.state.db import Database
@@ -100,7 +105,7 @@ def test_names_and_roles_conflicts(db: Database) -> None:
 
 
 def test_last_used_is_touched_at_most_once_per_interval(db: Database) -> None:
-    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
     store = TokenStore(db, clock=lambda: now[0], touch_interval=timedelta(seconds=60))
     issued = store.create("one")
 

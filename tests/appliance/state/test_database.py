@@ -42,19 +42,17 @@ def test_session_rolls_back_on_error_and_says_why(tmp_path: Path) -> None:
     db = Database.open(StateSettings(), tmp_path)
     with db.session() as session:
         session.add(User(name="ada"))
-    with pytest.raises(StateError, match="IntegrityError"):
-        with db.session() as session:
-            session.add(User(name="bob"))
-            session.add(User(name="ada"))  # unique name
+    with pytest.raises(StateError, match="IntegrityError"), db.session() as session:
+        session.add(User(name="bob"))
+        session.add(User(name="ada"))  # unique name
     with db.session() as session:
         assert sorted(session.scalars(select(User.name))) == ["ada"]
 
 
 def test_role_is_constrained(tmp_path: Path) -> None:
     db = Database.open(StateSettings(), tmp_path)
-    with pytest.raises(StateError):
-        with db.session() as session:
-            session.add(User(name="eve", role="root"))
+    with pytest.raises(StateError), db.session() as session:
+        session.add(User(name="eve", role="root"))
 
 
 def test_database_url_defaults_to_sqlite_under_home_and_accepts_postgres(tmp_path: Path) -> None:
