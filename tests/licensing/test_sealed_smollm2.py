@@ -57,6 +57,18 @@ class WriteWatch:
                 self.writes.append(f"{event}:{args[0]}")
 
 
+def _top_level_files(directory: Path) -> dict[Path, int]:
+    """Files directly in `directory` (where a stray relative write would land), by mtime."""
+    files = {}
+    for path in directory.iterdir():
+        try:
+            if path.is_file():
+                files[path] = path.stat().st_mtime_ns
+        except OSError:
+            continue
+    return files
+
+
 def _tree_state(*roots: Path) -> dict[str, tuple[int, int]]:
     state = {}
     for root in roots:
@@ -116,30 +128,36 @@ def test_sealed_load_equals_plain_load_and_writes_nothing(sealed_smollm2) -> Non
         'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n', return_tensors="pt"
     )
 
+    # Roots only this process writes to: other engineers' processes on this machine convert the same bundled
+    # model to fp32 under the shared /tmp, which would look like leaked plaintext. Any library that asks
+    # `tempfile` for a scratch file during the load gets the private directory, which is watched.
+    private_tmp = sealed_dir.parent / "private-tmp"
+    private_tmp.mkdir(exist_ok=True)
     watched_roots = [
         sealed_dir.parent,
-        Path(tempfile.gettempdir()),
         cache_root(),
-        Path.cwd(),
         Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")),
     ]
+    cwd_files = _top_level_files(Path.cwd())
     before = _tree_state(*watched_roots)
     watch = WriteWatch.get()
     watch.writes.clear()
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
     watch.active = True
     try:
         sealed_model = service.load_sealed_transformers(sealed_dir)
     finally:
         watch.active = False
+        tempfile.tempdir = saved_tempdir
     after = _tree_state(*watched_roots)
+    new_in_cwd = [p for p, mtime in _top_level_files(Path.cwd()).items() if cwd_files.get(p) != mtime]
 
     assert watch.writes == [], f"files opened for writing during the sealed load: {watch.writes}"
-    # Other processes on this machine may write under /tmp meanwhile: what matters is that no file created or
-    # changed during the load holds any piece of the plaintext weights.
+    # What matters is that no file created or changed during the load holds any piece of the plaintext.
     weights = (plain_dir / "model.safetensors").read_bytes()
     probes = [weights[at : at + 64] for at in range(len(weights) // 7, len(weights), len(weights) // 7)]
     del weights
-    changed = [path for path in after if before.get(path) != after[path]]
+    changed = [path for path in after if before.get(path) != after[path]] + [str(p) for p in new_in_cwd]
     for path in changed:
         try:
             content = Path(path).read_bytes()
