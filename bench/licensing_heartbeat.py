@@ -39,12 +39,21 @@ def _measure(fn, n: int) -> list[float]:
 
 
 def main() -> None:
+    import shutil
+
+    scratch = Path(tempfile.mkdtemp(prefix="codemoat-bench-"))
+    try:
+        _run(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the sealed copy is another 540 MB
+
+
+def _run(work: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="codemoat-heartbeat-"))
     now = int(time.time())
     vendor = VendorKeyring.generate(work / "vendor", name="bench", now=now - 86400)
     plain = work / "plain"

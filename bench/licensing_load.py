@@ -70,6 +70,16 @@ def _crypto_only_gib_s(sealed, key: bytearray, rounds: int) -> float:
 
 
 def main() -> None:
+    import shutil
+
+    scratch = Path(tempfile.mkdtemp(prefix="codemoat-bench-"))
+    try:
+        _run(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the sealed copy is another 540 MB
+
+
+def _run(work: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
@@ -83,7 +93,6 @@ def main() -> None:
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     plain_dir = smollm2_fp32_dir()
     size = (plain_dir / "model.safetensors").stat().st_size
-    work = Path(tempfile.mkdtemp(prefix="codemoat-bench-"))
     now = int(time.time())
     vendor = VendorKeyring.generate(work / "vendor", name="bench", now=now - 86400)
     seal_s, _ = _timed(lambda: vendor.seal(plain_dir, work / "sealed", model_id="smollm2", now=now))
