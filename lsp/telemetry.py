@@ -45,6 +45,8 @@ class Telemetry:
         self._by_id: dict[str, ShownSuggestion] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts: dict[str, int] = {"shown": 0, "accepted": 0, "rejected": 0, "sent": 0}
+        self.send_delay_s = 0.05
+        self._scheduled = 0
 
     def shown(self, uri: str, suggestion: ShownSuggestion) -> None:
         previous = self._pending.get(uri)
@@ -91,6 +93,12 @@ class Telemetry:
             "from_cache": suggestion.from_cache,
             "client": USER_AGENT,
         }
+        # Started a moment later, so that it never runs between a suggestion and its answer to the editor.
+        asyncio.get_running_loop().call_later(self.send_delay_s, self._spawn, body)
+        self._scheduled += 1
+
+    def _spawn(self, body: dict[str, Any]) -> None:
+        self._scheduled -= 1
         task = asyncio.get_running_loop().create_task(self._send(body))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -110,5 +118,7 @@ class Telemetry:
             self.counts["sent"] += 1
 
     async def drain(self) -> None:
+        if self._scheduled:
+            await asyncio.sleep(self.send_delay_s)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
