@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -97,8 +97,9 @@ def delete_conversation(conversation_id: int, caller: CallerDep, console: Consol
 
 
 @router.post("/conversations/{conversation_id}/messages", summary="Ask; the answer streams as server-sent events")
-async def ask(conversation_id: int, body: Question, caller: CallerDep, console: ConsoleDep) -> Response:
-    return await chat.answer(console, caller.principal, conversation_id, body.content, body.repos)
+async def ask(conversation_id: int, body: Question, caller: CallerDep, console: ConsoleDep,
+              request: Request) -> Response:
+    return await chat.answer(console, caller.principal, conversation_id, body.content, body.repos, request)
 
 
 @router.get("/search", summary="Search the code the caller may read")

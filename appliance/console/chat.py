@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+from fastapi import Request
+
 from appliance.api.deps import check_serving
 from appliance.api.serving.chat import serve_chat
 from appliance.api.sse import EventStreamResponse
@@ -44,7 +46,7 @@ def _history(conversation_messages: list[Any], limit: int) -> list[dict[str, str
 
 
 async def answer(console: ConsoleServices, principal: Principal, conversation_id: int, content: str,
-                 repos: list[str] | None) -> EventStreamResponse:
+                 repos: list[str] | None, request: Request) -> EventStreamResponse:
     settings = console.settings.console
     if not isinstance(content, str) or not content.strip():
         raise InvalidInputError("content: ask a question", param="content")
@@ -64,7 +66,8 @@ async def answer(console: ConsoleServices, principal: Principal, conversation_id
         "repo": list(scope) if selected else None,
     })
     try:
-        upstream = await serve_chat(body, principal=principal, services=console.gateway, timer=StageTimer())
+        upstream = await serve_chat(body, principal=principal, services=console.gateway, timer=StageTimer(),
+                                    request=request)
     except Exception as exc:
         conversations.add_message(principal.user_id, conversation_id, "assistant", str(exc), status="error")
         raise

@@ -62,3 +62,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 @pytest.fixture
 def audit(database: Database) -> AuditLog:
     return AuditLog(database)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Converted copies of the bundled model, shared by every server a test session starts."""
+    return tmp_path_factory.mktemp("model-cache")

@@ -1,0 +1,199 @@
+"""The access matrix: users × groups × repositories over completion, chat, search and sources, driven through
+HTTP against a real gateway on the CPU engine and a real index. A caller's retrieval touches only the
+repositories their groups grant (everything for an administrator), narrowed by their token's own scope:
+not one citation, hit or source from any other repository (zero leaks), and every granted repository is
+really retrieved from (so the test cannot pass by retrieving nothing)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from appliance.audit.log import AuditLog
+from appliance.auth.tokens import TokenStore
+from appliance.state.db import Database
+from appliance.users.accounts import Accounts
+from appliance.users.groups import Groups
+from indexer.service import CodeIndex
+
+from .conftest import ADMIN
+from .live import LiveServer, serve, settings_for, sign_in
+
+pytestmark = pytest.mark.slow
+
+REPOS = {
+    "alpha": ("ledger.py", '''def alpha_ledger_balance(entries):
+    """Sum the debit and credit entries of the general ledger into a balance."""
+    return sum(e.debit - e.credit for e in entries)
+''', "general ledger debit credit balance", "balance = alpha_ledger_balance("),
+    "beta": ("router.py", '''def beta_route_table(prefixes):
+    """Build the network routing table from announced prefixes and next hops."""
+    return {p.prefix: p.next_hop for p in prefixes}
+''', "network routing table prefixes next hops", "table = beta_route_table("),
+    "gamma": ("cipher.py", '''def gamma_rotate_cipher(plaintext, shift):
+    """Encrypt plaintext with the rotation cipher, shifting every letter."""
+    return "".join(chr((ord(c) - 97 + shift) % 26 + 97) for c in plaintext)
+''', "rotation cipher encrypt plaintext shifting letters", "secret = gamma_rotate_cipher("),
+}
+ALL = frozenset(REPOS)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    token: str
+    allowed: frozenset[str]
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[LiveServer, list[Caller]]]:
+    root = tmp_path_factory.mktemp("matrix")
+    home = root / "home"
+    with CodeIndex.open(settings_for(home, model_cache).indexer, home) as index:
+        for repo, (path, text, _, _) in REPOS.items():
+            folder = root / "src" / repo
+            folder.mkdir(parents=True)
+            (folder / path).write_text(text)
+            index.index(folder, name=repo)
+    db = Database.open(settings_for(home, model_cache).state, home)
+    audit = AuditLog(db)
+    accounts, groups, tokens = Accounts(db, audit), Groups(db, audit), TokenStore(db)
+    accounts.create("root", role="admin", password="root-password-1", actor=ADMIN)
+    for name in ("ann", "ben", "cy", "dee"):
+        accounts.create(name, password=f"{name}-password-1", actor=ADMIN)
+    groups.create("ledger-team", members=["ann", "ben"], repos=["alpha"], actor=ADMIN)
+    groups.create("infra-team", members=["ben", "cy"], repos=["beta", "gamma"], actor=ADMIN)
+
+    def token(name: str, user: str, repos: list[str] | None = None) -> str:
+        return tokens.create(name, user=user, repos=repos).token
+
+    callers = [
+        Caller("root", token("root-all", "root"), ALL),
+        Caller("root-narrowed-to-beta", token("root-beta", "root", ["beta"]), frozenset({"beta"})),
+        Caller("ann", token("ann-all", "ann"), frozenset({"alpha"})),
+        Caller("ben", token("ben-all", "ben"), ALL),
+        Caller("ben-narrowed-to-gamma", token("ben-gamma", "ben", ["gamma", "nonexistent"]), frozenset({"gamma"})),
+        Caller("cy", token("cy-all", "cy"), frozenset({"beta", "gamma"})),
+        Caller("cy-narrowed-outside-grants", token("cy-alpha", "cy", ["alpha"]), frozenset()),
+        Caller("dee-no-groups", token("dee-all", "dee"), frozenset()),
+    ]
+    db.close()
+    with serve(settings_for(home, model_cache)) as live:
+        yield live, callers
+
+
+def repos_of(items: list[dict]) -> set[str]:
+    return {item["repo"] for item in items}
+
+
+CALLER_NAMES = ["root", "root-narrowed-to-beta", "ann", "ben", "ben-narrowed-to-gamma", "cy",
+                "cy-narrowed-outside-grants", "dee-no-groups"]
+
+
+@pytest.fixture(params=CALLER_NAMES)
+def caller(request: pytest.FixtureRequest, matrix) -> Caller:  # type: ignore[no-untyped-def]
+    return next(c for c in matrix[1] if c.name == request.param)
+
+
+@pytest.fixture
+def client(matrix, caller: Caller) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+    with matrix[0].client(caller.token) as client:
+        yield client
+
+
+def test_search_returns_only_granted_repositories(caller: Caller, client: httpx.Client) -> None:
+    for repo, (_, _, topic, _) in REPOS.items():
+        hits = client.get("/api/search", params={"q": topic, "k": 10}).json()["hits"]
+        # The index holds one chunk per repository: a search returns every chunk in scope, and only those.
+        assert repos_of(hits) == caller.allowed, f"{caller.name} searching {repo!r}"
+        if repo in caller.allowed:
+            assert hits[0]["repo"] == repo
+        pinned = client.get("/api/search", params={"q": topic, "repo": repo})
+        if repo in caller.allowed:
+            assert pinned.status_code == 200 and repos_of(pinned.json()["hits"]) == {repo}
+        else:
+            assert pinned.status_code == 403 and pinned.json()["error"]["param"] == "repo"
+
+
+def test_sources_are_readable_only_when_granted(caller: Caller, client: httpx.Client) -> None:
+    for repo, (path, text, _, _) in REPOS.items():
+        answer = client.get("/api/sources", params={"repo": repo, "path": path, "start_line": 1, "end_line": 3})
+        if repo in caller.allowed:
+            assert answer.status_code == 200
+            assert answer.json()["text"] == "\n".join(text.splitlines()[:3])
+        else:
+            assert answer.status_code == 403, f"{caller.name} read {repo}"
+            assert text.splitlines()[0] not in answer.text
+
+
+def test_chat_cites_only_granted_repositories(caller: Caller, client: httpx.Client) -> None:
+    question = "How do the ledger balance, the routing table and the rotation cipher work?"
+    answer = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}],
+                                                       "max_tokens": 1})
+    assert answer.status_code == 200, answer.text
+    assert repos_of(answer.json()["codemoat"]["citations"]) == caller.allowed
+    streamed = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}],
+                                                         "max_tokens": 1, "stream": True})
+    cited: set[str] = set()
+    for line in streamed.text.split("\n"):
+        if line.startswith("data: {") and '"codemoat"' in line:
+            cited |= repos_of(json.loads(line[6:])["codemoat"]["citations"])
+    assert cited == caller.allowed
+    for repo in REPOS:
+        if repo not in caller.allowed:
+            pinned = client.post("/v1/chat/completions", json={
+                "messages": [{"role": "user", "content": question}], "max_tokens": 1, "repo": repo})
+            assert pinned.status_code == 403 and pinned.json()["error"]["param"] == "repo"
+
+
+def test_completion_context_comes_only_from_granted_repositories(caller: Caller, client: httpx.Client) -> None:
+    prefix = "".join(f"# {topic}\n{call}entries)\n" for _, _, topic, call in REPOS.values()) + "total = "
+    done = client.post("/v1/completions", json={"prompt": prefix, "suffix": "\n", "path": "app/main.py",
+                                                "language": "python", "max_tokens": 1})
+    assert done.status_code == 200, done.text
+    cited = repos_of(done.json()["codemoat"]["citations"])
+    assert cited == caller.allowed, f"{caller.name} got context from {cited}"
+    for repo in REPOS:
+        if repo not in caller.allowed:
+            pinned = client.post("/v1/completions", json={"prompt": prefix, "repo": repo, "path": "app/main.py",
+                                                          "max_tokens": 1})
+            assert pinned.status_code == 403 and pinned.json()["error"]["param"] == "repo"
+
+
+def test_console_chat_streams_sources_within_the_session_users_access(matrix) -> None:  # type: ignore[no-untyped-def]
+    """The console's own chat (session cookie, not a token) retrieves within the same scope."""
+    live, _ = matrix
+    for user, allowed in (("ann", {"alpha"}), ("cy", {"beta", "gamma"})):
+        with sign_in(live, user, f"{user}-password-1") as client:
+            conversation = client.post("/api/conversations", json={}).json()
+            with client.stream("POST", f"/api/conversations/{conversation['id']}/messages",
+                               json={"content": "Explain the ledger balance, the routing table and the cipher."}
+                               ) as stream:
+                assert stream.status_code == 200
+                body = stream.read().decode()
+            cited: set[str] = set()
+            for line in body.split("\n"):
+                if line.startswith("data: ") and '"sources"' in line:
+                    cited |= repos_of(json.loads(line[6:])["sources"])
+            assert cited == allowed
+            stored = client.get(f"/api/conversations/{conversation['id']}").json()["messages"]
+            assert [m["role"] for m in stored] == ["user", "assistant"]
+            assert repos_of(stored[1]["citations"]) == allowed
+            forbidden = next(r for r in REPOS if r not in allowed)
+            refused = client.post(f"/api/conversations/{conversation['id']}/messages",
+                                  json={"content": "hello", "repos": [forbidden]})
+            assert refused.status_code == 403 and refused.json()["error"]["param"] == "repo"
+
+
+def test_no_token_means_no_access(matrix) -> None:  # type: ignore[no-untyped-def]
+    live, _ = matrix
+    with httpx.Client(base_url=live.url) as client:
+        assert client.get("/api/search", params={"q": "ledger"}).status_code == 401
+        assert client.get("/api/sources", params={"repo": "alpha", "path": "ledger.py"}).status_code == 401
+        assert client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+                           ).status_code == 401
