@@ -224,9 +224,12 @@ async def start_bridge(
 @dataclass
 class Relay:
     """A TCP relay in front of the appliance that records, per connection, whether the client (the bridge) hung
-    up before the appliance sent any response byte: that is an abandoned request, seen from the wire."""
+    up before it got any response byte: that is an abandoned request, seen from the wire. With `hold_answers`
+    the appliance's answers are kept back (the appliance still gets every request), so that a test decides
+    when the bridge gives up rather than racing a fast model."""
 
     target_port: int
+    hold_answers: bool = False
     port: int = 0
     requests_seen: asyncio.Event = field(default_factory=asyncio.Event)
     abandoned: asyncio.Event = field(default_factory=asyncio.Event)
@@ -258,6 +261,8 @@ class Relay:
 
         async def upstream_to_client() -> None:
             while data := await up_reader.read(65536):
+                if self.hold_answers:
+                    continue
                 answered.set()
                 writer.write(data)
                 await writer.drain()

@@ -73,7 +73,7 @@ async def test_completion_fallback_for_clients_without_inline(appliance: Applian
 
 
 async def test_cancel_request_cancels_the_upstream_request(appliance: Appliance, open_bridge, workspace: Path) -> None:
-    relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1])).start()
+    relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1]), hold_answers=True).start()
     try:
         bridge = await open_bridge(init_options=_options(appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400))
         uri = (workspace / "fib.py").as_uri()
@@ -272,7 +272,7 @@ async def test_acceptance_telemetry_never_bothers_the_user(appliance: Appliance,
 async def test_a_late_suggestion_is_dropped_and_its_request_abandoned(
     appliance: Appliance, open_bridge, workspace: Path
 ) -> None:
-    relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1])).start()
+    relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1]), hold_answers=True).start()
     try:
         bridge = await open_bridge(
             init_options=_options(appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400, timeoutMs=300)
