@@ -138,11 +138,16 @@ class EdgeStore:
     def close(self) -> None:
         with self._closing:
             shard, self._shard = self._shard, None
-        if shard is not None:
+        if shard is None:
+            return
+        failure: Exception | None = None
+        for step in (shard.flush, shard.close):  # close even when the flush fails, to release the lock
             try:
-                shard.flush()
-            finally:
-                shard.close()
+                step()
+            except Exception as exc:  # qdrant_edge raises bare Exception with a message
+                failure = failure or exc
+        if failure is not None:
+            raise StoreError(f"cannot close the index at {self.path}: {_first_line(failure)}") from failure
 
     # -- internals ---------------------------------------------------------------------------------------------
 
