@@ -144,7 +144,7 @@ class EdgeStore:
         for step in (shard.flush, shard.close):  # close even when the flush fails, to release the lock
             try:
                 step()
-            except Exception as exc:  # qdrant_edge raises bare Exception with a message
+            except Exception as exc:  # noqa: BLE001 - qdrant_edge raises bare Exception; re-raised below
                 failure = failure or exc
         if failure is not None:
             raise StoreError(f"cannot close the index at {self.path}: {_first_line(failure)}") from failure
