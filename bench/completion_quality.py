@@ -4,7 +4,8 @@
 
 Tasks: in standard-library functions, a line that calls a function or class imported from ANOTHER standard-
 library module (`from json.decoder import scanstring` … `scanstring(s, end)`, or `os.path.join(…)` through
-`import os`) is cut at the start of the call; the model must write the rest of the line. The file itself is
+`import os`) is cut at the start of the call (`--cut call`, the callee's name unseen: only retrieval can help)
+or after `callee(` (`--cut args`: the symbol table can find the definition); the model writes the rest. The file itself is
 excluded from retrieval (the gateway excludes the open file), so the callee's definition can only come from
 the symbol table or from retrieval over the other modules.
 
@@ -23,6 +24,7 @@ import ast
 import asyncio
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -41,6 +43,7 @@ from appliance.prompts import (  # noqa: E402
     CompletionRequest,
     CompletionSettings,
     build_completion_prompt,
+    cached_counter,
     get_family,
     postprocess_completion,
 )
@@ -89,7 +92,7 @@ def _top_level_defs(path: Path, cache: dict[Path, set[str]]) -> set[str]:
     return cache[path]
 
 
-def make_tasks(corpus: Path, count: int, seed: int) -> list[Task]:
+def make_tasks(corpus: Path, count: int, seed: int, cut: str = "call") -> list[Task]:
     modules = _module_files(corpus)
     defs_cache: dict[Path, set[str]] = {}
     candidates: list[Task] = []
@@ -130,8 +133,13 @@ def make_tasks(corpus: Path, count: int, seed: int) -> list[Task]:
                     continue
                 line = lines[call.lineno - 1]
                 col = len(line.encode("utf-8")[: call.col_offset].decode("utf-8", "replace"))
+                if cut == "args":  # the user has typed `callee(`: the rest is the arguments
+                    opening = line.find(callee + "(", col)
+                    if opening < 0:
+                        continue
+                    col = opening + len(callee) + 1
                 target = line[col:].rstrip()
-                if len(target) < 8 or call.lineno < 20:
+                if len(target) < (3 if cut == "args" else 8) or call.lineno < 20:
                     continue
                 offset = sum(len(l) + 1 for l in lines[: call.lineno - 1])
                 prefix = text[: offset + col]
@@ -166,9 +174,10 @@ async def run(args: argparse.Namespace) -> None:
         print(f"indexed {report.files} files, {report.total_chunks} chunks in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)
     index.search("warm up the embedder", k=1, flt=SearchFilter(repos=(REPO,)))
-    tasks = make_tasks(corpus, args.tasks, args.seed)
+    tasks = make_tasks(corpus, args.tasks, args.seed, args.cut)
     engine = TransformersEngine(EngineSettings(threads=args.threads), home)
     await engine.wait_until_ready()
+    count = cached_counter(engine.count_tokens)  # as the gateway wires it
     family = get_family("smollm2")
     settings = CompletionSettings(latency_budget_ms=args.latency_budget_ms)
     scope = SearchFilter(repos=(REPO,))
@@ -179,7 +188,7 @@ async def run(args: argparse.Namespace) -> None:
         for condition, source in (("without", None), ("with", index)):
             t = time.perf_counter()
             built = await build_completion_prompt(
-                request, family=family, count_tokens=engine.count_tokens, context_length=args.context_length,
+                request, family=family, count_tokens=count, context_length=args.context_length,
                 max_tokens=args.max_tokens, source=source, settings=settings)
             build_ms = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
@@ -197,7 +206,8 @@ async def run(args: argparse.Namespace) -> None:
                 "edit_similarity": edit_similarity(got, task.target.strip()), "names_callee": task.callee in got,
                 "build_ms": build_ms, "generate_s": gen_s, "prompt_tokens": built.prompt_tokens,
                 "context_tokens": built.context_tokens, "snippets": len(built.snippets),
-                "definition_found": any(s.symbol == task.callee for s in built.snippets),
+                "definition_found": bool(re.search(rf"\b(?:def|class) {re.escape(task.callee)}\b",
+                                                   built.prompt[: built.prompt.rfind(built.prefix)])),
                 "retrieval_ms": stages["retrieval"].ms if "retrieval" in stages else None,
                 "symbols_ms": stages["symbols"].ms if "symbols" in stages else None,
             })
@@ -218,8 +228,8 @@ def report_markdown(rows: dict[str, list[dict[str, object]]], args: argparse.Nam
     lines = [
         f"Machine: {describe()}. {len(rows['with'])} of {args.tasks} tasks, SmolLM2-135M-Instruct (GGUF Q4_1 → fp32, greedy, "
         f"{args.threads} threads), context {args.context_length} tokens, max_tokens {args.max_tokens}, "
-        f"latency budget {args.latency_budget_ms:.0f} ms. `python bench/completion_quality.py --tasks "
-        f"{args.tasks} --seed {args.seed} --context-length {args.context_length} --max-tokens {args.max_tokens} "
+        f"latency budget {args.latency_budget_ms:.0f} ms. `python bench/completion_quality.py --cut {args.cut} "
+        f"--tasks {args.tasks} --seed {args.seed} --context-length {args.context_length} --max-tokens {args.max_tokens} "
         f"--latency-budget-ms {args.latency_budget_ms:.0f}`",
         "",
         "| | exact match | edit similarity | names the callee | callee's definition in prompt "
@@ -248,6 +258,8 @@ def main() -> None:
     ap.add_argument("--home", type=Path, help="data directory; reuses its `stdlib` index if present")
     ap.add_argument("--tasks", type=int, default=40)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cut", choices=("call", "args"), default="call",
+                    help="call: mask the line from the call on; args: the callee's name and `(` are typed")
     ap.add_argument("--context-length", type=int, default=1024)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)

@@ -67,7 +67,8 @@ async def run(args: argparse.Namespace) -> None:
     count = cached_counter(smollm2_counter())
     family = get_family(args.family)
     settings = CompletionSettings(latency_budget_ms=args.latency_budget_ms)
-    scope = SearchFilter(repos=(REPO,))
+    # --all-repos: repos=None, the symbol lookup's other query plan (see RESULTS.md)
+    scope = SearchFilter() if args.all_repos else SearchFilter(repos=(REPO,))
     totals: list[float] = []
     stage_ms: dict[str, list[float]] = {}
     misses: dict[str, int] = {}
@@ -99,7 +100,8 @@ async def run(args: argparse.Namespace) -> None:
         f"Machine: {describe()}. {args.positions} cursor positions × {args.keystrokes + 1} keystrokes = {builds} "
         f"builds, family {args.family}, context {args.context_length}, max_tokens {args.max_tokens}, latency "
         f"budget {args.latency_budget_ms:.0f} ms. `python bench/prompt_latency.py --positions {args.positions} "
-        f"--keystrokes {args.keystrokes} --latency-budget-ms {args.latency_budget_ms:.0f}`",
+        f"--keystrokes {args.keystrokes} --latency-budget-ms {args.latency_budget_ms:.0f}"
+        f"{' --all-repos' if args.all_repos else ''}`",
         "",
         "| stage | p50 ms | p99 ms |",
         "|---|---|---|",
@@ -129,6 +131,7 @@ def main() -> None:
     ap.add_argument("--context-length", type=int, default=2048)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--latency-budget-ms", type=float, default=60.0)
+    ap.add_argument("--all-repos", action="store_true", help="scope every repository instead of `stdlib` only")
     asyncio.run(run(ap.parse_args()))
 
 
