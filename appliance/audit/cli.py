@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -48,7 +47,7 @@ def verify(
 def list_entries(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many entries, newest first."),
-    action: Optional[str] = typer.Option(None, "--action", help="Only actions starting with this (user., repo.)."),
+    action: str | None = typer.Option(None, "--action", help="Only actions starting with this (user., repo.)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """Show the newest entries."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from appliance.errors import ApplianceError
 
-__all__ = ["AuditError", "AuditChainBroken"]
+__all__ = ["AuditChainBroken", "AuditError"]
 
 
 class AuditError(ApplianceError):

@@ -72,7 +72,7 @@ async def answer(console: ConsoleServices, principal: Principal, conversation_id
         conversations.add_message(principal.user_id, conversation_id, "assistant", str(exc), status="error")
         raise
     if not isinstance(upstream, EventStreamResponse):  # pragma: no cover - stream=True always streams
-        raise RuntimeError("the chat serving code did not stream")
+        raise TypeError("the chat serving code did not stream")
     return EventStreamResponse(_relay(upstream, conversations, principal.user_id, conversation_id,
                                       asked.to_json()))
 

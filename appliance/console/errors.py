@@ -16,7 +16,7 @@ from appliance.errors import ApplianceError
 from appliance.jobs.errors import JobError
 from appliance.users.errors import AccountError, SignInError, SignInThrottledError
 
-__all__ = ["LoginRequired", "CsrfError", "shape_of"]
+__all__ = ["CsrfError", "LoginRequired", "shape_of"]
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
           404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error", 429: "rate_limit_error"}

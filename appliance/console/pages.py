@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from appliance.console.deps import ConsoleDep, PageAdminDep, PageSessionDep, check_csrf, read_session
-from appliance.console.login import sign_in_page, sign_in, sign_out
+from appliance.console.login import sign_in, sign_in_page, sign_out
 from appliance.console.pages_common import render
 from appliance.console.routing import PageRoute
 

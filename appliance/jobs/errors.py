@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from appliance.errors import ApplianceError
 
-__all__ = ["JobError", "SourceError", "RepositoryNotFound", "RepositoryConflict", "SyncError", "JobCancelled"]
+__all__ = ["JobCancelled", "JobError", "RepositoryConflict", "RepositoryNotFound", "SourceError", "SyncError"]
 
 
 class JobError(ApplianceError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -122,8 +121,8 @@ def role(ctx: typer.Context, name: str = typer.Argument(...),
 def group_create(
     ctx: typer.Context,
     name: str = typer.Argument(...),
-    members: Optional[str] = typer.Option(None, "--members", help="Comma-separated user names."),
-    repos: Optional[str] = typer.Option(None, "--repos", help="Comma-separated repositories the group may read."),
+    members: str | None = typer.Option(None, "--members", help="Comma-separated user names."),
+    repos: str | None = typer.Option(None, "--repos", help="Comma-separated repositories the group may read."),
     description: str = typer.Option("", "--description"),
 ) -> None:
     """Create a group, with members and repository grants."""

@@ -17,9 +17,9 @@ from appliance.auth.errors import AuthenticationError, AuthError
 
 __all__ = [
     "AccountError",
+    "ConflictError",
     "InvalidInputError",
     "NotFoundError",
-    "ConflictError",
     "SignInError",
     "SignInThrottledError",
 ]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from appliance.state.db import Database
+from appliance.state.errors import StateError
 from appliance.state.models import LoginFailure, utcnow
 from appliance.users.errors import SignInThrottledError
 
@@ -52,6 +53,12 @@ class LoginThrottle:
                 f"too many failed sign-ins: try again in {wait} seconds", retry_after=wait)
 
     def failed(self, keys: Sequence[str]) -> None:
+        try:
+            self._count(keys)
+        except StateError:  # two first failures raced to insert the same key: count once more, now it exists
+            self._count(keys)
+
+    def _count(self, keys: Sequence[str]) -> None:
         now = self._clock()
         window = timedelta(seconds=self.policy.window_s)
         with self._db.session() as session:

@@ -301,7 +301,7 @@ def test_telemetry_feeds_the_usage_numbers(live: LiveServer) -> None:
         assert usage["active_users"] >= 1
         python = next(row for row in usage["per_language"] if row["language"] == "python")
         assert (python["shown"], python["accepted"]) == (3, 2)
-        today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        today = dt.datetime.now(dt.UTC).date().isoformat()
         assert any(day["day"] == today and day["accepted"] == 2 for day in usage["per_day"])
         page = root.get("/console/admin/usage")
         assert page.status_code == 200 and "67%" in page.text
@@ -339,16 +339,17 @@ def test_tls_sessions_use_secure_host_only_cookies(tmp_path: Path, model_cache: 
     db = Database.open(settings.state, settings.home)
     Accounts(db, AuditLog(db)).create("tls", password="tls-password-1", actor=ADMIN)
     db.close()
-    with serve(settings, ssl={"ssl_certfile": str(cert), "ssl_keyfile": str(key)}, wait_ready=False) as server:
-        with httpx.Client(base_url=server.url, verify=False, follow_redirects=False) as client:
-            page = client.get("/console/login")
-            assert "__Host-codemoat_login_csrf=" in page.headers["set-cookie"]
-            csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-            done = client.post("/console/login", data={"csrf": csrf, "username": "tls", "password": "tls-password-1"})
-            cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and "session" in v)
-            assert cookie.startswith("__Host-codemoat_session=")
-            assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
-            assert "strict-transport-security" in client.get("/api/me").headers
+    tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    with serve(settings, ssl=tls, wait_ready=False) as server, \
+            httpx.Client(base_url=server.url, verify=False, follow_redirects=False) as client:
+        page = client.get("/console/login")
+        assert "__Host-codemoat_login_csrf=" in page.headers["set-cookie"]
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        done = client.post("/console/login", data={"csrf": csrf, "username": "tls", "password": "tls-password-1"})
+        cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and "session" in v)
+        assert cookie.startswith("__Host-codemoat_session=")
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert "strict-transport-security" in client.get("/api/me").headers
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
@@ -359,7 +360,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))

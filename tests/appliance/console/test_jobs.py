@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,7 @@ MAILER = '''def send_reminder(address):
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        self.now = datetime(2026, 3, 1, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -3,16 +3,22 @@ grant (everything for an administrator), narrowed by the token's own list. On SQ
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from appliance.audit.log import AuditLog
 from appliance.auth.errors import PermissionDeniedError
 from appliance.auth.tokens import TokenStore
-from appliance.audit.log import AuditLog
 from appliance.state.db import Database
 from appliance.users.accounts import Accounts
-from appliance.users.errors import ConflictError, InvalidInputError, NotFoundError, SignInError, SignInThrottledError
+from appliance.users.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    SignInError,
+    SignInThrottledError,
+)
 from appliance.users.groups import Groups
 from appliance.users.passwords import hash_password, verify_password
 from appliance.users.throttle import LoginThrottle, ThrottlePolicy, source_key, user_key
@@ -144,7 +150,7 @@ def test_every_change_is_audited(accounts: Accounts, groups: Groups, audit: Audi
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
