@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe  # noqa: E402
+from machine import describe
 
-from appliance.audit.log import Actor, AuditLog  # noqa: E402
-from appliance.auth.tokens import TokenStore  # noqa: E402
-from appliance.console.sessions import SessionStore  # noqa: E402
-from appliance.state.config import StateSettings  # noqa: E402
-from appliance.state.db import Database  # noqa: E402
-from appliance.users.accounts import Accounts  # noqa: E402
-from appliance.users.groups import Groups  # noqa: E402
+from appliance.audit.log import Actor, AuditLog
+from appliance.auth.tokens import TokenStore
+from appliance.console.sessions import SessionStore
+from appliance.state.config import StateSettings
+from appliance.state.db import Database
+from appliance.users.accounts import Accounts
+from appliance.users.groups import Groups
 
 
 def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
