@@ -198,3 +198,8 @@ def test_build_engine_needs_upstream_urls(tmp_path) -> None:
 def test_settings_refuse_non_http_urls() -> None:
     with pytest.raises(ValueError, match="http"):
         EngineSettings(upstream_urls=["ftp://x"])
+
+
+def test_build_engine_for_vllm_needs_a_model_dir(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="model_dir"):
+        build_engine(EngineSettings(kind="vllm"), tmp_path)
