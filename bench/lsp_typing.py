@@ -1,7 +1,7 @@
 """A replayed typing session through the bridge: end-to-end keystroke → suggestion latency on the CPU engine,
 and how many suggestions the cache serves.
 
-A real standard-library function, `genericpath.commonprefix`, is typed
+A real standard-library function, `shlex.quote`, is typed
 character by character into a file that already holds the rest of its module, with human delays: 60–160 ms
 between characters inside a word, 150–350 ms after punctuation or a space, 400–900 ms after a newline
 (seeded, so every run types the same way). At the start of each new line the typist stops until the
@@ -41,11 +41,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def session_text() -> tuple[str, str, str]:
-    """(text before, text after, the text typed between them): genericpath with commonprefix taken out."""
-    import genericpath
+    """(text before, text after, the text typed between them): shlex with quote() taken out."""
+    import shlex
 
-    module = inspect.getsource(genericpath)
-    function = inspect.getsource(genericpath.commonprefix)
+    module = inspect.getsource(shlex)
+    function = inspect.getsource(shlex.quote)
     before, _, after = module.partition(function)
     return before, after, function
 
@@ -76,7 +76,7 @@ async def run(seed: int, limit: int | None, pause_for_suggestions: bool) -> None
                 init_options={"url": appliance.url, "token": appliance.token, "maxTokens": 16, "timeoutMs": 120000,
                               "prefixChars": 1000, "suffixChars": 300},
             )
-            uri = (root / "genericpath.py").as_uri()
+            uri = (root / "shlex.py").as_uri()
             bridge.open(uri, initial)
             client = bridge.client
             pending: asyncio.Future | None = None
@@ -128,7 +128,7 @@ async def run(seed: int, limit: int | None, pause_for_suggestions: bool) -> None
             await bridge.close()
         finally:
             appliance.stop()
-    print(f"typed {len(typed)} characters of genericpath.commonprefix (seed {seed}, "
+    print(f"typed {len(typed)} characters of shlex.quote (seed {seed}, "
           f"{'pausing at new lines' if pause_for_suggestions else 'no pauses'})")
     print(f"editor requests: {requests}; sent to the appliance: {stats['sent']}; served from cache: "
           f"{stats['cache_hits']}; shown: {stats['shown']}; superseded: {stats['superseded']}; "
