@@ -333,7 +333,8 @@ class Manifest:
                f"WHERE name IN ({','.join('?' * len(names))})")
         params: list[object] = list(names)
         if repos is not None:
-            sql += f" AND repo IN ({','.join('?' * len(repos))})"
+            # Unary + keeps SQLite on symbols_by_name: by repo it would scan every symbol of the repository.
+            sql += f" AND +repo IN ({','.join('?' * len(repos))})"
             params.extend(repos)
         rank = {n: i for i, n in enumerate(names)}
         hits = [SymbolHit(*row) for row in self._conn.execute(sql, params)]
