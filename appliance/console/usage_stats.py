@@ -59,9 +59,9 @@ class UsageStats:
     def active_users(self, *, now: datetime | None = None, window: timedelta = ACTIVE_WINDOW) -> int:
         since = (now or utcnow()) - window
         with self._db.session() as session:
-            served = set(session.scalars(select(distinct(UsageEvent.user_id)).where(
+            served = set(session.scalars(select(UsageEvent.user_id).distinct().where(
                 UsageEvent.created >= since, UsageEvent.user_id.is_not(None))))
-            editing = set(session.scalars(select(distinct(CompletionFeedback.user_id)).where(
+            editing = set(session.scalars(select(CompletionFeedback.user_id).distinct().where(
                 CompletionFeedback.created >= since, CompletionFeedback.user_id.is_not(None))))
         return len(served | editing)
 

@@ -138,12 +138,14 @@ class JobRunner:
                 pass
 
     def _release_stale(self) -> None:
-        """Jobs this host was running when it stopped without finishing them go back to the queue."""
+        """Jobs a process of this host was running when it died go back to the queue (a live process's stay)."""
         host = socket.gethostname() + ":"
         try:
             with self.db.session() as session:
-                session.execute(update(IndexJob).where(IndexJob.state == "running", IndexJob.runner.startswith(host))
-                                .values(state="queued", runner="", started=None))
+                for job in session.scalars(select(IndexJob).where(IndexJob.state == "running",
+                                                                  IndexJob.runner.startswith(host))):
+                    if not _alive(job.runner.removeprefix(host)):
+                        job.state, job.runner, job.started = "queued", "", None
         except StateError as exc:
             log.warning("index jobs: %s", exc)
 
@@ -244,3 +246,19 @@ class JobRunner:
         with self.db.session() as session:
             return int(session.scalar(select(func.count()).select_from(IndexJob)
                                       .where(IndexJob.state.in_(ACTIVE))) or 0)
+
+
+def _alive(pid_text: str) -> bool:
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False  # a job this very process claimed before a restart of its loop cannot be running now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -241,3 +241,40 @@ def test_names_are_unique(tmp_path: Path, sources: RepositorySources, index: Cod
     with pytest.raises(RepositoryConflict, match="already indexed from"):
         sources.add("path", str(tmp_path / "one"), name="from-cli", actor=ADMIN)
     assert {v.name: v.kind for v in sources.list()} == {"from-cli": "indexed", "one": "path"}
+
+
+def test_jobs_of_a_dead_process_go_back_to_the_queue(tmp_path: Path, db: Database, index: CodeIndex,
+                                                     home: Path) -> None:
+    import socket
+    import subprocess
+
+    from sqlalchemy import update
+
+    from appliance.state.models import IndexJob
+
+    folder = tmp_path / "orphan"
+    folder.mkdir()
+    (folder / "a.py").write_text(PARSER)
+    runner = JobRunner(db, index, JobSettings(sync_interval_s=0, poll_interval_s=30), home)
+    sources = RepositorySources(runner, AuditLog(db))
+    sources.add("path", str(folder), actor=ADMIN)
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead_pid = finished.pid  # a process id that no longer runs
+    job_id = sources.get("orphan").job.id
+    with db.session() as session:
+        session.execute(update(IndexJob).where(IndexJob.id == job_id).values(
+            state="running", runner=f"{socket.gethostname()}:{dead_pid}"))
+
+    async def scenario() -> str:
+        runner.start()  # releases the dead process's job, then runs it
+        try:
+            for _ in range(600):
+                if sources.get("orphan").state == "indexed":
+                    return "indexed"
+                await asyncio.sleep(0.05)
+            return sources.get("orphan").state
+        finally:
+            await runner.aclose()
+
+    assert asyncio.run(scenario()) == "indexed"
