@@ -31,6 +31,9 @@ class IndexerSettings(BaseModel):
     chunk_budget: int = Field(1_500, ge=100, description="Non-whitespace characters per chunk.")
     fallback_window_lines: int = Field(40, ge=5, description="Line window for text without a grammar.")
 
+    # Processes that read, chunk and encode files in large runs (0: one per core, at most 8).
+    workers: int = Field(0, ge=0, le=64)
+
     # Dense embeddings: "wordllama" (bundled StaticEmbedding) or a local sentence-transformers directory.
     embedder: str = "wordllama"
     embed_batch_size: int = Field(256, ge=1)

@@ -5,29 +5,23 @@ disappeared (or are now skipped) lose their points. The crash-safety protocol is
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
-from indexer.chunking import parse_file
+import numpy as np
+
 from indexer.config import IndexerSettings
-from indexer.discovery import discover, read_source
-from indexer.embedding.protocol import Embedder
-from indexer.languages import detect_language
-from indexer.manifest import FileUpdate, Manifest
-from indexer.sparse import encode_document
+from indexer.discovery import discover
+from indexer.manifest import FileRecord, Manifest
+from indexer.prepare import PrepareTask, Prepared, Unchanged, embedding_text, prepare_files
 from indexer.store.protocol import VectorStore
-from indexer.types import ChunkPoint, ParsedFile, Skip, SourceFile
+from indexer.types import ChunkPoint, Skip, SourceFile
 
-_POINT_NAMESPACE = uuid.UUID("5f0b4a52-8c1e-4c6b-9d57-2f3c1a9e7d10")
 # Flush the store and commit the manifest after this many chunks, bounding the work a crash can lose.
 _BATCH_CHUNKS = 2048
-_SYMBOL_TEXT_LINES = 60
-_SYMBOL_TEXT_CHARS = 4000
 
 
 class Progress(Protocol):
@@ -98,18 +92,6 @@ class IndexReport:
         }
 
 
-def point_id(repo: str, path: str, ordinal: int, text: str) -> str:
-    """Deterministic, so that re-upserting the same chunk after a crash overwrites instead of duplicating."""
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return str(uuid.uuid5(_POINT_NAMESPACE, f"{repo}\0{path}\0{ordinal}\0{digest}"))
-
-
-def embedding_text(path: str, symbol: str, text: str) -> str:
-    """What the vectors see: the path and the enclosing symbol carry meaning the chunk body often lacks."""
-    head = f"{path} {symbol}".strip()
-    return f"{head}\n{text}"
-
-
 def git_head(root: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -117,12 +99,6 @@ def git_head(root: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-@dataclass
-class _Pending:
-    update: FileUpdate
-    points: list[ChunkPoint]
 
 
 class IndexRun:
@@ -133,13 +109,15 @@ class IndexRun:
         settings: IndexerSettings,
         manifest: Manifest,
         store: VectorStore,
-        embedder: Embedder,
+        embed_documents: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None = None,
     ) -> None:
+        """`embed_documents` is called only when something changed, so a run with nothing to do never loads
+        the embedding model."""
         self.settings = settings
         self.manifest = manifest
         self.store = store
-        self.embedder = embedder
+        self.embed_documents = embed_documents
         self.progress = progress or _NoProgress()
 
     def run(self, root: Path, repo: str) -> IndexReport:
@@ -155,26 +133,40 @@ class IndexRun:
 
         known = self.manifest.files(repo)
         seen: set[str] = set()
-        batch: list[_Pending] = []
-        batch_chunks = 0
         touched: list[tuple[str, int, int]] = []
+        tasks: list[PrepareTask] = []
         self.progress.start(repo, sum(1 for e in entries if isinstance(e, SourceFile)))
 
         for entry in entries:
             if isinstance(entry, Skip):
                 self._count_skip(report, entry)
+            elif (task := self._task(repo, entry, known.get(entry.rel_path))) is None:
+                seen.add(entry.rel_path)
+                report.files_unchanged += 1
+                self.progress.advance(1, entry.size)
+            else:
+                tasks.append(task)
+
+        batch: list[Prepared] = []
+        batch_chunks = 0
+        for task, result in zip(tasks, prepare_files(tasks, self.settings)):
+            self.progress.advance(1, task.source.size)
+            if isinstance(result, Skip):
+                self._count_skip(report, result)
                 continue
-            outcome = self._prepare(repo, entry, known.get(entry.rel_path), report, touched)
-            self.progress.advance(1, entry.size)
-            if outcome is None:
+            seen.add(task.source.rel_path)
+            if isinstance(result, Unchanged):
+                touched.append((result.path, result.size, result.mtime_ns))
+                report.files_unchanged += 1
                 continue
-            seen.add(entry.rel_path)
-            if isinstance(outcome, _Pending):
-                batch.append(outcome)
-                batch_chunks += len(outcome.points)
-                if batch_chunks >= _BATCH_CHUNKS:
-                    self._write(repo, batch, (), report)
-                    batch, batch_chunks = [], 0
+            report.files_changed += 1
+            report.bytes_read += result.bytes_read
+            report.redactions += result.redactions
+            batch.append(result)
+            batch_chunks += len(result.points)
+            if batch_chunks >= _BATCH_CHUNKS:
+                self._write(repo, batch, (), report)
+                batch, batch_chunks = [], 0
 
         removed = sorted(set(known) - seen)
         self._write(repo, batch, removed, report)
@@ -197,79 +189,31 @@ class IndexRun:
 
     # -- per file ----------------------------------------------------------------------------------------------
 
-    def _prepare(self, repo, entry: SourceFile, known, report: IndexReport, touched) -> _Pending | bool | None:
-        """Returns a pending update for a changed file, True for an unchanged one, None when it was skipped."""
+    @staticmethod
+    def _task(repo: str, entry: SourceFile, known: FileRecord | None) -> PrepareTask | None:
+        """None when the stat matches the manifest (the file is taken as unchanged without reading it)."""
         try:
             st = entry.abs_path.stat()
+            size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
-            st = None
-        if known is not None and st is not None and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
-            report.files_unchanged += 1
-            return True
-        source = read_source(entry, self.settings)
-        if isinstance(source, Skip):
-            self._count_skip(report, source)
+            size, mtime = entry.size, 0  # vanished: reading it will say so
+        if known is not None and known.size == size and known.mtime_ns == mtime and mtime:
             return None
-        report.bytes_read += entry.size
-        report.redactions += source.redactions
-        content_hash = hashlib.blake2b(source.text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        size, mtime = (st.st_size, st.st_mtime_ns) if st is not None else (entry.size, 0)
-        if known is not None and known.content_hash == content_hash:
-            touched.append((entry.rel_path, size, mtime))
-            report.files_unchanged += 1
-            return True
-        language = detect_language(entry.rel_path, source.text[:200]) or "text"
-        parsed = parse_file(source.text, language if self.settings.chunker == "cast" else None,
-                            budget=self.settings.chunk_budget, window_lines=self.settings.fallback_window_lines)
-        report.files_changed += 1
-        return _Pending(
-            update=FileUpdate(
-                path=entry.rel_path,
-                content_hash=content_hash,
-                language=parsed.language,
-                size=size,
-                mtime_ns=mtime,
-                point_ids=(),
-                symbols=_symbol_texts(parsed, source.text),
-            ),
-            points=self._points(repo, entry.rel_path, content_hash, parsed),
-        )
-
-    def _points(self, repo: str, path: str, content_hash: str, parsed: ParsedFile) -> list[ChunkPoint]:
-        points = []
-        for ordinal, chunk in enumerate(parsed.chunks):
-            if not chunk.text.strip():
-                continue  # whitespace between definitions carries no meaning worth a vector
-            payload = {
-                "repo": repo,
-                "path": path,
-                "language": parsed.language,
-                "start_line": chunk.start_line,
-                "end_line": chunk.end_line,
-                "symbol": chunk.symbol,
-                "content_hash": content_hash,
-                "text": chunk.text,
-            }
-            points.append(ChunkPoint(id=point_id(repo, path, ordinal, chunk.text), dense=(),
-                                     sparse=encode_document(embedding_text(path, chunk.symbol, chunk.text)),
-                                     payload=payload))
-        return points
+        return PrepareTask(repo, entry, known.content_hash if known else None, size, mtime)
 
     # -- writing -----------------------------------------------------------------------------------------------
 
-    def _write(self, repo: str, batch: Sequence[_Pending], removed: Sequence[str], report: IndexReport) -> None:
+    def _write(self, repo: str, batch: Sequence[Prepared], removed: Sequence[str], report: IndexReport) -> None:
         points = [p for item in batch for p in item.points]
         if points:
             texts = [embedding_text(p.payload["path"], p.payload["symbol"], p.payload["text"]) for p in points]
-            vectors = self.embedder.embed_documents(texts)
-            points = [ChunkPoint(p.id, vectors[i], p.sparse, p.payload) for i, p in enumerate(points)]
-            self.store.upsert(points)
+            vectors = self.embed_documents(texts)
+            self.store.upsert([ChunkPoint(p.id, vectors[i], p.sparse, p.payload) for i, p in enumerate(points)])
             self.store.flush()
             report.chunks += len(points)
         if not batch and not removed:
             return
-        updates = [_with_ids(item) for item in batch]
-        superseded = self.manifest.commit_files(repo, updates, removed)
+        superseded = self.manifest.commit_files(repo, [item.update for item in batch], removed)
         if superseded:
             self.store.delete(superseded)
             self.store.flush()
@@ -297,20 +241,3 @@ class IndexRun:
         if len(report.skipped_examples) < 50:
             report.skipped_examples.append({"path": skip.rel_path, "reason": skip.reason.value,
                                             "detail": skip.detail})
-
-
-def _with_ids(item: _Pending) -> FileUpdate:
-    u = item.update
-    return FileUpdate(u.path, u.content_hash, u.language, u.size, u.mtime_ns,
-                      tuple(p.id for p in item.points), u.symbols)
-
-
-def _symbol_texts(parsed: ParsedFile, text: str) -> tuple:
-    if not parsed.symbols:
-        return ()
-    lines = text.splitlines(keepends=True)
-    out = []
-    for sym in parsed.symbols:
-        body = "".join(lines[sym.start_line - 1: min(sym.end_line, sym.start_line - 1 + _SYMBOL_TEXT_LINES)])
-        out.append((sym, body[:_SYMBOL_TEXT_CHARS]))
-    return tuple(out)

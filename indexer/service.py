@@ -106,7 +106,8 @@ class CodeIndex:
             raise RepositoryPathError(
                 f"invalid repository name {repo!r}: use letters, digits, '.', '_', '-' and '/' (at most 128)"
             )
-        run = IndexRun(self.settings, self.manifest, self.store, self.embedder, progress)
+        run = IndexRun(self.settings, self.manifest, self.store,
+                       lambda texts: self.embedder.embed_documents(texts), progress)
         return run.run(root, repo)
 
     def remove_repository(self, name: str) -> int:
