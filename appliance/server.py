@@ -51,7 +51,9 @@ def tls_options(settings: Settings) -> dict[str, Any]:
 class _Server(uvicorn.Server):
     """uvicorn's server, telling the caller once the sockets are bound and the lifespan has started."""
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[Listening], None] | None, scheme: str) -> None:
+    def __init__(
+        self, config: uvicorn.Config, on_started: Callable[[Listening], None] | None, scheme: str
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
         self._scheme = scheme
@@ -76,7 +78,11 @@ def run(
     tls = tls_options(settings)
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     # The gateway's own loggers print like uvicorn's ("INFO:     ..."), to stderr.
-    log_config["loggers"]["codemoat"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    log_config["loggers"]["codemoat"] = {
+        "handlers": ["default"],
+        "level": log_level.upper(),
+        "propagate": False,
+    }
     config = uvicorn.Config(
         app,
         host=host if host is not None else settings.server.host,

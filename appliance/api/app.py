@@ -11,8 +11,9 @@ pass `routers=` to `create_app`, as the console does)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -76,8 +77,11 @@ def create_app(
                     stack.callback(idx.close)
             elif idx is None:
                 index_error = "disabled"
-            usage = UsageRecorder(db, interval=settings.gateway.usage_flush_interval_s,
-                                  batch_size=settings.gateway.usage_batch_size)
+            usage = UsageRecorder(
+                db,
+                interval=settings.gateway.usage_flush_interval_s,
+                batch_size=settings.gateway.usage_batch_size,
+            )
             usage.start()
             stack.push_async_callback(usage.aclose)
             if hasattr(eng, "queued"):  # BoundedEngine: requests waiting for a slot
@@ -96,12 +100,16 @@ def create_app(
                 index_error=index_error,
                 model_aliases=frozenset(settings.gateway.served_model_aliases),
             )
-            warmup = asyncio.get_running_loop().create_task(_warm_index(idx), name="index-warmup")
+            services = app.state.services
+            warmup = asyncio.get_running_loop().create_task(
+                _warm_index(idx, services.engine_loaded), name="index-warmup"
+            )
             try:
                 yield
             finally:
-                # Its thread cannot be cancelled: let it finish before the index is closed under it.
-                await warmup
+                warmup.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warmup
 
     app = FastAPI(
         title="CodeMoat gateway",
@@ -148,17 +156,28 @@ def _open_index(settings: Settings) -> tuple[CodeIndex | None, str | None]:
         return None, str(exc)
 
 
-async def _warm_index(index: CodeIndex | None) -> None:
-    """Load the embedder and open the store before the first request needs them."""
+async def _warm_index(index: CodeIndex | None, engine_loaded: Callable[[], Awaitable[None]]) -> None:
+    """Load the embedder and open the store before the first request needs them, once the engine has
+    loaded: both import torch, and two threads importing it at once can leave one of them broken."""
     if index is None:
         return
+    from appliance.engines.errors import EngineError
     from indexer.errors import IndexerError
+
+    with contextlib.suppress(EngineError):
+        await engine_loaded()
 
     def warm() -> None:
         if index.repositories():
             index.embedder, index.store  # noqa: B018 (touching them loads them)
 
+    loading = asyncio.ensure_future(asyncio.to_thread(warm))
     try:
-        await asyncio.to_thread(warm)
+        await asyncio.shield(loading)
+    except asyncio.CancelledError:
+        # The thread cannot be stopped: let it finish before the index is closed under it.
+        with contextlib.suppress(IndexerError):
+            await loading
+        raise
     except IndexerError as exc:
         log.warning("the code index could not be warmed up: %s", exc)

@@ -35,7 +35,9 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
         unknown = [name for name in parsed.unknown_fields() if name not in logged]
         if unknown and len(logged) < _MAX_LOGGED_NAMES:
             logged.update(unknown)
-            log.info("%s: ignoring fields this server does not implement: %s", request.url.path, ", ".join(unknown))
+            log.info(
+                "%s: ignoring fields this server does not implement: %s", request.url.path, ", ".join(unknown)
+            )
         return parsed
 
     parse.__name__ = f"parse_{model.__name__}"

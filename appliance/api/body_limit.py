@@ -64,13 +64,24 @@ class BodySizeLimitMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {"error": {"message": self._message(), "type": "invalid_request_error",
-                       "code": PayloadTooLargeError.code, "param": None}}
+            {
+                "error": {
+                    "message": self._message(),
+                    "type": "invalid_request_error",
+                    "code": PayloadTooLargeError.code,
+                    "param": None,
+                }
+            }
         ).encode()
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

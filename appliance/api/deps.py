@@ -73,7 +73,9 @@ def check_serving(services: ServicesDep) -> None:
     """The license gate: when the license state does not allow serving, /v1 generation answers 503."""
     state = services.gate.serving_state()
     if not state.allowed:
-        raise NotReadyError(f"serving is stopped: license state {state.state}: {state.reason}", code="license")
+        raise NotReadyError(
+            f"serving is stopped: license state {state.state}: {state.reason}", code="license"
+        )
 
 
 ServingDep = Annotated[None, Depends(check_serving)]

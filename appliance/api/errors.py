@@ -122,7 +122,11 @@ def describe(exc: BaseException) -> ErrorShape | None:
     if isinstance(exc, QueryError):
         return ErrorShape(400, str(exc), "invalid_request_error", "invalid_query", None)
     if isinstance(exc, IndexerError):
-        return ErrorShape(503, f"the code index is unavailable: {exc}", "service_unavailable", "index_unavailable")
+        return ErrorShape(
+            503, f"the code index is unavailable: {exc}", "service_unavailable", "index_unavailable"
+        )
     if isinstance(exc, StateError):
-        return ErrorShape(503, "the state database is unavailable", "service_unavailable", "state_unavailable")
+        return ErrorShape(
+            503, "the state database is unavailable", "service_unavailable", "state_unavailable"
+        )
     return None

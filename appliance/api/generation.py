@@ -30,8 +30,11 @@ class Outcome:
     completion_tokens: int = 0
 
     def usage(self) -> Usage:
-        return Usage(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
-                     total_tokens=self.prompt_tokens + self.completion_tokens)
+        return Usage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            total_tokens=self.prompt_tokens + self.completion_tokens,
+        )
 
 
 class GenerationRun:
@@ -56,7 +59,7 @@ class GenerationRun:
         self.stream = stream
         self.repo = repo
         self.language = language
-        # Until the engine's last chunk reports exact counts: the prompt builder's count, and one token per chunk.
+        # Until the engine's last chunk reports exact counts: the prompt builder's count, one token per chunk.
         self.outcome = Outcome(prompt_tokens=prompt_tokens or 0)
         self._chunks = 0
         self._stopping = False
@@ -77,6 +80,11 @@ class GenerationRun:
             self._first = await anext(self._iterator)
         except StopAsyncIteration:
             self._first = GenerationChunk(text="", finish_reason="stop")
+        except asyncio.CancelledError:
+            # The client left while the request queued or the prompt was being read.
+            self.outcome.finish_reason = "cancelled"
+            await self._finish(status=499, error=None)
+            raise
         except BaseException as exc:
             await self._finish(status=_status_of(exc), error=exc)
             raise
@@ -84,7 +92,8 @@ class GenerationRun:
         self.timer.add("ttft", self._ttft)
 
     async def chunks(self) -> AsyncIterator[GenerationChunk]:
-        """The chunks, first one included. Closing this iterator early (client gone) cancels the generation."""
+        """The chunks, first one included. Closing this iterator early (client gone) cancels the
+        generation."""
         if self._first is None or self._iterator is None:
             raise RuntimeError("start() must succeed before chunks()")
         status = 200

@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from appliance.api.disconnect import CLIENT_CLOSED_REQUEST, ClientDisconnected
 from appliance.api.errors import ErrorShape, describe
 from appliance.auth.errors import AuthError
 from appliance.engines.errors import EngineError
@@ -22,7 +23,9 @@ from indexer.errors import IndexerError
 log = logging.getLogger("codemoat.api")
 
 # pydantic puts the union member it tried into `loc` ("str", "list[str]", "function-after[...]"): not a field.
-_UNION_TAG = re.compile(r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|function-\w+\[.*\]|literal\[.*\]|\w+\[.*\])$")
+_UNION_TAG = re.compile(
+    r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|function-\w+\[.*\]|literal\[.*\]|\w+\[.*\])$"
+)
 
 
 def error_response(shape: ErrorShape) -> JSONResponse:
@@ -51,11 +54,17 @@ def validation_shape(errors: Sequence[dict[str, Any]], *, strip: tuple[str, ...]
     kind = first.get("type", "")
     if kind == "json_invalid":
         detail = (first.get("ctx") or {}).get("error", "")
-        return ErrorShape(400, f"the request body is not valid JSON: {detail}".rstrip(": "),
-                          "invalid_request_error", "invalid_json")
+        return ErrorShape(
+            400,
+            f"the request body is not valid JSON: {detail}".rstrip(": "),
+            "invalid_request_error",
+            "invalid_json",
+        )
     param = field_path(loc)
     if param is None:
-        message = "the request body must be a JSON object" if kind != "missing" else "the request body is empty"
+        message = (
+            "the request body must be a JSON object" if kind != "missing" else "the request body is empty"
+        )
         return ErrorShape(400, message, "invalid_request_error", "invalid_request")
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if kind == "extra_forbidden":
@@ -81,7 +90,10 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    kinds = {404: ("not_found", "invalid_request_error"), 405: ("method_not_allowed", "invalid_request_error")}
+    kinds = {
+        404: ("not_found", "invalid_request_error"),
+        405: ("method_not_allowed", "invalid_request_error"),
+    }
     code, kind = kinds.get(exc.status_code, ("http_error", "invalid_request_error"))
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404:
@@ -93,11 +105,18 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     reference = _reference()
     log.error("unexpected error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
-    shape = ErrorShape(500, f"internal server error (reference {reference})", "server_error", "internal_error")
+    shape = ErrorShape(
+        500, f"internal server error (reference {reference})", "server_error", "internal_error"
+    )
     return error_response(shape)
 
 
+async def _client_gone(request: Request, exc: ClientDisconnected) -> Response:
+    return Response(status_code=CLIENT_CLOSED_REQUEST)  # nobody reads it; the access log and metrics do
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnected, _client_gone)  # type: ignore[arg-type]
     for family in (ApplianceError, AuthError, EngineError, IndexerError):
         app.add_exception_handler(family, _known)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]

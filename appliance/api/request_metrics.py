@@ -11,10 +11,12 @@ from appliance.metrics import GatewayMetrics
 
 
 class RequestMetricsMiddleware:
-    """`routes` returns the paths worth a label of their own; anything else (scanners, typos) counts as "other"
-    so that label cardinality stays bounded."""
+    """`routes` returns the paths worth a label of their own; anything else (scanners, typos) counts as
+    "other", so that label cardinality stays bounded."""
 
-    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics, routes: Callable[[], frozenset[str]]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: GatewayMetrics, routes: Callable[[], frozenset[str]]
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes

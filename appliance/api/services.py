@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from indexer.service import CodeIndex
 
 
-# The embedded CPU engine's default windows: enough context to help, short enough to prefill in about a second.
+# The embedded CPU engine's default windows: enough context to help, short enough to prefill in a second.
 _CPU_WINDOWS = {"completion": 1_024, "chat": 2_048}
 
 
@@ -42,8 +42,9 @@ class Services:
     started: int = field(default_factory=lambda: int(time.time()))
 
     async def engine_loaded(self) -> None:
-        """Wait (up to the engine's load timeout) for a model still loading: prompt building counts tokens with
-        its tokenizer. An engine that is down (not loading) is left to fail in `stream` with its own reason."""
+        """Wait (up to the engine's load timeout) for a model still loading: prompt building counts tokens
+        with its tokenizer. An engine that is down (not loading) is left to fail in `stream` with its own
+        reason."""
         if await self.engine.ready():
             return
         waiter = getattr(self.engine, "wait_until_ready", None)
@@ -53,7 +54,9 @@ class Services:
     def context_window(self, kind: str) -> int:
         """Tokens a prompt plus its answer may take for `kind` ("completion" or "chat")."""
         gateway = self.settings.gateway
-        configured = gateway.completion_context_tokens if kind == "completion" else gateway.chat_context_tokens
+        configured = (
+            gateway.completion_context_tokens if kind == "completion" else gateway.chat_context_tokens
+        )
         if configured is None and self.settings.engine.kind == "transformers":
             configured = _CPU_WINDOWS[kind]
         model = self.engine.context_length

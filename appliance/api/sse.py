@@ -28,8 +28,14 @@ def stream_error(exc: BaseException) -> dict[str, object]:
     shape = describe(exc)
     if shape is None:
         log.error("unexpected error in a stream", exc_info=exc)
-        return {"error": {"message": "internal server error", "type": "server_error", "code": "internal_error",
-                          "param": None}}
+        return {
+            "error": {
+                "message": "internal server error",
+                "type": "server_error",
+                "code": "internal_error",
+                "param": None,
+            }
+        }
     return shape.body()
 
 

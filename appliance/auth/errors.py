@@ -1,11 +1,11 @@
 """Errors of authentication and authorization, each with a message safe to show the caller.
 
-    ApplianceError
-    └── AuthError
-        ├── AuthenticationError      no token, or one that matches nothing (HTTP 401)
-        ├── PermissionDeniedError    the token is revoked, its user disabled, or the request is out of scope (403)
-        ├── TokenNotFoundError       `codemoat token revoke` names no token
-        └── TokenConflictError       a live token already has that name, or the user exists with another role
+ApplianceError
+└── AuthError
+    ├── AuthenticationError      no token, or one that matches nothing (HTTP 401)
+    ├── PermissionDeniedError    the token is revoked, its user disabled, or the request is out of scope (403)
+    ├── TokenNotFoundError       `codemoat token revoke` names no token
+    └── TokenConflictError       a live token already has that name, or the user exists with another role
 """
 
 from __future__ import annotations

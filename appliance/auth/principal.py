@@ -32,14 +32,13 @@ class Principal:
         return self.repos is None or repo in self.repos
 
     def scope(self, requested: Sequence[str] | None = None) -> tuple[str, ...] | None:
-        """The repositories a retrieval may touch: the requested ones (each must be allowed), else all allowed.
+        """The repositories a retrieval may touch: the requested ones (each must be allowed), else all
+        allowed.
 
         Raises PermissionDeniedError naming `repo` when a requested repository is outside the scope."""
         if not requested:
             return self.repos
         for repo in requested:
             if not self.may_read(repo):
-                raise PermissionDeniedError(
-                    f"this token may not read repository {repo!r}", param="repo"
-                )
+                raise PermissionDeniedError(f"this token may not read repository {repo!r}", param="repo")
         return tuple(requested)

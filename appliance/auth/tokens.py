@@ -93,7 +93,8 @@ def _info(token: ApiToken, user: User) -> TokenInfo:
 def _check_name(what: str, name: str) -> str:
     if not _NAME.match(name):
         raise TokenConflictError(
-            f"invalid {what} name {name!r}: use 1-128 letters, digits and . _ @ + - (starting with a letter or digit)"
+            f"invalid {what} name {name!r}: use 1-128 letters, digits and . _ @ + - "
+            "(starting with a letter or digit)"
         )
     return name
 
@@ -120,7 +121,7 @@ class TokenStore:
     ) -> None:
         self._db = db
         self._clock = clock
-        # `last_used` is written at most this often per token, so that serving stays read-only in steady state.
+        # `last_used` is written at most this often per token: serving stays read-only in steady state.
         self._touch_interval = touch_interval
 
     def create(
@@ -139,7 +140,9 @@ class TokenStore:
         with self._db.session() as session:
             owner = session.scalar(select(User).where(User.name == user_name))
             if owner is None:
-                owner = User(name=user_name, role=(Role.ADMIN if admin else Role.USER).value, created=self._clock())
+                owner = User(
+                    name=user_name, role=(Role.ADMIN if admin else Role.USER).value, created=self._clock()
+                )
                 session.add(owner)
             elif admin and not owner.is_admin:
                 raise TokenConflictError(f"user {user_name!r} exists and is not an administrator")
@@ -179,7 +182,9 @@ class TokenStore:
             else:
                 token = self._live_by_name(session, name_or_id)
             if token is None:
-                raise TokenNotFoundError(f"no live token named or numbered {name_or_id!r} (see `codemoat token list`)")
+                raise TokenNotFoundError(
+                    f"no live token named or numbered {name_or_id!r} (see `codemoat token list`)"
+                )
             if token.revoked is None:
                 token.revoked = self._clock()
             return _info(token, token.user)
@@ -209,7 +214,7 @@ class TokenStore:
                 role=user.role,
                 token_id=token.id,
                 token_name=token.name,
-                # What the user's groups grant (everything for an administrator), narrowed by the token's scope.
+                # What the user's groups grant (everything for an administrator), narrowed by the token.
                 repos=effective_scope(session, user.id, user.role, token.repos),
             )
 

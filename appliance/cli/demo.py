@@ -31,20 +31,24 @@ def issue_demo_token(settings: Settings) -> str:
 
 
 def demo_banner(url: str, token: str, model: str) -> str:
-    completion = json.dumps({
-        "model": model,
-        "prompt": "def read_config(path):\n    ",
-        "suffix": "\n    return config\n",
-        "max_tokens": 48,
-        "repo": "codemoat",
-        "path": "appliance/example.py",
-    })
-    chat = json.dumps({
-        "model": model,
-        "messages": [{"role": "user", "content": "Where are API tokens hashed?"}],
-        "max_tokens": 128,
-        "stream": True,
-    })
+    completion = json.dumps(
+        {
+            "model": model,
+            "prompt": "def read_config(path):\n    ",
+            "suffix": "\n    return config\n",
+            "max_tokens": 48,
+            "repo": "codemoat",
+            "path": "appliance/example.py",
+        }
+    )
+    chat = json.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": "Where are API tokens hashed?"}],
+            "max_tokens": 128,
+            "stream": True,
+        }
+    )
     python = f'''from openai import OpenAI
 
 client = OpenAI(base_url="{url}/v1", api_key="{token}")
@@ -59,23 +63,25 @@ for chunk in client.chat.completions.create(
 print()'''
     header = f"-H {shlex.quote('Authorization: Bearer ' + token)} -H 'Content-Type: application/json'"
     rule = "-" * 100
-    return "\n".join([
-        rule,
-        f"URL:   {url}",
-        f"Token: {token}   (administrator; shown once, revoke with `codemoat token revoke demo`)",
-        "",
-        "# ready? (the model loads in the background)",
-        f"curl -s {url}/readyz",
-        "",
-        "# code completion at a cursor (prompt = text before it, suffix = text after it)",
-        f"curl -s {url}/v1/completions {header} \\\n  -d {shlex.quote(completion)}",
-        "",
-        "# chat, streamed as server-sent events",
-        f"curl -sN {url}/v1/chat/completions {header} \\\n  -d {shlex.quote(chat)}",
-        "",
-        "# the official openai package (python)",
-        python,
-        "",
-        "Press Ctrl-C to stop.",
-        rule,
-    ])
+    return "\n".join(
+        [
+            rule,
+            f"URL:   {url}",
+            f"Token: {token}   (administrator; shown once, revoke with `codemoat token revoke demo`)",
+            "",
+            "# ready? (the model loads in the background)",
+            f"curl -s {url}/readyz",
+            "",
+            "# code completion at a cursor (prompt = text before it, suffix = text after it)",
+            f"curl -s {url}/v1/completions {header} \\\n  -d {shlex.quote(completion)}",
+            "",
+            "# chat, streamed as server-sent events",
+            f"curl -sN {url}/v1/chat/completions {header} \\\n  -d {shlex.quote(chat)}",
+            "",
+            "# the official openai package (python)",
+            python,
+            "",
+            "Press Ctrl-C to stop.",
+            rule,
+        ]
+    )

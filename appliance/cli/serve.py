@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,8 +13,12 @@ from appliance.cli.demo import demo_banner, issue_demo_token
 
 def serve(
     ctx: typer.Context,
-    host: str | None = typer.Option(None, "--host", help="Address to bind (default: server.host, 127.0.0.1)."),
-    port: int | None = typer.Option(None, "--port", help="Port (default: server.port, 8000; 0 picks a free one)."),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to bind (default: server.host, 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", help="Port (default: server.port, 8000; 0 picks a free one)."
+    ),
     index: list[Path] | None = typer.Option(  # noqa: B008 (typer declares options this way)
         None, "--index", help="Index this repository (incrementally) before serving; repeat for several."
     ),
@@ -24,6 +29,9 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Serve /v1/completions, /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
+    # OpenMP threads that spin while waiting turn a busy host into a crawl: on 2 shared cores a 540-token
+    # prefill took 52 s spinning and 4 s passive. Read when torch loads, which it has not yet here.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from appliance.api.app import create_app
     from appliance.server import Listening, run
 
@@ -35,8 +43,11 @@ def serve(
     token = issue_demo_token(settings) if demo else None
 
     def started(where: Listening) -> None:
-        print(f"CodeMoat gateway listening on {where.url} (model {settings.engine.model_id}; "
-              f"it loads in the background, GET /readyz says when it is ready)", flush=True)
+        print(
+            f"CodeMoat gateway listening on {where.url} (model {settings.engine.model_id}; "
+            f"it loads in the background, GET /readyz says when it is ready)",
+            flush=True,
+        )
         if settings.console.enabled:
             print(f"Console: {where.url}/console", flush=True)
         if token is not None:
@@ -45,8 +56,15 @@ def serve(
     from appliance.console import console_router
 
     routers = [console_router(settings)] if settings.console.enabled else []
-    run(settings, create_app(settings, routers=routers), host=host, port=port, on_started=started,
-        access_log=access_log, log_level=log_level)
+    run(
+        settings,
+        create_app(settings, routers=routers),
+        host=host,
+        port=port,
+        on_started=started,
+        access_log=access_log,
+        log_level=log_level,
+    )
 
 
 def _index(settings, path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -54,7 +72,11 @@ def _index(settings, path: Path) -> None:  # type: ignore[no-untyped-def]
 
     with CodeIndex.open(settings.indexer, settings.home) as code_index:
         report = code_index.index(path)
-    print(f"indexed {report.repo}: {report.files} files, {report.total_chunks} chunks", file=sys.stderr, flush=True)
+    print(
+        f"indexed {report.repo}: {report.files} files, {report.total_chunks} chunks",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -45,7 +45,9 @@ def create(
         out.print_json(json.dumps({"token": issued.token, **issued.info.to_json()}))
         return
     print(issued.token)
-    scope = "all repositories" if issued.info.repos is None else ", ".join(issued.info.repos) or "no repositories"
+    scope = (
+        "all repositories" if issued.info.repos is None else ", ".join(issued.info.repos) or "no repositories"
+    )
     err.print(
         f"token {issued.info.name!r} (id {issued.info.id}) for {issued.info.role} {issued.info.user!r}, "
         f"scope: {scope}. Copy it now: it is not shown again.",
@@ -70,9 +72,15 @@ def list_tokens(
     header = ("id", "name", "user", "role", "prefix", "repos", "created", "last used", "revoked")
     rows = [
         (
-            str(t.id), t.name, t.user, t.role, t.prefix + "...",
+            str(t.id),
+            t.name,
+            t.user,
+            t.role,
+            t.prefix + "...",
             "all" if t.repos is None else ",".join(t.repos) or "none",
-            _when(t.created), _when(t.last_used), _when(t.revoked),
+            _when(t.created),
+            _when(t.last_used),
+            _when(t.revoked),
         )
         for t in tokens
     ]
@@ -89,7 +97,9 @@ def _when(moment: datetime | None) -> str:
 @token_app.command("revoke")
 def revoke(
     ctx: typer.Context,
-    name_or_id: str = typer.Argument(..., metavar="NAME|ID", help="The live token's name, or any token's id."),
+    name_or_id: str = typer.Argument(
+        ..., metavar="NAME|ID", help="The live token's name, or any token's id."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the revoked token as JSON."),
 ) -> None:
     """Revoke a token: requests with it are refused (403) from now on."""

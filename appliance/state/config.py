@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field, SecretStr
 
 
 class StateSettings(BaseModel):
-    """`database_url` unset means SQLite under the data directory (one gateway). Several gateway replicas share a
-    PostgreSQL database: `postgresql+psycopg://user@host/codemoat` (the password may come separately through
-    `CODEMOAT_STATE__DATABASE_PASSWORD` so it never sits in a URL in a config file)."""
+    """`database_url` unset means SQLite under the data directory (one gateway). Several gateway replicas
+    share a PostgreSQL database: `postgresql+psycopg://user@host/codemoat` (the password may come separately,
+    through `CODEMOAT_STATE__DATABASE_PASSWORD`, so that it never sits in a URL in a config file)."""
 
     model_config = {"extra": "forbid"}
 

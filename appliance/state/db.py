@@ -61,7 +61,9 @@ class Database:
         try:
             engine = create_engine(url, **options)
         except (ArgumentError, ImportError) as exc:
-            raise StateError(f"cannot use database {url.render_as_string(hide_password=True)}: {exc}") from None
+            raise StateError(
+                f"cannot use database {url.render_as_string(hide_password=True)}: {exc}"
+            ) from None
         if url.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         database = cls(engine)

@@ -1,7 +1,7 @@
 """Errors of the state layer.
 
-    ApplianceError
-    └── StateError           the state database cannot be opened, migrated or written
+ApplianceError
+└── StateError           the state database cannot be opened, migrated or written
 """
 
 from __future__ import annotations

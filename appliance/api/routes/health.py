@@ -9,13 +9,28 @@ from fastapi.responses import JSONResponse, Response
 
 from appliance.api.deps import ServicesDep, get_admin
 from appliance.api.services import Services
+from appliance.engines.errors import EngineError
+
+
+async def engine_detail(services: Services) -> str:
+    """Why the engine is not ready: its load error when it has one (a model that failed to load says why)."""
+    waiter = getattr(services.engine, "wait_until_ready", None)
+    if waiter is not None:
+        try:
+            await waiter(0.05)
+        except EngineError as exc:
+            return str(exc)
+    return "not loaded (loading, failed, or unreachable)"
 
 
 async def readiness(services: Services) -> dict[str, Any]:
     engine_ok = await services.engine.ready()
     checks: dict[str, dict[str, Any]] = {
-        "engine": {"ok": engine_ok, "model": services.engine.model_id,
-                   "detail": "loaded" if engine_ok else "not loaded (loading, failed, or unreachable)"},
+        "engine": {
+            "ok": engine_ok,
+            "model": services.engine.model_id,
+            "detail": "loaded" if engine_ok else await engine_detail(services),
+        },
     }
     if services.index is not None:
         checks["index"] = {"ok": True, "detail": "open"}
@@ -39,17 +54,24 @@ def health_router(*, metrics_auth: str) -> APIRouter:
         ready = all(check["ok"] for check in checks.values())
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
         if not ready:
-            failing = ", ".join(f"{name}: {check['detail']}" for name, check in checks.items() if not check["ok"])
-            body["error"] = {"message": f"not ready: {failing}", "type": "service_unavailable",
-                             "code": "not_ready", "param": None}
+            failing = ", ".join(
+                f"{name}: {check['detail']}" for name, check in checks.items() if not check["ok"]
+            )
+            body["error"] = {
+                "message": f"not ready: {failing}",
+                "type": "service_unavailable",
+                "code": "not_ready",
+                "param": None,
+            }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     guard: list[Any] = [Depends(get_admin)] if metrics_auth == "admin" else []
 
-    @router.get("/metrics", dependencies=guard, summary="Prometheus metrics (an administrator's token by default)")
+    @router.get(
+        "/metrics", dependencies=guard, summary="Prometheus metrics (an administrator's token by default)"
+    )
     async def metrics(request: Request, services: ServicesDep) -> Response:
         payload, content_type = services.metrics.render()
         return Response(payload, media_type=content_type)
 
     return router
-

@@ -12,8 +12,9 @@ router = APIRouter(prefix="/v1", tags=["models"])
 
 
 def _card(services: Services) -> ModelCard:
-    return ModelCard(id=services.engine.model_id, created=services.started,
-                     context_length=services.engine.context_length)
+    return ModelCard(
+        id=services.engine.model_id, created=services.started, context_length=services.engine.context_length
+    )
 
 
 @router.get("/models", response_model=ModelList)

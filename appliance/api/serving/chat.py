@@ -8,9 +8,11 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from appliance.api import sse
+from appliance.api.disconnect import unless_disconnected
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
 from appliance.api.services import Services
@@ -42,8 +44,13 @@ class ChatPrompt:
     prompt_tokens: int | None = None
 
 
-async def build_messages(body: ChatCompletionRequest, scope: tuple[str, ...] | None, services: Services,
-                         max_tokens: int, timer: StageTimer) -> ChatPrompt:
+async def build_messages(
+    body: ChatCompletionRequest,
+    scope: tuple[str, ...] | None,
+    services: Services,
+    max_tokens: int,
+    timer: StageTimer,
+) -> ChatPrompt:
     """Retrieve sources for the question within the caller's scope, and fit them and the conversation into
     the model's context (appliance.prompts.chat)."""
     started = time.perf_counter()
@@ -62,8 +69,17 @@ async def build_messages(body: ChatCompletionRequest, scope: tuple[str, ...] | N
     retrieval = max((s.ms for s in built.stages if s.name.startswith("retrieval")), default=0.0) / 1000
     timer.add("retrieval", min(retrieval, total))
     timer.add("prompt", max(total - retrieval, 0.0))
-    citations = [Citation(index=c.index, repo=c.repo, path=c.path, start_line=c.start_line, end_line=c.end_line,
-                          preview=c.preview) for c in built.citations]
+    citations = [
+        Citation(
+            index=c.index,
+            repo=c.repo,
+            path=c.path,
+            start_line=c.start_line,
+            end_line=c.end_line,
+            preview=c.preview,
+        )
+        for c in built.citations
+    ]
     return ChatPrompt(messages=built.messages, citations=citations, prompt_tokens=built.prompt_tokens)
 
 
@@ -76,16 +92,24 @@ def _finish(reason: str | None) -> str:
     return "length" if reason == "length" else "stop"
 
 
-async def serve_chat(body: ChatCompletionRequest, *, principal: Principal, services: Services,
-                     timer: StageTimer) -> Response:
+async def serve_chat(
+    body: ChatCompletionRequest,
+    *,
+    principal: Principal,
+    services: Services,
+    timer: StageTimer,
+    request: Request,
+) -> Response:
     gateway = services.settings.gateway
     model = services.served_model(body.model)
     if not any(m.text().strip() for m in body.messages if m.role in ("user", "system", "developer")):
-        raise InvalidRequestError("messages: at least one user or system message must have content",
-                                  param="messages")
+        raise InvalidRequestError(
+            "messages: at least one user or system message must have content", param="messages"
+        )
     param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
-    max_tokens = resolve_max_tokens(body.requested_max_tokens(), default=gateway.chat_max_tokens,
-                                    settings=gateway, param=param)
+    max_tokens = resolve_max_tokens(
+        body.requested_max_tokens(), default=gateway.chat_max_tokens, settings=gateway, param=param
+    )
     stops = stop_sequences(body, gateway)
     scope = principal.scope(body.repos())
 
@@ -109,7 +133,7 @@ async def serve_chat(body: ChatCompletionRequest, *, principal: Principal, servi
         repo=",".join(scope) if scope else None,
         prompt_tokens=prompt.prompt_tokens,
     )
-    await generation.start()
+    await unless_disconnected(request, generation.start())
     info = CodemoatInfo(citations=prompt.citations)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -117,21 +141,25 @@ async def serve_chat(body: ChatCompletionRequest, *, principal: Principal, servi
             _events(generation, request_id, model, info, include_usage),
             headers={"Server-Timing": timer.server_timing()},
         )
-    outcome = await generation.collect()
+    outcome = await unless_disconnected(request, generation.collect())
     response = ChatCompletionResponse(
         id=request_id,
         created=now(),
         model=model,
-        choices=[ChatChoice(message=AssistantMessage(content=outcome.text),
-                            finish_reason=_finish(outcome.finish_reason))],  # type: ignore[arg-type]
+        choices=[
+            ChatChoice(
+                message=AssistantMessage(content=outcome.text), finish_reason=_finish(outcome.finish_reason)
+            )
+        ],  # type: ignore[arg-type]
         usage=outcome.usage(),
         codemoat=info,
     )
     return JSONResponse(response.model_dump(mode="json"), headers={"Server-Timing": timer.server_timing()})
 
 
-async def _events(generation: GenerationRun, request_id: str, model: str, info: CodemoatInfo,
-                  include_usage: bool) -> AsyncIterator[bytes]:
+async def _events(
+    generation: GenerationRun, request_id: str, model: str, info: CodemoatInfo, include_usage: bool
+) -> AsyncIterator[bytes]:
     created = now()
 
     def piece(**fields: Any) -> bytes:
@@ -144,7 +172,9 @@ async def _events(generation: GenerationRun, request_id: str, model: str, info: 
                 if chunk.text:
                     yield piece(choices=[ChunkChoice(delta=Delta(content=chunk.text))])
                 if chunk.finish_reason is not None:
-                    yield piece(choices=[ChunkChoice(delta=Delta(), finish_reason=_finish(chunk.finish_reason))])
+                    yield piece(
+                        choices=[ChunkChoice(delta=Delta(), finish_reason=_finish(chunk.finish_reason))]
+                    )
     except Exception as exc:  # noqa: BLE001 (the headers are sent: any failure travels as an error event)
         yield sse.error_event(stream_error(exc))
         return

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from appliance.api import sse
+from appliance.api.disconnect import unless_disconnected
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
 from appliance.api.services import Services
@@ -49,8 +51,9 @@ class CompletionPrompt:
     affinity_key: str | None = None
 
 
-async def code_prompt(body: CompletionRequest, principal: Principal, services: Services, max_tokens: int,
-                      timer: StageTimer) -> CompletionPrompt:
+async def code_prompt(
+    body: CompletionRequest, principal: Principal, services: Services, max_tokens: int, timer: StageTimer
+) -> CompletionPrompt:
     if body.repo is not None and not principal.may_read(body.repo):
         raise PermissionDeniedError(f"this token may not read repository {body.repo!r}", param="repo")
     settings = services.settings.gateway.completion_prompt
@@ -68,28 +71,46 @@ async def code_prompt(body: CompletionRequest, principal: Principal, services: S
     after_retrieval = timer.mark_since("retrieval", started)
     await services.engine_loaded()
     built = prompts.assemble_completion_prompt(
-        request, gathered.candidates, family=services.family, count_tokens=services.count_tokens,
+        request,
+        gathered.candidates,
+        family=services.family,
+        count_tokens=services.count_tokens,
         context_length=services.context_window("completion"),
-        max_tokens=max_tokens, settings=settings, stages=gathered.stages,
+        max_tokens=max_tokens,
+        settings=settings,
+        stages=gathered.stages,
     )
     language = get_language(body.language, body.path or "")
     mode = body.mode or built.mode
     stops = built.stop
     if mode != built.mode:
-        stops = tuple(dict.fromkeys((*services.family.stop_tokens,
-                                     *mode_stop_sequences(request.prefix, mode, language))))
-    trimmer = CompletionTrimmer(prefix=request.prefix, suffix=request.suffix, language=language, mode=mode,
-                                stop=stops)
+        stops = tuple(
+            dict.fromkeys(
+                (*services.family.stop_tokens, *mode_stop_sequences(request.prefix, mode, language))
+            )
+        )
+    trimmer = CompletionTrimmer(
+        prefix=request.prefix, suffix=request.suffix, language=language, mode=mode, stop=stops
+    )
     timer.mark_since("prompt", after_retrieval)
-    citations = [Citation(repo=s.repo, path=s.path, start_line=s.start_line, end_line=s.end_line, source=s.source)
-                 for s in built.snippets]
-    return CompletionPrompt(text=built.prompt, stops=stops, citations=citations,
-                            context_tokens=built.context_tokens, prompt_tokens=built.prompt_tokens, trimmer=trimmer,
-                            affinity_key=built.affinity_key)
+    citations = [
+        Citation(repo=s.repo, path=s.path, start_line=s.start_line, end_line=s.end_line, source=s.source)
+        for s in built.snippets
+    ]
+    return CompletionPrompt(
+        text=built.prompt,
+        stops=stops,
+        citations=citations,
+        context_tokens=built.context_tokens,
+        prompt_tokens=built.prompt_tokens,
+        trimmer=trimmer,
+        affinity_key=built.affinity_key,
+    )
 
 
-async def raw_prompt(body: CompletionRequest, services: Services, max_tokens: int,
-                     timer: StageTimer) -> CompletionPrompt:
+async def raw_prompt(
+    body: CompletionRequest, services: Services, max_tokens: int, timer: StageTimer
+) -> CompletionPrompt:
     started = time.perf_counter()
     text = body.prompt_text()
     await services.engine_loaded()
@@ -98,26 +119,30 @@ async def raw_prompt(body: CompletionRequest, services: Services, max_tokens: in
     tokens = await asyncio.to_thread(engine.count_tokens, text)
     if tokens >= engine.context_length:
         raise InvalidRequestError(
-            f"the prompt is {tokens} tokens; the model's context is {engine.context_length} tokens", param="prompt"
+            f"the prompt is {tokens} tokens; the model's context is {engine.context_length} tokens",
+            param="prompt",
         )
     if tokens + max_tokens > engine.context_length:
         raise InvalidRequestError(
             f"the prompt ({tokens} tokens) plus max_tokens ({max_tokens}) exceeds the model's context of "
-            f"{engine.context_length} tokens", param="max_tokens",
+            f"{engine.context_length} tokens",
+            param="max_tokens",
         )
     timer.mark_since("prompt", started)
     return CompletionPrompt(text=text, prompt_tokens=tokens)
 
 
-async def serve_completion(body: CompletionRequest, *, principal: Principal, services: Services,
-                           timer: StageTimer) -> Response:
+async def serve_completion(
+    body: CompletionRequest, *, principal: Principal, services: Services, timer: StageTimer, request: Request
+) -> Response:
     gateway = services.settings.gateway
     model = services.served_model(body.model)
     if not body.prompt_text() and not body.suffix:
         raise InvalidRequestError("prompt must not be empty", param="prompt")
     if len(body.snippets) > gateway.max_snippets:
         raise InvalidRequestError(
-            f"snippets has {len(body.snippets)} entries; at most {gateway.max_snippets} are allowed", param="snippets"
+            f"snippets has {len(body.snippets)} entries; at most {gateway.max_snippets} are allowed",
+            param="snippets",
         )
     max_tokens = resolve_max_tokens(body.max_tokens, default=gateway.completion_max_tokens, settings=gateway)
     stops = stop_sequences(body, gateway)
@@ -147,16 +172,19 @@ async def serve_completion(body: CompletionRequest, *, principal: Principal, ser
         language=body.language,
         prompt_tokens=prompt.prompt_tokens,
     )
-    await generation.start()
-    info = (CodemoatInfo(citations=prompt.citations, context_tokens=prompt.context_tokens)
-            if prompt.trimmer is not None else None)
+    await unless_disconnected(request, generation.start())
+    info = (
+        CodemoatInfo(citations=prompt.citations, context_tokens=prompt.context_tokens)
+        if prompt.trimmer is not None
+        else None
+    )
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse.EventStreamResponse(
             _events(generation, prompt.trimmer, request_id, model, info, include_usage),
             headers={"Server-Timing": timer.server_timing()},
         )
-    text, finish = await _collect(generation, prompt.trimmer)
+    text, finish = await unless_disconnected(request, _collect(generation, prompt.trimmer))
     response = CompletionResponse(
         id=request_id,
         created=now(),
@@ -185,17 +213,30 @@ async def _collect(generation: GenerationRun, trimmer: CompletionTrimmer | None)
     return generation.outcome.text, _finish(generation.outcome.finish_reason)
 
 
-async def _events(generation: GenerationRun, trimmer: CompletionTrimmer | None, request_id: str, model: str,
-                  info: CodemoatInfo | None, include_usage: bool) -> AsyncIterator[bytes]:
+async def _events(
+    generation: GenerationRun,
+    trimmer: CompletionTrimmer | None,
+    request_id: str,
+    model: str,
+    info: CodemoatInfo | None,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
     created = now()
 
     def piece(text: str, finish: str | None = None) -> bytes:
-        return sse.event(CompletionResponse(id=request_id, created=created, model=model, choices=[
-            CompletionChoice(text=text, finish_reason=finish)]))  # type: ignore[arg-type]
+        return sse.event(
+            CompletionResponse(
+                id=request_id,
+                created=created,
+                model=model,
+                choices=[CompletionChoice(text=text, finish_reason=finish)],
+            )
+        )  # type: ignore[arg-type]
 
     def extra(**fields: object) -> bytes:
-        return sse.event(CompletionResponse(id=request_id, created=created, model=model, choices=[],
-                                            **fields))  # type: ignore[arg-type]
+        return sse.event(
+            CompletionResponse(id=request_id, created=created, model=model, choices=[], **fields)
+        )  # type: ignore[arg-type]
 
     finish: str | None = None
     try:

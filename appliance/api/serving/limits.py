@@ -7,8 +7,9 @@ from appliance.api.errors import InvalidRequestError
 from appliance.api.wire.common import SamplingFields
 
 
-def resolve_max_tokens(requested: int | None, *, default: int, settings: GatewaySettings,
-                       param: str = "max_tokens") -> int:
+def resolve_max_tokens(
+    requested: int | None, *, default: int, settings: GatewaySettings, param: str = "max_tokens"
+) -> int:
     if requested is None:
         return min(default, settings.max_tokens_limit)
     if requested > settings.max_tokens_limit:
@@ -22,6 +23,7 @@ def stop_sequences(body: SamplingFields, settings: GatewaySettings) -> tuple[str
     stops = body.stop_sequences()
     if len(stops) > settings.max_stop_sequences:
         raise InvalidRequestError(
-            f"stop has {len(stops)} sequences; at most {settings.max_stop_sequences} are allowed", param="stop"
+            f"stop has {len(stops)} sequences; at most {settings.max_stop_sequences} are allowed",
+            param="stop",
         )
     return stops

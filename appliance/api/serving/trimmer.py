@@ -1,10 +1,11 @@
 """Post-processing of a code completion while it streams, with an early stop once the completion is over.
 
-`appliance.prompts.postprocess_completion` decides what the editor inserts, from the whole text. Applied to the
-complete lines seen so far it gives a prefix of that answer that only grows, except near the end (a line that
-matches the text after the cursor may still be cut when the next line matches too), so the last lines are held
-back until the generation ends. When the processed text stops short of the lines generated (the block ended,
-or the completion reached the suffix), the generation is stopped: no point paying for tokens that are cut."""
+`appliance.prompts.postprocess_completion` decides what the editor inserts, from the whole text. Applied to
+the complete lines seen so far it gives a prefix of that answer that only grows, except near the end (a line
+that matches the text after the cursor may still be cut when the next line matches too), so the last lines
+are held back until the generation ends. When the processed text stops short of the lines generated (the
+block ended, or the completion reached the suffix), the generation is stopped: no point paying for tokens
+that are cut."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ HOLD_BACK_LINES = 2
 
 
 class CompletionTrimmer:
-    def __init__(self, *, prefix: str, suffix: str, language: LanguageSpec, mode: CompletionMode,
-                 stop: Sequence[str]) -> None:
+    def __init__(
+        self, *, prefix: str, suffix: str, language: LanguageSpec, mode: CompletionMode, stop: Sequence[str]
+    ) -> None:
         self._prefix = prefix
         self._suffix = suffix
         self._language = language
@@ -30,8 +32,14 @@ class CompletionTrimmer:
         self._diverged = False  # the processed text no longer extends what was emitted
 
     def _process(self, text: str) -> str:
-        return postprocess_completion(text, prefix=self._prefix, suffix=self._suffix, language=self._language,
-                                      mode=self._mode, stop=self._stop)
+        return postprocess_completion(
+            text,
+            prefix=self._prefix,
+            suffix=self._suffix,
+            language=self._language,
+            mode=self._mode,
+            stop=self._stop,
+        )
 
     def feed(self, text: str) -> str:
         """Add generated text; return what may be sent to the client now (often "")."""
@@ -72,6 +80,6 @@ class CompletionTrimmer:
             # Should not happen (see the module docstring); stay consistent with what the client has.
             self._diverged = True
             return ""
-        out = candidate[len(self.emitted):]
+        out = candidate[len(self.emitted) :]
         self.emitted = candidate
         return out

@@ -10,13 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def absent(value: object) -> bool:
-    """Optional response parts (`usage` in stream chunks, `codemoat`) are left out rather than sent as null."""
+    """Optional response parts (`usage` in stream chunks, `codemoat`) are left out, not sent as null."""
     return value is None
 
 
 class WireRequest(BaseModel):
-    """A request body: strict types (no "5" for 5), unknown fields kept (and logged) rather than refused, since
-    OpenAI clients send fields this server does not implement (`logprobs`, `presence_penalty`, ...)."""
+    """A request body: strict types (no "5" for 5), unknown fields kept (and logged) rather than refused,
+    since OpenAI clients send fields this server does not implement (`logprobs`, `presence_penalty`, ...)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 

@@ -29,7 +29,8 @@ class CompletionRequest(SamplingFields):
     language: str | None = Field(None, min_length=1, max_length=64)
     snippets: list[Snippet] = Field(default_factory=list)
     mode: Literal["single", "multi"] | None = Field(
-        None, description="single: complete the line; multi: complete the block. Default: guessed from the cursor."
+        None,
+        description="single: complete the line; multi: complete the block. Default: guessed from the cursor.",
     )
 
     @field_validator("prompt")
@@ -46,8 +47,14 @@ class CompletionRequest(SamplingFields):
         """A completion at a cursor in a file (any CodeMoat field, or a `suffix`): the prompt is built with
         repository context in the model family's template and the output post-processed for the editor.
         Otherwise the prompt goes to the model as is, as OpenAI's API does."""
-        return (self.suffix is not None or self.repo is not None or self.path is not None
-                or self.language is not None or bool(self.snippets) or self.mode is not None)
+        return (
+            self.suffix is not None
+            or self.repo is not None
+            or self.path is not None
+            or self.language is not None
+            or bool(self.snippets)
+            or self.mode is not None
+        )
 
 
 class CompletionChoice(WireResponse):

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+
+# Before anything loads torch: spinning OpenMP threads make the CPU model crawl on a busy shared host (see
+# appliance/cli/serve.py, which sets the same for `codemoat serve`).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import socket
 import subprocess
 import threading
@@ -237,7 +241,7 @@ def free_port() -> int:
 
 
 def start_serve(home: Path, *args: str, env: dict[str, str] | None = None, wait_ready: bool = True,
-                timeout: float = 900) -> Served:
+                timeout: float = 400) -> Served:
     """Start `codemoat serve --port 0` and return once it listens (and, with `wait_ready`, once /readyz is 200).
     The URL comes from the server's own "listening on" line."""
     environment = {**os.environ, "CODEMOAT_HOME": str(home), "CODEMOAT_ENGINE__CACHE_DIR": str(model_cache_dir()),
@@ -265,7 +269,11 @@ def start_serve(home: Path, *args: str, env: dict[str, str] | None = None, wait_
         raise RuntimeError("codemoat serve did not start:\n" + "".join(log[-40:]))
     served = Served(url[0], process, log)
     if wait_ready:
-        wait_until_ready(served, timeout)
+        try:
+            wait_until_ready(served, timeout)  # shorter than the test timeout, so that the log is shown
+        except BaseException:
+            stop_serve(served)
+            raise
     return served
 
 
@@ -274,14 +282,17 @@ def wait_until_ready(served: Served, timeout: float) -> None:
     import time
 
     deadline = time.monotonic() + timeout
+    last = ""
     with httpx.Client(base_url=served.url, timeout=30, verify=False) as client:
         while time.monotonic() < deadline:
             if served.process.poll() is not None:
                 raise RuntimeError("codemoat serve exited:\n" + "".join(served.log[-40:]))
-            if client.get("/readyz").status_code == 200:
+            response = client.get("/readyz")
+            if response.status_code == 200:
                 return
+            last = response.text
             time.sleep(0.25)
-    raise RuntimeError("codemoat serve did not become ready:\n" + "".join(served.log[-40:]))
+    raise RuntimeError(f"codemoat serve did not become ready: {last}\n" + "".join(served.log[-40:]))
 
 
 def stop_serve(served: Served) -> int:

@@ -3,6 +3,7 @@ away mid-stream stopping the generation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -119,3 +120,31 @@ async def test_client_disconnect_stops_the_generation(gateway: Gateway, gateway_
         metrics = (await client.get("/metrics")).text
     assert metric_value(metrics, "codemoat_generations_total", {"endpoint": "chat", "finish_reason": "cancelled"}) == 1
     assert metric_value(metrics, "codemoat_generations_in_flight") == 0
+
+
+async def test_client_leaving_a_non_streamed_completion_stops_it(gateway: Gateway, gateway_home: Home,
+                                                                 cpu_engine: TransformersEngine) -> None:
+    """An editor drops a superseded request by closing it: the generation must not run on to max_tokens."""
+    before = cpu_engine.tokens_generated
+    body = {"prompt": "Once upon a time, in a land of invoices,", "max_tokens": 300}
+    async with gateway.client(gateway_home.admin_token) as client:
+        request = asyncio.ensure_future(client.post("/v1/completions", json=body))
+        await wait_for_metric(gateway, gateway_home, "codemoat_generations_in_flight", 1)
+        request.cancel()  # closes the connection
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    await cpu_engine.wait_idle()
+    assert cpu_engine.tokens_generated - before < 100
+    await wait_for_metric(gateway, gateway_home, "codemoat_generations_total", 1,
+                          {"endpoint": "completion", "finish_reason": "cancelled"})
+
+
+async def wait_for_metric(gateway: Gateway, home: Home, name: str, value: float,
+                          labels: dict[str, str] | None = None) -> None:
+    """Poll /metrics until a sample reaches `value` (the server's own account of what it is doing)."""
+    async with gateway.client(home.admin_token) as client:
+        for _ in range(2000):
+            if metric_value((await client.get("/metrics")).text, name, labels) >= value:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"{name}{labels or ''} never reached {value}")
