@@ -102,17 +102,27 @@ def server_timing(header: str) -> dict[str, float]:
     return stages
 
 
-def requests_for(count: int, seed: int, max_tokens: int) -> list[dict]:
-    tasks = make_tasks(stdlib_dir(), count, seed)
+def requests_for(count: int, seed: int, max_tokens: int, keystrokes: int = 0) -> list[dict]:
+    """`count` completions: at each cursor, the first request then `keystrokes` more, one typed character
+    apart (what an editor sends as the user types); `first` marks the first request at a cursor."""
+    tasks = make_tasks(stdlib_dir(), max(1, count // (keystrokes + 1)), seed)
     return [
-        {"model": "smollm2-135m-instruct", "prompt": task.prefix, "suffix": task.suffix, "max_tokens": max_tokens,
-         "temperature": 0,
-         "extra_body": {"repo": "stdlib", "path": task.path, "language": "python"}}
+        {
+            "model": "smollm2-135m-instruct",
+            "prompt": task.prefix + task.target[:typed],
+            "suffix": task.suffix,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "extra_body": {"repo": "stdlib", "path": task.path, "language": "python"},
+            "first": typed == 0,
+        }
         for task in tasks
-    ]
+        for typed in range(keystrokes + 1)
+    ][:count]
 
 
 async def one(client: openai.AsyncOpenAI, body: dict) -> tuple[dict[str, float], float, int]:
+    body = {k: v for k, v in body.items() if k != "first"}
     started = time.perf_counter()
     raw = await client.completions.with_raw_response.create(**body)
     elapsed = (time.perf_counter() - started) * 1000
@@ -132,19 +142,21 @@ async def sequential(client: openai.AsyncOpenAI, bodies: list[dict]) -> None:
     for body in bodies:
         stages, elapsed, _ = await one(client, body)
         stages["client"] = elapsed
+        stages["non_model"] = stages["auth"] + stages.get("retrieval", 0.0) + stages.get("prompt", 0.0)
+        stages["first"] = 1.0 if body["first"] else 0.0
         rows.append(stages)
-    names = (*STAGES, "overhead", "client")
-    table = summarize(rows, names)
-    print(f"\n### Per-stage latency, one client, {len(rows)} completions (ms)\n")
-    print("| stage | p50 | p99 |")
-    print("|---|---:|---:|")
+    names = (*STAGES, "non_model", "overhead", "client")
+    groups = {"all": rows, "first at a cursor": [r for r in rows if r["first"]],
+              "next keystrokes": [r for r in rows if not r["first"]]}
+    groups = {k: v for k, v in groups.items() if v}
+    tables = {k: summarize(v, names) for k, v in groups.items()}
+    print(f"\n### Per-stage latency, one client, {len(rows)} completions (ms, p50 / p99)\n")
+    print("| stage | " + " | ".join(f"{k} ({len(v)})" for k, v in groups.items()) + " |")
+    print("|---|" + "---:|" * len(groups))
     for name in names:
-        p50, p99 = table[name]
-        print(f"| {name} | {p50:.2f} | {p99:.2f} |")
-    non_model = [r["auth"] + r.get("retrieval", 0) + r.get("prompt", 0) for r in rows]
-    print(f"\nauth + retrieval + prompt: p50 {percentile(non_model, 50):.2f} ms, p99 {percentile(non_model, 99):.2f} ms; "
-          f"total − engine (all the gateway's own work): p50 {table['overhead'][0]:.2f} ms, "
-          f"p99 {table['overhead'][1]:.2f} ms")
+        cells = [f"{tables[k][name][0]:.2f} / {tables[k][name][1]:.2f}" for k in groups]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nnon_model = auth + retrieval + prompt; overhead = total − engine (all the gateway's own work).")
 
 
 async def concurrent(client: openai.AsyncOpenAI, bodies: list[dict], clients: int, per_client: int) -> None:
@@ -180,6 +192,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--per-client", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keystrokes", type=int, default=2, help="Requests after the first at each cursor.")
     args = parser.parse_args()
 
     ensure_index(args.home)
@@ -189,10 +202,11 @@ async def main() -> None:
     try:
         idle_rss = server.rss_mib()
         levels = [int(c) for c in args.concurrency.split(",") if c]
-        bodies = requests_for(max(args.requests, max(levels) * args.per_client), args.seed, args.max_tokens)
+        bodies = requests_for(args.requests, args.seed, args.max_tokens, args.keystrokes)
+        load = requests_for(max(levels) * args.per_client, args.seed + 1, args.max_tokens)
         async with openai.AsyncOpenAI(base_url=server.url + "/v1", api_key=token, max_retries=0,
                                       timeout=600) as client:
-            await one(client, bodies[0])  # warm: embedder, store, tokenizer caches
+            await one(client, load[0])  # warm the embedder, store and tokenizer (another cursor than measured)
             print(f"machine: {describe()}; load average {os.getloadavg()[0]:.1f} at start")
             print(f"completions with repo/path/suffix on the stdlib index, max_tokens={args.max_tokens}, greedy")
             await sequential(client, bodies[: args.requests])
@@ -200,7 +214,7 @@ async def main() -> None:
             print("| clients | done | completions/s | tokens/s | latency p50 ms | latency p99 ms | errors |")
             print("|---:|---:|---:|---:|---:|---:|---|")
             for clients in levels:
-                await concurrent(client, bodies, clients, args.per_client)
+                await concurrent(client, load, clients, args.per_client)
         print(f"\ngateway RSS (model, index, embedder loaded): {idle_rss:.0f} MiB idle after start, "
               f"{server.rss_mib():.0f} MiB after the runs; load average {os.getloadavg()[0]:.1f} at the end")
     finally:
