@@ -117,3 +117,18 @@ def test_bad_tls_configuration_is_one_line(tmp_path: Path, env: dict[str, str], 
                             env={**os.environ, "CODEMOAT_HOME": str(tmp_path), **NO_MODEL, **env})
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {message}"
+
+
+def test_index_before_serving(tmp_path: Path) -> None:
+    repo = tmp_path / "tiny"
+    repo.mkdir()
+    (repo / "main.py").write_text("def greet(name):\n    return f'hello {name}'\n")
+    served = start_serve(tmp_path / "home", "--index", str(repo), env=NO_MODEL, wait_ready=False)
+    try:
+        assert "indexed tiny: 1 files" in "".join(served.log)
+        with httpx.Client(base_url=served.url) as client:
+            assert client.get("/readyz").json()["checks"]["index"] == {"ok": True, "detail": "open"}
+    finally:
+        stop_serve(served)
+    listed = run_codemoat(tmp_path / "home", "repo", "list", "--json")
+    assert [r["name"] for r in json.loads(listed.stdout)] == ["tiny"]
