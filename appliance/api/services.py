@@ -4,7 +4,7 @@ through `deps` (never looked up from globals)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from appliance.auth.tokens import TokenStore
 from appliance.engines.protocol import Engine
 from appliance.metrics import GatewayMetrics
 from appliance.prompts.families import ModelFamily
+from appliance.prompts.sources import StageTiming
 from appliance.state.db import Database
 
 if TYPE_CHECKING:
@@ -61,6 +62,12 @@ class Services:
             configured = _CPU_WINDOWS[kind]
         model = self.engine.context_length
         return model if configured is None else min(configured, model)
+
+    def count_context_failures(self, stages: Iterable[StageTiming]) -> None:
+        """Context lookups that timed out or failed: the answer went out without them."""
+        failed = sum(1 for stage in stages if stage.status in ("timeout", "error"))
+        if failed:
+            self.metrics.retrieval_failures.inc(failed)
 
     def served_model(self, requested: str | None) -> str:
         """The model a request names, checked against what this gateway serves (None: the served model)."""

@@ -65,6 +65,7 @@ async def build_messages(
         settings=services.settings.gateway.chat_prompt,
     )
     total = time.perf_counter() - started
+    services.count_context_failures(built.stages)
     # Retrieval queries run side by side: the stage lasts as long as the slowest.
     retrieval = max((s.ms for s in built.stages if s.name.startswith("retrieval")), default=0.0) / 1000
     timer.add("retrieval", min(retrieval, total))

@@ -69,6 +69,7 @@ async def code_prompt(
     started = time.perf_counter()
     gathered = await prompts.gather_context(request, services.index, settings, started=started)
     after_retrieval = timer.mark_since("retrieval", started)
+    services.count_context_failures(gathered.stages)
     await services.engine_loaded()
     built = prompts.assemble_completion_prompt(
         request,

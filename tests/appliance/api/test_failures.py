@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from appliance.api.readiness import ServingState
 from appliance.engines import build_engine
 from appliance.engines.transformers_engine import TransformersEngine
-from tests.appliance.api.conftest import Home, gateway_settings, running_gateway
+from tests.appliance.api.conftest import Home, gateway_settings, metric_value, running_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +130,16 @@ async def test_every_error_family_maps_to_an_http_answer() -> None:
             assert 400 <= shape.status < 600 and shape.message and shape.type, name
             if name == "QueueFullError":
                 assert shape.status == 429 and shape.headers() == {"Retry-After": "3"}
+
+
+async def test_context_past_its_latency_budget_is_dropped_not_waited_for(gateway_factory: Any,
+                                                                         gateway_home: Home) -> None:
+    overrides = {"completion_prompt": {"latency_budget_ms": 0}}
+    async with gateway_factory(gateway=overrides) as gw, gw.client(gateway_home.admin_token) as client:
+        response = await client.post("/v1/completions", json={
+            "prompt": "def report(lines):\n    return invoice_total(", "path": "x.py", "repo": "sample",
+            "max_tokens": 2})
+        metrics = (await client.get("/metrics")).text
+    assert response.status_code == 200
+    assert [c for c in response.json()["codemoat"]["citations"] if c["source"] != "editor"] == []
+    assert metric_value(metrics, "codemoat_retrieval_failures_total") >= 1
