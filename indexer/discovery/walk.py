@@ -65,11 +65,19 @@ def walk_files(root: Path, skip_dirs: SkipDirs) -> Iterator[str | Skip]:
                 yield rel
             elif entry.name in skip_dirs:
                 yield Skip(rel, SkipReason.VENDORED, f"{entry.name}/ (folder)")
-            elif (Path(entry.path) / "pyvenv.cfg").is_file():
-                # A virtual environment under any name (names like `venv` are also real packages).
+            elif _is_virtualenv(entry.path):
                 yield Skip(rel, SkipReason.VENDORED, f"{entry.name}/ (virtual environment)")
             else:
                 stack.append((Path(entry.path), rel + "/", scopes))
+
+
+def _is_virtualenv(folder: str) -> bool:
+    """A virtual environment under any name (names like `venv` are also real packages). A folder that
+    cannot be looked into is not one: the walk reports it as unreadable when it tries to list it."""
+    try:
+        return stat.S_ISREG(os.stat(os.path.join(folder, "pyvenv.cfg")).st_mode)
+    except OSError:
+        return False
 
 
 def _ignored(scopes: tuple[_Scope, ...], rel: str) -> bool:
