@@ -1,11 +1,16 @@
 """`codemoat license ...`: the appliance's side of licensing (request, activate, renew, status, deactivate,
-check-model, roots, trust). State lives in `<home>/license`."""
+check-model, roots, trust). State lives in `<home>/license`.
+
+The commands that change the license or the trusted roots are audited (actor: the shell user). They open the
+state database first, so that a database that cannot be opened refuses them before anything changes; see
+`appliance.audit.cli_audit` for what happens when only the entry cannot be written."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +21,9 @@ from licensing.errors import StateError
 from licensing.keys import TrustStore
 from licensing.service import LicenseService
 from licensing.store import LicenseStore
+
+if TYPE_CHECKING:
+    from appliance.audit.cli_audit import CliAudit
 
 out = Console(highlight=False, soft_wrap=True)
 license_app = typer.Typer(help="This appliance's license: activation, leases, state.", no_args_is_help=True)
@@ -28,6 +36,17 @@ def state_dir(ctx: typer.Context) -> Path:
 
 def service(ctx: typer.Context) -> LicenseService:
     return LicenseService(state_dir(ctx))
+
+
+def audit(ctx: typer.Context) -> CliAudit:
+    from appliance.audit.cli_audit import CliAudit
+
+    return CliAudit.open(ctx.obj)
+
+
+def _iso(epoch: int | None) -> str | None:
+    """The console's license page writes times the same way (appliance.console.license_panel)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
 
 
 def _read(path: Path, what: str) -> str:
@@ -51,12 +70,16 @@ def request_command(
     out_file: Path = typer.Option(..., "--out", help="Where to write the activation request."),
 ) -> None:
     """Write an activation request (device keys + fingerprint, signed, with a nonce) to carry to the vendor."""
-    text = service(ctx).request_activation()
-    _write_new(out_file, text)
-    out.print(
-        f"activation request written to {out_file}; send it to the vendor, then run "
-        "`codemoat license activate LICENSE_FILE`"
-    )
+    with audit(ctx) as log:
+        if out_file.exists():  # before a request (and its nonce) is made for nothing
+            raise StateError(f"{out_file} already exists; choose another --out path")
+        text = service(ctx).request_activation()
+        _write_new(out_file, text)
+        out.print(
+            f"activation request written to {out_file}; send it to the vendor, then run "
+            "`codemoat license activate LICENSE_FILE`"
+        )
+        log.record(f"the activation request was written to {out_file}", "license.request", file=str(out_file))
 
 
 @license_app.command("activate")
@@ -64,11 +87,16 @@ def activate_command(
     ctx: typer.Context, license_file: Path = typer.Argument(..., help="The vendor's answer.")
 ) -> None:
     """Verify the license (signature chain, binding to this machine, request nonce) and install it."""
-    license_ = service(ctx).activate(_read(license_file, "license file"))
-    out.print(
-        f"license {license_.license_id} for {license_.customer} activated: {license_.seats} seats, models "
-        f"{', '.join(g.model_id for g in license_.models)}, until {format_time(license_.expires_at)}"
-    )
+    with audit(ctx) as log:
+        license_ = service(ctx).activate(_read(license_file, "license file"))
+        models = [g.model_id for g in license_.models]
+        out.print(
+            f"license {license_.license_id} for {license_.customer} activated: {license_.seats} seats, models "
+            f"{', '.join(models)}, until {format_time(license_.expires_at)}"
+        )
+        log.record(f"license {license_.license_id} was activated", "license.activate", license_.license_id,
+                   license_id=license_.license_id, customer=license_.customer, seats=license_.seats,
+                   expires=_iso(license_.expires_at), models=models)
 
 
 @license_app.command("renew")
@@ -76,8 +104,11 @@ def renew_command(
     ctx: typer.Context, lease_file: Path = typer.Argument(..., help="A lease from the vendor.")
 ) -> None:
     """Apply a new lease; the appliance returns to VALID without a restart."""
-    lease = service(ctx).renew(_read(lease_file, "lease file"))
-    out.print(f"lease {lease.sequence} applied; valid until {format_time(lease.expires_at)}")
+    with audit(ctx) as log:
+        lease = service(ctx).renew(_read(lease_file, "lease file"))
+        out.print(f"lease {lease.sequence} applied; valid until {format_time(lease.expires_at)}")
+        log.record(f"lease {lease.sequence} was applied", "license.renew", str(lease.license_id),
+                   sequence=lease.sequence, expires=_iso(lease.expires_at))
 
 
 @license_app.command("status")
@@ -120,12 +151,18 @@ def deactivate_command(
     """Remove the license from this appliance and produce a signed receipt that frees the seat at the vendor."""
     if out_file is not None and out_file.exists():
         raise StateError(f"{out_file} already exists; choose another --out path")
-    receipt = service(ctx).deactivate()
-    if out_file is None:
-        out.print(receipt, markup=False, end="")
-        return
-    _write_new(out_file, receipt)
-    out.print(f"license deactivated; send {out_file} to the vendor to free the seat")
+    with audit(ctx) as log:
+        license_service = service(ctx)
+        license_id = license_service.installed()[0].license_id
+        receipt = license_service.deactivate()
+        # The receipt goes out before the entry is written: it is the only way to free the seat.
+        if out_file is None:
+            out.print(receipt, markup=False, end="")
+        else:
+            _write_new(out_file, receipt)
+            out.print(f"license deactivated; send {out_file} to the vendor to free the seat")
+        log.record(f"license {license_id} was deactivated", "license.deactivate", license_id,
+                   receipt=str(out_file) if out_file is not None else "stdout")
 
 
 @license_app.command("check-model")
@@ -168,10 +205,13 @@ def trust_command(
 ) -> None:
     """Add a vendor root key (development builds only; release builds pin their roots)."""
     directory = state_dir(ctx)
-    LicenseStore(directory).ensure()
-    _read(root_file, "root key file")
-    root = TrustStore.load(directory).add_operator_root(directory, root_file)
-    out.print(f"trusting root {root.kid} ({root.name})", markup=False)
+    with audit(ctx) as log:
+        LicenseStore(directory).ensure()
+        _read(root_file, "root key file")
+        root = TrustStore.load(directory).add_operator_root(directory, root_file)
+        out.print(f"trusting root {root.kid} ({root.name})", markup=False)
+        log.record(f"root {root.kid} was added to the trusted roots", "license.trust", root.kid,
+                   name=root.name, file=str(root_file))
 
 
 def register(app: typer.Typer) -> None:

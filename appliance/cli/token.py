@@ -1,12 +1,19 @@
-"""`codemoat token create|list|revoke`: API tokens for editors, scripts and the console."""
+"""`codemoat token create|list|revoke`: API tokens for editors, scripts and the console. Creating and
+revoking are audited with the shell user as the actor, under the console's names (token.create,
+token.revoke)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from appliance.audit.cli_audit import CliAudit
+    from appliance.auth.tokens import TokenStore
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -14,12 +21,27 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 
-def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _store(ctx: typer.Context) -> TokenStore:
     from appliance.auth.tokens import TokenStore
     from appliance.state.db import Database
 
     settings = ctx.obj
     return TokenStore(Database.open(settings.state, settings.home))
+
+
+def _audit(ctx: typer.Context) -> CliAudit:
+    from appliance.audit.cli_audit import CliAudit
+
+    return CliAudit.open(ctx.obj)
+
+
+def _user_exists(audit: CliAudit, name: str) -> bool:
+    from sqlalchemy import select
+
+    from appliance.state.models import User
+
+    with audit.db.session() as session:
+        return session.scalar(select(User.id).where(User.name == name)) is not None
 
 
 def _repos(value: str | None) -> list[str] | None:
@@ -40,19 +62,31 @@ def create(
     as_json: bool = typer.Option(False, "--json", help='Print {"token": ..., ...} as JSON.'),
 ) -> None:
     """Create a token and print it. It is shown this once: only its hash is stored."""
-    issued = _store(ctx).create(name, user=user, admin=admin, repos=_repos(repos))
-    if as_json:
-        out.print_json(json.dumps({"token": issued.token, **issued.info.to_json()}))
-        return
-    print(issued.token)
-    scope = (
-        "all repositories" if issued.info.repos is None else ", ".join(issued.info.repos) or "no repositories"
-    )
-    err.print(
-        f"token {issued.info.name!r} (id {issued.info.id}) for {issued.info.role} {issued.info.user!r}, "
-        f"scope: {scope}. Copy it now: it is not shown again.",
-        markup=False,
-    )
+    from appliance.auth.tokens import TokenStore
+
+    with _audit(ctx) as audit:
+        owner_existed = _user_exists(audit, user or name)
+        issued = TokenStore(audit.db).create(name, user=user, admin=admin, repos=_repos(repos))
+        info = issued.info
+        # The secret is shown before the entry is written: the token exists either way.
+        if as_json:
+            out.print_json(json.dumps({"token": issued.token, **info.to_json()}))
+        else:
+            print(issued.token)
+            scope = "all repositories" if info.repos is None else ", ".join(info.repos) or "no repositories"
+            err.print(
+                f"token {info.name!r} (id {info.id}) for {info.role} {info.user!r}, "
+                f"scope: {scope}. Copy it now: it is not shown again.",
+                markup=False,
+            )
+        made = [("token.create", info.name, {"user": info.user, "repos": info.repos, "role": info.role,
+                                             "id": info.id})]
+        done = f"token {info.name!r} (id {info.id}) was created"
+        if not owner_existed:  # `token create` made its user too: the console's user list shows it
+            made.insert(0, ("user.create", info.user,
+                            {"role": info.role, "password": False, "via": "token create"}))
+            done += f" with its user {info.user!r}"
+        audit.record_all(done, made)
 
 
 @token_app.command("list")
@@ -103,11 +137,16 @@ def revoke(
     as_json: bool = typer.Option(False, "--json", help="Print the revoked token as JSON."),
 ) -> None:
     """Revoke a token: requests with it are refused (403) from now on."""
-    info = _store(ctx).revoke(name_or_id)
-    if as_json:
-        out.print_json(json.dumps(info.to_json()))
-        return
-    out.print(f"revoked token {info.name!r} (id {info.id})", markup=False)
+    from appliance.auth.tokens import TokenStore
+
+    with _audit(ctx) as audit:
+        info = TokenStore(audit.db).revoke(name_or_id)
+        if as_json:
+            out.print_json(json.dumps(info.to_json()))
+        else:
+            out.print(f"revoked token {info.name!r} (id {info.id})", markup=False)
+        audit.record(f"token {info.name!r} (id {info.id}) was revoked", "token.revoke", info.name,
+                     user=info.user, id=info.id)
 
 
 def register(app: typer.Typer) -> None:
