@@ -1,20 +1,24 @@
 """Signing in and out. A password sign-in or an API token (the session then keeps that token's scope);
 throttled per user name and per client address; the form carries a double-submit CSRF token (a random value
-in a SameSite=Strict cookie and in the form), so no other site can sign a browser into an account."""
+in a SameSite=Strict cookie and in the form), so no other site can sign a browser into an account.
+Sign-ins, failures and lockouts are audited (appliance.console.sign_in_audit says which failures, and why not
+all)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
 
-from fastapi import Form, Request
+from fastapi import BackgroundTasks, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from appliance.auth.errors import AuthError
+from appliance.auth.errors import AuthError, PermissionDeniedError
 from appliance.console.deps import ConsoleDep, check_origin, client_address, read_session
 from appliance.console.pages_common import render
+from appliance.console.services import ConsoleServices
 from appliance.console.sessions import cookie_names, same_token
+from appliance.console.sign_in_audit import FailedSignIn, SignInAudit
 from appliance.users.errors import SignInThrottledError
 from appliance.users.throttle import source_key, user_key
 
@@ -48,6 +52,7 @@ def sign_in_page(request: Request, console: ConsoleDep, next: str = "") -> Respo
 async def sign_in(
     request: Request,
     console: ConsoleDep,
+    background: BackgroundTasks,
     csrf: Annotated[str, Form(max_length=128)] = "",
     username: Annotated[str, Form(max_length=256)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -73,24 +78,40 @@ async def sign_in(
         await run_in_threadpool(console.throttle.check, keys)
         if form["method"] == "password":
             user = await run_in_threadpool(console.accounts.check_password, form["username"], password)
-            user_id, token_id = user.id, None
+            user_id, user_name, token_id, token_name = user.id, user.name, None, None
         else:
             principal = await run_in_threadpool(console.gateway.tokens.authenticate, token.strip())
-            user_id, token_id = principal.user_id, principal.token_id
+            user_id, user_name = principal.user_id, principal.user_name
+            token_id, token_name = principal.token_id, principal.token_name
     except SignInThrottledError as exc:
         return _login_form(request, console, status=429, error=str(exc), headers={"Retry-After": str(exc.retry_after)},
                            **form)
     except AuthError as exc:
-        await run_in_threadpool(console.throttle.failed, keys)
+        lockouts = await run_in_threadpool(console.throttle.failed, keys)
         message = str(exc) if form["method"] == "password" else "That token is not valid (or was revoked)."
+        token_hash = None
+        if form["method"] == "token" and isinstance(exc, PermissionDeniedError):
+            from appliance.auth.tokens import hash_secret
+
+            token_hash = hash_secret(token.strip())
+        attempt = FailedSignIn(form["method"], source, str(exc), username=form["username"],
+                               token_hash=token_hash, lockouts=lockouts)
+        background.add_task(_audit(console).failed, attempt)  # after the answer: see sign_in_audit
         return _login_form(request, console, status=401, error=message, **form)
     await run_in_threadpool(console.throttle.succeeded, keys[:1] if form["method"] == "password" else [])
     secret, _ = await run_in_threadpool(console.sessions.create, user_id, token_id=token_id, source=source)
+    # No cookie until the sign-in is in the log: a database that cannot record it refuses the sign-in.
+    await run_in_threadpool(_audit(console).succeeded, user_id=user_id, user_name=user_name, source=source,
+                            method=form["method"], token_name=token_name)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(session_cookie, secret, max_age=int(console.sessions.lifetime.total_seconds()), path="/",
                         secure=secure, httponly=True, samesite="strict")
     response.delete_cookie(csrf_cookie, path="/", secure=secure, httponly=True, samesite="strict")
     return response
+
+
+def _audit(console: ConsoleServices) -> SignInAudit:
+    return SignInAudit(console.gateway.db, console.audit)
 
 
 async def sign_out(request: Request, console: ConsoleDep,

@@ -1,6 +1,7 @@
 """Sign-in throttling: after `max_failures` failed sign-ins for one user name (or `max_failures_per_source`
 from one address) within the window, further attempts are refused for a lockout that doubles with each
-further failure, up to a ceiling. Counters live in the state database, so every gateway replica sees them."""
+further failure, up to a ceiling. Counters live in the state database, so every gateway replica sees them.
+`failed` returns the lockouts it started, so that the sign-in audits each lockout once (not each refusal)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,25 @@ class ThrottlePolicy:
     window_s: float = 900.0
     lockout_s: float = 60.0
     max_lockout_s: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """A key locked out by the failure just counted."""
+
+    key: str
+    failures: int
+    seconds: float
+    until: datetime
+
+    @property
+    def kind(self) -> str:
+        return "address" if self.key.startswith("ip:") else "user"
+
+    @property
+    def subject(self) -> str:
+        """The user name (lower-cased) or the client address the key counts for."""
+        return self.key.split(":", 1)[1]
 
 
 def user_key(name: str) -> str:
@@ -52,15 +72,17 @@ class LoginThrottle:
             raise SignInThrottledError(
                 f"too many failed sign-ins: try again in {wait} seconds", retry_after=wait)
 
-    def failed(self, keys: Sequence[str]) -> None:
+    def failed(self, keys: Sequence[str]) -> list[Lockout]:
+        """Count a failed sign-in against each key; returns the keys this failure locked out."""
         try:
-            self._count(keys)
+            return self._count(keys)
         except StateError:  # two first failures raced to insert the same key: count once more, now it exists
-            self._count(keys)
+            return self._count(keys)
 
-    def _count(self, keys: Sequence[str]) -> None:
+    def _count(self, keys: Sequence[str]) -> list[Lockout]:
         now = self._clock()
         window = timedelta(seconds=self.policy.window_s)
+        locked: list[Lockout] = []
         with self._db.session() as session:
             for key in keys:
                 limit = self.policy.max_failures_per_source if key.startswith("ip:") else self.policy.max_failures
@@ -75,6 +97,8 @@ class LoginThrottle:
                     doublings = min(row.failures - limit, 16)
                     seconds = min(self.policy.lockout_s * 2**doublings, self.policy.max_lockout_s)
                     row.locked_until = now + timedelta(seconds=seconds)
+                    locked.append(Lockout(key, row.failures, seconds, row.locked_until))
+        return locked
 
     def succeeded(self, keys: Sequence[str]) -> None:
         with self._db.session() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ from sqlalchemy import text
 from appliance.state.config import StateSettings
 from appliance.state.db import Database
 from licensing.store import LicenseStore
+from tests.conftest import CliResult
 from tests.licensing.conftest import make_tiny_model
+
+Cli = Callable[..., CliResult]
 
 CLI_ACTOR = f"cli:{getpass.getuser()}"
 CLI_SOURCE = f"cli@{socket.gethostname()}"
 
 
-def entries(run_cli, action: str | None = None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def entries(run_cli: Cli, action: str | None = None) -> list[dict[str, Any]]:
     """Oldest first, through `codemoat audit list --json`."""
     args = ["audit", "list", "--json", "--limit", "1000"] + (["--action", action] if action else [])
     listed = run_cli(*args)
@@ -31,7 +35,7 @@ def entries(run_cli, action: str | None = None) -> list[dict[str, Any]]:  # type
     return list(reversed(json.loads(listed.out)))
 
 
-def verified(run_cli) -> int:  # type: ignore[no-untyped-def]
+def verified(run_cli: Cli) -> int:
     report = run_cli("audit", "verify", "--json")
     assert report.code == 0, report.err
     data = json.loads(report.out)
@@ -39,13 +43,13 @@ def verified(run_cli) -> int:  # type: ignore[no-untyped-def]
     return int(data["entries"])
 
 
-def one_line_error(result) -> str:  # type: ignore[no-untyped-def]
+def one_line_error(result: CliResult) -> str:
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.err, result.err
     return lines[0]
 
 
-def test_token_create_and_revoke_are_audited(codemoat_home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_token_create_and_revoke_are_audited(codemoat_home: Path, run_cli: Cli) -> None:
     assert run_cli("token", "create", "alice", "--admin").code == 0  # makes the admin user alice too
     created = run_cli("token", "create", "ci", "--user", "alice", "--repos", "web,api", "--json")
     assert created.code == 0, created.err
@@ -60,14 +64,15 @@ def test_token_create_and_revoke_are_audited(codemoat_home: Path, run_cli) -> No
     assert log[0]["detail"] == {"role": "admin", "password": False, "via": "token create"}
     assert log[2]["detail"] == {"user": "alice", "repos": ["api", "web"], "role": "admin", "id": token_id}
     assert log[3]["detail"] == {"user": "alice", "id": token_id}
-    assert [e["action"] for e in entries(run_cli, "token.")] == ["token.create", "token.create", "token.revoke"]
+    tokens_only = entries(run_cli, "token.")
+    assert [e["action"] for e in tokens_only] == ["token.create", "token.create", "token.revoke"]
 
     table = run_cli("audit", "list")
     assert table.code == 0 and "token.revoke" in table.out and CLI_ACTOR in table.out
     assert verified(run_cli) == 4
 
 
-def test_user_and_group_commands_are_audited(codemoat_home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_user_and_group_commands_are_audited(codemoat_home: Path, run_cli: Cli) -> None:
     commands = [
         ("user", "create", "root", "--admin", "--no-password"),
         ("user", "create", "ann", "--no-password"),
@@ -95,23 +100,23 @@ def test_user_and_group_commands_are_audited(codemoat_home: Path, run_cli) -> No
 
 
 @pytest.fixture
-def site(tmp_path: Path, codemoat_home: Path, run_cli) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, codemoat_home: Path, run_cli: Cli) -> Path:
     """A vendor with a sealed tiny model; the appliance (CODEMOAT_HOME) does not trust it yet."""
     assert run_cli("vendor", "keygen", "--out", tmp_path / "vendor", "--name", "Test Vendor").code == 0
     make_tiny_model(tmp_path / "plain")
-    sealed = run_cli("vendor", "seal", tmp_path / "plain", "--vendor", tmp_path / "vendor", "--model-id", "tiny",
-                     "--out", tmp_path / "sealed", "--chunk-size", "8192")
+    sealed = run_cli("vendor", "seal", tmp_path / "plain", "--vendor", tmp_path / "vendor",
+                     "--model-id", "tiny", "--out", tmp_path / "sealed", "--chunk-size", "8192")
     assert sealed.code == 0, sealed.err
     return tmp_path
 
 
-def issue(site: Path, run_cli, request: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+def issue(site: Path, run_cli: Cli, request: Path, out: Path) -> None:
     issued = run_cli("vendor", "issue", "--vendor", site / "vendor", "--request", request, "--customer",
                      "Example GmbH", "--seats", "3", "--days", "365", "--models", "tiny", "--out", out)
     assert issued.code == 0, issued.err
 
 
-def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli: Cli) -> None:
     assert run_cli("license", "status").code == 0
     assert not StateSettings().sqlite_path(codemoat_home).exists()  # reading the license needs no database
 
@@ -119,8 +124,8 @@ def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli) 
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
     issue(site, run_cli, site / "request.txt", site / "license.txt")
     assert run_cli("license", "activate", site / "license.txt").code == 0
-    lease = run_cli("vendor", "lease", "--vendor", site / "vendor", "--license", site / "license.txt", "--days",
-                    "30", "--out", site / "lease2.txt")
+    lease = run_cli("vendor", "lease", "--vendor", site / "vendor", "--license", site / "license.txt",
+                    "--days", "30", "--out", site / "lease2.txt")
     assert lease.code == 0, lease.err
     assert run_cli("license", "renew", site / "lease2.txt").code == 0
     assert run_cli("license", "renew", site / "lease2.txt").code != 0  # a replay is refused and not recorded
@@ -135,7 +140,7 @@ def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli) 
         ("license.renew", license_id), ("license.deactivate", license_id)]
     assert {(e["actor"], e["source"]) for e in log} == {(CLI_ACTOR, CLI_SOURCE)}
     activate, renew = log[2]["detail"], log[3]["detail"]
-    assert activate["customer"] == "Example GmbH" and activate["seats"] == 3 and activate["models"] == ["tiny"]
+    assert (activate["customer"], activate["seats"], activate["models"]) == ("Example GmbH", 3, ["tiny"])
     assert activate["expires"].startswith(status["expires_at"][:10])
     assert renew["sequence"] == 2 and renew["expires"].startswith(status["lease_expires_at"][:10])
     assert log[4]["detail"] == {"receipt": str(site / "receipt.txt")}
@@ -143,8 +148,8 @@ def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli) 
     assert verified(run_cli) == 5
 
 
-def test_an_unusable_state_database_refuses_before_anything_changes(site: Path, codemoat_home: Path,  # type: ignore[no-untyped-def]
-                                                                    run_cli) -> None:
+def test_an_unusable_state_database_refuses_before_anything_changes(site: Path, codemoat_home: Path,
+                                                                    run_cli: Cli) -> None:
     assert run_cli("license", "trust", site / "vendor" / "root.json").code == 0
     before = LicenseStore(codemoat_home / "license").snapshot()
     path = StateSettings().sqlite_path(codemoat_home)
@@ -167,8 +172,8 @@ def _refuse_audit_entries(home: Path) -> None:
     database.close()
 
 
-def test_a_change_that_cannot_be_recorded_is_kept_and_reported(site: Path, codemoat_home: Path,  # type: ignore[no-untyped-def]
-                                                                run_cli) -> None:
+def test_a_change_that_cannot_be_recorded_is_kept_and_reported(site: Path, codemoat_home: Path,
+                                                                run_cli: Cli) -> None:
     assert run_cli("license", "trust", site / "vendor" / "root.json").code == 0
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
     issue(site, run_cli, site / "request.txt", site / "license.txt")
@@ -179,15 +184,16 @@ def test_a_change_that_cannot_be_recorded_is_kept_and_reported(site: Path, codem
     deactivated = run_cli("license", "deactivate", "--out", site / "receipt.txt")
     assert deactivated.code == 7
     line = one_line_error(deactivated)
-    assert line.startswith(f"error: license {license_id} was deactivated, but the audit log could not record it")
+    assert line.startswith(f"error: license {license_id} was deactivated, but the audit log could not "
+                           "record it")
     assert "audit log is read-only in this test" in line
     assert (site / "receipt.txt").is_file()  # the receipt that frees the seat is not lost
     assert json.loads(run_cli("license", "status", "--json").out)["state"] == "STOPPED"
 
     created = run_cli("token", "create", "ci", "--json")
     assert created.code == 7
-    assert one_line_error(created).startswith("error: token 'ci' (id 1) was created with its user 'ci', but the "
-                                              "audit log could not record it")
+    assert one_line_error(created).startswith("error: token 'ci' (id 1) was created with its user 'ci', "
+                                              "but the audit log could not record it")
     assert json.loads(created.out)["token"].startswith("cm_")  # the secret is shown: the token exists
     assert [t["name"] for t in json.loads(run_cli("token", "list", "--json").out)] == ["ci"]
     assert [e["action"] for e in entries(run_cli)] == ["license.trust", "license.request", "license.activate"]
