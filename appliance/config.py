@@ -18,6 +18,7 @@ from appliance.console.config import ConsoleSettings
 from appliance.engines.config import EngineSettings
 from appliance.errors import ConfigError
 from appliance.jobs.config import JobSettings
+from appliance.license_gate.config import LicenseSettings
 from appliance.state.config import StateSettings
 from indexer.config import IndexerSettings
 
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    license: LicenseSettings = Field(default_factory=LicenseSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 
 from appliance.api.body_limit import BodySizeLimitMiddleware
 from appliance.api.handlers import install_error_handlers
+from appliance.api.license_headers import LicenseHeadersMiddleware
 from appliance.api.readiness import AlwaysServe, ServingGate
 from appliance.api.request_metrics import RequestMetricsMiddleware
 from appliance.api.routes import chat, completions, models
@@ -37,6 +38,7 @@ from appliance.state.db import Database
 
 if TYPE_CHECKING:
     from appliance.config import Settings
+    from appliance.license_gate import LicenseRuntime
     from indexer.service import CodeIndex
 
 log = logging.getLogger("codemoat.api")
@@ -51,12 +53,15 @@ def create_app(
     index: CodeIndex | None = None,
     database: Database | None = None,
     gate: ServingGate | None = None,
+    license_runtime: LicenseRuntime | None = None,
     metrics: GatewayMetrics | None = None,
     open_index: bool = True,
     routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The gateway app. Given services are used as they are and left open; missing ones are built at startup
-    and closed at shutdown. `open_index=False` serves without repository context when no index is given."""
+    and closed at shutdown. `open_index=False` serves without repository context when no index is given.
+    The license: `gate` replaces it outright (tests, benchmarks); otherwise `license_runtime`, or one opened
+    from the settings, decides (see `appliance.license_gate`) and is started with the engine."""
     metrics = metrics if metrics is not None else GatewayMetrics()
 
     @asynccontextmanager
@@ -66,10 +71,17 @@ def create_app(
             if db is None:
                 db = await asyncio.to_thread(Database.open, settings.state, settings.home)
                 stack.callback(db.close)
+            runtime = license_runtime
+            if runtime is None and gate is None:
+                runtime = await asyncio.to_thread(_open_license, settings, db)
             eng = engine
             if eng is None:
-                eng = _build_engine(settings)
+                eng = _build_engine(settings, runtime)
                 stack.push_async_callback(eng.aclose)
+            if runtime is not None:
+                # Started after the engine exists: a STOPPED license unloads it. Closed after it (LIFO).
+                await asyncio.to_thread(runtime.start, eng)
+                stack.callback(runtime.close)
             idx, index_error = index, None
             if idx is None and open_index:
                 idx, index_error = await asyncio.to_thread(_open_index, settings)
@@ -93,7 +105,7 @@ def create_app(
                 tokens=TokenStore(db),
                 metrics=metrics,
                 usage=usage,
-                gate=gate if gate is not None else AlwaysServe(),
+                gate=gate if gate is not None else runtime.gate if runtime is not None else AlwaysServe(),
                 family=_family(eng),
                 count_tokens=cached_counter(eng.count_tokens),
                 index=idx,
@@ -125,14 +137,26 @@ def create_app(
     known_paths = frozenset(getattr(route, "path", "") for router in included for route in router.routes)
     # Outermost first: count every answer (413s included), then refuse oversized bodies.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(LicenseHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=lambda: known_paths)
     return app
 
 
-def _build_engine(settings: Settings) -> Engine:
+def _build_engine(settings: Settings, runtime: LicenseRuntime | None) -> Engine:
     from appliance.engines import build_engine
 
-    return build_engine(settings.engine, settings.home)  # type: ignore[attr-defined]
+    if runtime is None:
+        return build_engine(settings.engine, settings.home)
+    return build_engine(
+        settings.engine, settings.home, sealed_loader=runtime.sealed_loader, key_env=runtime.key_env
+    )
+
+
+def _open_license(settings: Settings, db: Database) -> LicenseRuntime:
+    from appliance.audit.log import AuditLog
+    from appliance.license_gate import LicenseRuntime
+
+    return LicenseRuntime.open(settings, audit=AuditLog(db))
 
 
 def _family(engine: Engine) -> ModelFamily:

@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from appliance.api.errors import NotReadyError
 from appliance.api.services import Services
 from appliance.api.timing import StageTimer
 from appliance.auth.errors import AuthenticationError, PermissionDeniedError
@@ -69,13 +68,14 @@ def get_admin(principal: PrincipalDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(get_admin)]
 
 
-def check_serving(services: ServicesDep) -> None:
-    """The license gate: when the license state does not allow serving, /v1 generation answers 503."""
-    state = services.gate.serving_state()
-    if not state.allowed:
-        raise NotReadyError(
-            f"serving is stopped: license state {state.state}: {state.reason}", code="license"
-        )
+def check_serving(services: Services, principal: Principal) -> None:
+    """The license gate: 503 while the license stops service, 403 for a new user while it is RESTRICTED.
+    Admitting a user also counts them towards the license's seats."""
+    services.gate.admit(f"user:{principal.user_id}")
 
 
-ServingDep = Annotated[None, Depends(check_serving)]
+def serving(services: ServicesDep, principal: PrincipalDep) -> None:
+    check_serving(services, principal)
+
+
+ServingDep = Annotated[None, Depends(serving)]

@@ -7,6 +7,7 @@
         ├── ModelNotFoundError       404: the `model` is not served here
         ├── PayloadTooLargeError     413: the body is over `gateway.max_body_bytes`
         ├── NotReadyError            503: the engine, index or license does not allow serving now
+        ├── LicenseRestrictedError   403: the license takes no new sessions (RESTRICTED) and this user has none
         └── InternalError            500: a bug; the message says nothing about internals
 
 Errors of other packages map by class (`describe`): auth (401/403), engines (their `http_status`), prompts
@@ -30,6 +31,7 @@ __all__ = [
     "ErrorShape",
     "InternalError",
     "InvalidRequestError",
+    "LicenseRestrictedError",
     "ModelNotFoundError",
     "NotReadyError",
     "PayloadTooLargeError",
@@ -71,6 +73,12 @@ class NotReadyError(APIError):
     status = 503
     type = "service_unavailable"
     code = "not_ready"
+
+
+class LicenseRestrictedError(APIError):
+    status = 403
+    type = "permission_error"
+    code = "license_restricted"
 
 
 class InternalError(APIError):

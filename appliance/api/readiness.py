@@ -1,7 +1,9 @@
-"""The seam through which the license state decides whether the gateway may serve.
+"""The seam through which the license decides whether the gateway may serve.
 
-The licensing package plugs in an object with `serving_state()`; until then `AlwaysServe` stands in. The gate
-is consulted by /readyz and before every /v1 generation, so a license that walks to STOPPED stops serving."""
+`appliance.license_gate` plugs in the licensed implementation (heartbeat-backed); `AlwaysServe` stands in
+where no license applies (tests, benchmarks, the open bundled model with no license installed). The gate is
+consulted by /readyz, admits every /v1 generation for its user (seat counting, RESTRICTED, STOPPED) and adds
+its state headers to every /v1 response."""
 
 from __future__ import annotations
 
@@ -12,16 +14,34 @@ from typing import Protocol
 @dataclass(frozen=True, slots=True)
 class ServingState:
     allowed: bool
-    state: str  # e.g. "VALID", "GRACE", "RESTRICTED", "STOPPED", or "UNLICENSED"
+    state: str  # "VALID", "GRACE", "RESTRICTED", "STOPPED", "UNLICENSED" or "UNCHECKED"
     reason: str = ""
 
 
 class ServingGate(Protocol):
     def serving_state(self) -> ServingState: ...
 
+    def admit(self, user: str) -> None:
+        """Before serving `user`: raise an APIError when the license does not allow it."""
+        ...
+
+    def headers(self) -> dict[str, str]:
+        """Headers every /v1 response carries (the license state, and a warning when there is one)."""
+        ...
+
 
 class AlwaysServe:
-    """No license check configured (development, tests, and until licensing provides its gate)."""
+    """No license check: `state` says why (UNCHECKED when none is configured, UNLICENSED for an open model
+    served without a license)."""
+
+    def __init__(self, state: str = "UNCHECKED", reason: str = "no license gate configured") -> None:
+        self._state = ServingState(True, state, reason)
 
     def serving_state(self) -> ServingState:
-        return ServingState(True, "UNCHECKED", "no license gate configured")
+        return self._state
+
+    def admit(self, user: str) -> None:
+        return None
+
+    def headers(self) -> dict[str, str]:
+        return {}

@@ -48,6 +48,8 @@ def serve(
             f"it loads in the background, GET /readyz says when it is ready)",
             flush=True,
         )
+        license_state = app.state.services.gate.serving_state()
+        print(f"License: {license_state.state}: {license_state.reason}", flush=True)
         if settings.console.enabled:
             print(f"Console: {where.url}/console", flush=True)
         if token is not None:
@@ -56,9 +58,10 @@ def serve(
     from appliance.console import console_router
 
     routers = [console_router(settings)] if settings.console.enabled else []
+    app = create_app(settings, routers=routers)
     run(
         settings,
-        create_app(settings, routers=routers),
+        app,
         host=host,
         port=port,
         on_started=started,

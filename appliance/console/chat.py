@@ -56,7 +56,7 @@ async def answer(console: ConsoleServices, principal: Principal, conversation_id
     conversation = conversations.get(principal.user_id, conversation_id)
     selected = repos if repos is not None else conversation.repos
     scope = principal.scope(selected or None)  # 403 naming `repo` for a repository outside the caller's access
-    check_serving(console.gateway)
+    check_serving(console.gateway, principal)
     history = _history(conversation.messages, settings.chat_history_messages)
     asked = conversations.add_message(principal.user_id, conversation_id, "user", content)
     body = ChatCompletionRequest.model_validate({

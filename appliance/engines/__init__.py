@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from appliance.engines.bounded import BoundedEngine
 from appliance.engines.config import EngineSettings, VllmSettings
@@ -34,22 +36,31 @@ __all__ = [
 ]
 
 
-def build_engine(settings: EngineSettings, home: Path) -> BoundedEngine:
+def build_engine(
+    settings: EngineSettings,
+    home: Path,
+    *,
+    sealed_loader: Callable[[Path], Any] | None = None,
+    key_env: Callable[[str, int], dict[str, str]] | None = None,
+) -> BoundedEngine:
     """The engine `settings.kind` names, behind the queue bound. Returns at once: the embedded model loads
-    in the background (`await engine.ready()` tells when) and vLLM replicas start in the background."""
+    in the background (`await engine.ready()` tells when) and vLLM replicas start in the background.
+
+    Sealed weights come through the license: `sealed_loader(dir)` decrypts a sealed directory in memory for
+    the CPU engine; `key_env(model_id, uses)` lets vLLM workers fetch the model key (appliance.license_gate)."""
     from appliance.engines.router import RouterEngine
     from appliance.engines.transformers_engine import TransformersEngine
     from appliance.engines.upstream import UpstreamEngine
 
     inner: Engine
     if settings.kind == "transformers":
-        inner = TransformersEngine(settings, home)
+        inner = TransformersEngine(settings, home, sealed_loader=sealed_loader)
     else:
         owned = []
         if settings.kind == "vllm":
             from appliance.engines.vllm_supervisor import VllmSupervisor
 
-            supervisor = VllmSupervisor(settings.vllm, model_id=settings.model_id, home=home)
+            supervisor = VllmSupervisor(settings.vllm, model_id=settings.model_id, home=home, key_env=key_env)
             urls, model, owned = supervisor.urls, settings.model_id, [supervisor]
             tokenizer = settings.tokenizer_path or (None if settings.vllm.sealed else settings.vllm.model_dir)
         else:

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 
 from appliance.engines.errors import EngineRequestError, QueueFullError
-from appliance.engines.protocol import Engine, GenerationChunk, GenerationRequest
+from appliance.engines.protocol import Engine, GenerationChunk, GenerationRequest, Suspendable
 
 _SMOOTHING = 0.2  # weight of the newest request in the moving average of request durations
 
@@ -62,6 +62,14 @@ class BoundedEngine:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def suspend(self, reason: str) -> None:
+        if isinstance(self.inner, Suspendable):
+            self.inner.suspend(reason)
+
+    def resume(self) -> None:
+        if isinstance(self.inner, Suspendable):
+            self.inner.resume()
 
     def retry_after(self) -> float:
         """Seconds until a slot is likely free: the queue ahead drained at the mean request duration."""

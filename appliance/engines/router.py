@@ -23,7 +23,7 @@ from appliance.engines.errors import (
     EngineUnavailableError,
     UpstreamError,
 )
-from appliance.engines.protocol import GenerationChunk, GenerationRequest
+from appliance.engines.protocol import GenerationChunk, GenerationRequest, Suspendable
 from appliance.engines.transformers_engine import validate_request
 from appliance.engines.upstream import UpstreamEngine
 
@@ -108,6 +108,18 @@ class RouterEngine:
             await upstream.engine.aclose()
         for owned in self._owned:
             await owned.aclose()
+
+    def suspend(self, reason: str) -> None:
+        """Stop the model servers this router runs (vLLM replicas drop their weights with their process).
+        Upstreams it was only given keep running: the license gate refuses requests instead."""
+        for owned in self._owned:
+            if isinstance(owned, Suspendable):
+                owned.suspend(reason)
+
+    def resume(self) -> None:
+        for owned in self._owned:
+            if isinstance(owned, Suspendable):
+                owned.resume()
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         validate_request(request)

@@ -8,12 +8,14 @@ stops within one token."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,19 @@ from appliance.engines.batching import DecodeBatch
 from appliance.engines.config import EngineSettings
 from appliance.engines.errors import EngineError, EngineRequestError, EngineUnavailableError
 from appliance.engines.generation import Sequence
-from appliance.engines.model_files import LoadedModel, load_model
+from appliance.engines.model_files import LoadedModel, SealedLoader, load_model
 from appliance.engines.protocol import GenerationChunk, GenerationRequest
 
 log = logging.getLogger(__name__)
 
 _SHUTDOWN = object()
+_RESUME = object()
 DEFAULT_CONTEXT_LENGTH = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class _Unload:
+    reason: str
 
 
 def validate_request(request: GenerationRequest) -> None:
@@ -51,15 +59,19 @@ def validate_request(request: GenerationRequest) -> None:
 
 
 class TransformersEngine:
-    """Engine over a local transformers model; `model_path=None` serves the bundled SmolLM2."""
+    """Engine over a local transformers model; `model_path=None` serves the bundled SmolLM2, a sealed
+    directory loads through `sealed_loader` (the license). `suspend` unloads the model, `resume` loads it
+    again: the license heartbeat drives both."""
 
-    def __init__(self, settings: EngineSettings, home: Path) -> None:
+    def __init__(self, settings: EngineSettings, home: Path, *, sealed_loader: SealedLoader | None = None) -> None:
         self.model_id = settings.model_id
         self.family = settings.family
         self.tokens_generated = 0  # total over the engine's life, for metrics and tests
         self.load_seconds: float | None = None
         self.load_source: str | None = None
+        self.loads = 0  # successful model loads: a resume after a suspend adds one
         self._settings = settings
+        self._sealed_loader = sealed_loader
         self._cache_root = settings.model_cache_dir(home)
         self._loaded: Future[LoadedModel] = Future()
         self._loaded.set_running_or_notify_cancel()  # awaiting callers who give up must not cancel the load
@@ -152,6 +164,15 @@ class TransformersEngine:
         self._inbox.put(_SHUTDOWN)
         await asyncio.to_thread(self._worker.join)
 
+    def suspend(self, reason: str) -> None:
+        """Fail the requests in flight, drop the model from memory and refuse new ones with `reason` until
+        `resume`."""
+        self._inbox.put(_Unload(reason))
+
+    def resume(self) -> None:
+        """Load the model again after a suspend (or retry a load that failed, e.g. for want of a license)."""
+        self._inbox.put(_RESUME)
+
     # -- observability -----------------------------------------------------------------------------------
 
     @property
@@ -169,8 +190,14 @@ class TransformersEngine:
     # -- internals ---------------------------------------------------------------------------------------
 
     async def _loaded_model(self, timeout: float | None) -> LoadedModel:
+        loading = self._loaded
+        if loading.done():
+            return loading.result()
+        waiting = asyncio.wrap_future(loading)
+        # A waiter that times out leaves the wrapped future behind: mark its error seen, it is reported anyway.
+        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._loaded)), timeout)
+            return await asyncio.wait_for(asyncio.shield(waiting), timeout)
         except TimeoutError:
             raise EngineUnavailableError(
                 f"the model {self.model_id} is still loading; try again shortly"
@@ -206,25 +233,66 @@ class TransformersEngine:
         import torch
 
         torch.set_num_threads(self._settings.threads)
+        while True:
+            loaded = self._load()
+            if loaded is not None:
+                stopped_by = self._schedule(loaded.model)
+                if stopped_by is _SHUTDOWN:
+                    self._drain()
+                    return
+                self._unloaded(f"the model was unloaded: {stopped_by.reason}")
+                del loaded
+                gc.collect()
+            if not self._wait_for_resume():
+                self._drain()
+                return
+
+    def _load(self) -> LoadedModel | None:
+        if self._loaded.done():  # a resume: requests from now on wait for this load
+            self._loaded = Future()
+            self._loaded.set_running_or_notify_cancel()
         try:
-            loaded = load_model(self._settings.model_path, self._cache_root)
+            loaded = load_model(self._settings.model_path, self._cache_root, self._sealed_loader)
         except EngineError as exc:
             log.error("model load failed: %s", exc)
             self._loaded.set_exception(exc)
-            return
+            return None
         except Exception as exc:  # a broken model file raises anything; report it, never hang waiters
             log.exception("model load failed")
             self._loaded.set_exception(EngineUnavailableError(f"the model failed to load: {exc}"))
-            return
+            return None
         self.load_seconds, self.load_source = loaded.seconds, loaded.source
+        self.loads += 1
         log.info("model %s loaded from %s (%s) in %.2f s", self.model_id, loaded.directory, loaded.source,
                  loaded.seconds)
         self._loaded.set_result(loaded)
-        self._schedule(loaded.model)
+        return loaded
 
-    def _schedule(self, model: Any) -> None:
+    def _unloaded(self, reason: str) -> None:
+        """From now on requests fail with `reason` (the loaded model is no longer referenced from here)."""
+        log.warning("model %s: %s", self.model_id, reason)
+        failed: Future[LoadedModel] = Future()
+        failed.set_running_or_notify_cancel()
+        failed.set_exception(EngineUnavailableError(reason))
+        self._loaded = failed
+
+    def _wait_for_resume(self) -> bool:
+        """Idle without a model: fail what arrives, until a resume (True) or the shutdown (False)."""
+        while True:
+            item = self._inbox.get()
+            if item is _SHUTDOWN:
+                return False
+            if item is _RESUME:
+                return True
+            if isinstance(item, _Unload):
+                self._unloaded(f"the model is not loaded: {item.reason}")
+            else:
+                item.fail(self._loaded.exception())
+
+    def _schedule(self, model: Any) -> Any:
         """Alternate one prefill chunk of the oldest new request with one decode pass of the running batch, so
-        a long prompt delays running requests by one chunk at most and new requests start promptly."""
+        a long prompt delays running requests by one chunk at most and new requests start promptly. Returns
+        what stopped it: `_SHUTDOWN` or an `_Unload`."""
         prefilling: deque[Sequence] = deque()
         batch = DecodeBatch()
         while True:
@@ -232,9 +300,13 @@ class TransformersEngine:
                 item = self._inbox.get(block=not prefilling and not batch)
                 while True:
                     if item is _SHUTDOWN:
-                        self._fail_all(prefilling, batch)
-                        return
-                    prefilling.append(item)
+                        self._fail_all(prefilling, batch, EngineUnavailableError("the engine is shutting down"))
+                        return item
+                    if isinstance(item, _Unload):
+                        self._fail_all(prefilling, batch, EngineUnavailableError(item.reason))
+                        return item
+                    if item is not _RESUME:  # resuming a loaded model changes nothing
+                        prefilling.append(item)
                     item = self._inbox.get_nowait()
             except queue.Empty:
                 pass
@@ -267,18 +339,21 @@ class TransformersEngine:
         if not sequence.finished:
             batch.add(sequence, sequence.take_cache())
 
-    def _fail_all(self, prefilling: deque[Sequence], batch: DecodeBatch) -> None:
+    def _fail_all(self, prefilling: deque[Sequence], batch: DecodeBatch, error: EngineError) -> None:
+        for sequence in prefilling:
+            sequence.fail(error)
+        batch.fail(error)
+
+    def _drain(self) -> None:
+        """At shutdown: fail what was queued after the shutdown marker, so no caller waits forever."""
         error = EngineUnavailableError("the engine is shutting down")
         while True:
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
-                break
-            if item is not _SHUTDOWN:
-                prefilling.append(item)
-        for sequence in prefilling:
-            sequence.fail(error)
-        batch.fail(error)
+                return
+            if isinstance(item, Sequence):
+                item.fail(error)
 
 
 def _eos_ids(loaded: LoadedModel) -> frozenset[int]:

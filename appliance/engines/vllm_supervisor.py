@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from appliance.engines.config import DEFAULT_VLLM_COMMAND, VllmSettings
-from appliance.errors import ConfigError
+from appliance.errors import ApplianceError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,22 @@ def gpu_share(settings: VllmSettings, replica: int) -> str | None:
     return ",".join(str(g) for g in settings.gpu_ids[replica * size : (replica + 1) * size])
 
 
+KeyEnv = Callable[[str, int], dict[str, str]]
+
+
 class VllmSupervisor:
-    def __init__(self, settings: VllmSettings, *, model_id: str, home: Path) -> None:
+    """`key_env(model_id, uses)`, for sealed weights: the environment that lets one start's workers fetch the
+    model key (the licensing key server's socket and a fresh one-time token), asked again at every start."""
+
+    def __init__(
+        self, settings: VllmSettings, *, model_id: str, home: Path, key_env: KeyEnv | None = None
+    ) -> None:
         self.settings = settings
+        self.model_id = model_id
+        if settings.sealed and key_env is None:
+            raise ConfigError("engine.vllm.sealed needs the license runtime to hand out model keys")
+        self._key_env = key_env if settings.sealed else None
+        self.suspended: str | None = None  # why the replicas were stopped by the license, if they were
         log_dir = settings.log_dir or home / "logs"
         self.replicas: list[Replica] = []
         for index in range(settings.replicas):
@@ -151,6 +164,20 @@ class VllmSupervisor:
     async def aclose(self) -> None:
         await asyncio.to_thread(self.stop)
 
+    def suspend(self, reason: str) -> None:
+        """Stop every replica (their weights and keys go with their processes) until `resume`."""
+        self.suspended = reason
+        log.warning("stopping vLLM replicas: %s", reason)
+        self.stop()
+
+    def resume(self) -> None:
+        if self.suspended is None:
+            return
+        self.suspended = None
+        self._stopping.clear()
+        self._threads = []
+        self.start()
+
     def stop(self) -> None:
         self._stopping.set()
         for replica in self.replicas:
@@ -166,9 +193,17 @@ class VllmSupervisor:
     def _supervise(self, replica: Replica) -> None:
         backoff = self.settings.restart_backoff_s
         while not self._stopping.is_set():
+            try:
+                env = self._start_env(replica)
+            except ApplianceError as exc:
+                log.error("replica %d cannot start: %s", replica.index, exc)
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.settings.restart_backoff_max_s)
+                continue
             with replica.log_path.open("ab") as output:
                 process = subprocess.Popen(
-                    replica.command, env=replica.env, stdout=output, stderr=subprocess.STDOUT,
+                    replica.command, env=env, stdout=output, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, start_new_session=True,
                 )
             replica.process = process
@@ -197,6 +232,12 @@ class VllmSupervisor:
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, self.settings.restart_backoff_max_s)
+
+    def _start_env(self, replica: Replica) -> dict[str, str]:
+        if self._key_env is None:
+            return replica.env
+        # One key fetch per tensor-parallel worker; the token is useless after this start.
+        return {**replica.env, **self._key_env(self.model_id, self.settings.tensor_parallel_size)}
 
     def _await_ready(self, replica: Replica, process: subprocess.Popen[bytes]) -> bool:
         url = f"http://{self.settings.host}:{replica.port}{self.settings.health_path}"

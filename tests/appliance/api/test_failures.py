@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
-from appliance.api.readiness import ServingState
 from appliance.engines import build_engine
 from appliance.engines.transformers_engine import TransformersEngine
 from tests.appliance.api.conftest import Home, gateway_settings, metric_value, running_gateway
@@ -65,24 +64,6 @@ async def test_engine_failure_is_503_with_a_reason_and_the_server_stays_up(gatew
         assert ready.status_code == 503 and ready.json()["checks"]["engine"]["ok"] is False
         assert (await client.get("/v1/models")).status_code == 200
     await engine.aclose()
-
-
-class StoppedLicense:
-    def serving_state(self) -> ServingState:
-        return ServingState(False, "STOPPED", "the lease expired on 2026-01-01")
-
-
-async def test_license_gate_stops_serving(gateway_home: Home, cpu_engine: TransformersEngine) -> None:
-    settings = gateway_settings(gateway_home.path)
-    async with (
-        running_gateway(settings, cpu_engine, open_index=False, gate=StoppedLicense()) as gw,
-        gw.client(gateway_home.admin_token) as client,
-    ):
-        response = await client.post("/v1/completions", json=SHORT)
-        ready = await client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "license" and "STOPPED" in response.json()["error"]["message"]
-    assert ready.status_code == 503 and ready.json()["checks"]["license"]["state"] == "STOPPED"
 
 
 async def test_a_bug_is_a_500_without_internals(gateway_home: Home, cpu_engine: TransformersEngine) -> None:

@@ -1,0 +1,183 @@
+"""`LicenseRuntime`: what `codemoat serve` runs for the license, built once in `create_app`'s lifespan.
+
+    runtime = LicenseRuntime.open(settings, audit=AuditLog(db))
+    engine = build_engine(settings.engine, home, sealed_loader=runtime.sealed_loader, key_env=runtime.key_env)
+    runtime.start(engine)            # first check now, then a heartbeat thread
+    ... runtime.gate                 # the ServingGate every /v1 request passes
+    runtime.close()
+
+On STOPPED the engine unloads its model (`appliance.engines.protocol.Suspendable`) and the key server drops every grant; when a
+renewal brings the state back, the engine loads again (`resume`) without a restart."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from appliance.api.readiness import ServingGate
+from appliance.engines.errors import ModelFilesError
+from appliance.engines.protocol import Suspendable
+from appliance.license_gate.gate import LicensedServing, Unlicensed
+from licensing.errors import LicensingError
+from licensing.gate import LicenseGate
+from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
+from licensing.keyserver import KeyServer
+from licensing.relay import HttpLeaseRelay
+from licensing.sealed.format import MANIFEST_NAME
+from licensing.service import LicenseService
+from licensing.state import LicenseStatus
+from licensing.vllm_plugin import SOCKET_ENV, TOKEN_ENV
+
+if TYPE_CHECKING:
+    from appliance.audit.log import AuditLog
+    from appliance.config import Settings
+
+log = logging.getLogger("codemoat.license")
+
+DAY_S = 86400
+
+
+def is_sealed(model_dir: Path | None) -> bool:
+    return model_dir is not None and (Path(model_dir) / MANIFEST_NAME).is_file()
+
+
+class LicenseRuntime:
+    def __init__(
+        self,
+        service: LicenseService,
+        *,
+        enforced_because: str | None,
+        heartbeat_interval_s: float,
+        seat_window_s: float,
+        relay_url: str | None = None,
+        renew_before_s: int = 7 * DAY_S,
+        keyserver_socket: Path,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.service = service
+        self.enforced_because = enforced_because
+        self.audit = audit
+        self._engine: Any = None
+        self._keyserver_socket = keyserver_socket
+        self._keyserver: KeyServer | None = None
+        self.monitor: HeartbeatMonitor | None = None
+        self.gate: ServingGate
+        if enforced_because is None:
+            self.gate = Unlicensed(
+                "no license is installed and the model is not sealed: the open model serves without one"
+            )
+            return
+        users = ActiveUsers(seat_window_s)
+        self.monitor = HeartbeatMonitor(
+            service,
+            interval_s=heartbeat_interval_s,
+            active_users=users.count,
+            on_change=self._on_change,
+            relay=HttpLeaseRelay(relay_url) if relay_url else None,
+            renew_before_s=renew_before_s,
+        )
+        self.gate = LicensedServing(LicenseGate(self.monitor, users))
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, service: LicenseService | None = None, audit: AuditLog | None = None
+    ) -> LicenseRuntime:
+        """Decide whether the license is enforced: when `license.required` is set, a license is installed, or
+        the model is sealed. `service` is for tests that control the clock and the machine."""
+        service = service if service is not None else LicenseService(Path(settings.home) / "license")
+        options = settings.license
+        return cls(
+            service,
+            enforced_because=_enforced_because(settings, service),
+            heartbeat_interval_s=options.heartbeat_interval_s,
+            seat_window_s=options.seat_window_s,
+            relay_url=options.relay_url,
+            renew_before_s=options.renew_before_days * DAY_S,
+            keyserver_socket=options.keyserver_socket or Path(settings.home) / "run" / "keys" / "keyserver.sock",
+            audit=audit,
+        )
+
+    @property
+    def enforced(self) -> bool:
+        return self.monitor is not None
+
+    # -- what the engines are given ------------------------------------------------------------------------
+
+    def sealed_loader(self, model_dir: Path) -> Any:
+        """Decrypt a sealed model in memory for the CPU engine (called on the engine's loading thread)."""
+        try:
+            return self.service.load_sealed_transformers(model_dir)
+        except LicensingError as exc:
+            raise ModelFilesError(f"the sealed model in {model_dir} cannot load: {exc}") from None
+
+    def key_env(self, model_id: str, uses: int) -> dict[str, str]:
+        """Environment for one `vllm serve` start: where the key server listens and a one-time token for
+        `uses` key fetches (one per tensor-parallel worker). The key itself never leaves this process."""
+        if self._keyserver is None:
+            self._keyserver = KeyServer(self.service, self._keyserver_socket).start()
+        try:
+            token = self._keyserver.grant(model_id, uses=uses, ttl_s=600.0)
+        except LicensingError as exc:
+            raise ModelFilesError(f"no key for the sealed model {model_id}: {exc}") from None
+        return {SOCKET_ENV: str(self._keyserver.socket_path), TOKEN_ENV: token}
+
+    # -- life ----------------------------------------------------------------------------------------------
+
+    def start(self, engine: Any) -> None:
+        """Attach the engine the state changes act on, check once now and start the heartbeat."""
+        self._engine = engine
+        if self.monitor is not None:
+            log.info("license enforced (%s); re-checked every %.0f s", self.enforced_because,
+                     self.monitor.interval_s)
+            self.monitor.start()
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self._keyserver is not None:
+            self._keyserver.close()
+            self._keyserver = None
+
+    def _on_change(self, new: LicenseStatus, old: LicenseStatus | None) -> None:
+        """Runs on the heartbeat thread (or in `start`): engines' suspend/resume are thread-safe."""
+        self._record(new, old)
+        was_serving = old is None or old.state.serves
+        if not new.state.serves:
+            if self._keyserver is not None:
+                self._keyserver.revoke_all()
+            if was_serving and isinstance(self._engine, Suspendable):
+                self._engine.suspend(f"license {new.state.value}: {new.reason}")
+        elif not was_serving and isinstance(self._engine, Suspendable):
+            self._engine.resume()
+
+    def _record(self, new: LicenseStatus, old: LicenseStatus | None) -> None:
+        if self.audit is None or old is None:
+            return
+        from appliance.audit.log import Actor
+
+        try:
+            self.audit.append(
+                Actor(name="license-heartbeat", source=f"appliance@{socket.gethostname()}"),
+                "license.state",
+                new.license_id or "",
+                previous=old.state.value,
+                state=new.state.value,
+                reason=new.reason,
+            )
+        except Exception:  # the state change must take effect even when the audit database is down
+            log.exception("could not audit the license state change to %s", new.state.value)
+
+
+def _enforced_because(settings: Settings, service: LicenseService) -> str | None:
+    if settings.license.required:
+        return "license.required is set"
+    if service.store.license_text() is not None:
+        return "a license is installed"
+    engine = settings.engine
+    if engine.kind == "transformers" and is_sealed(engine.model_path):
+        return f"the model {engine.model_path} is sealed"
+    if engine.kind == "vllm" and engine.vllm.sealed:
+        return "engine.vllm.sealed is set"
+    return None
