@@ -34,6 +34,9 @@ class ServerSettings(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: none, so no local process
+    # can choose the client address that the audit log records and sign-in throttling keys on.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):

@@ -93,6 +93,8 @@ def run(
         timeout_graceful_shutdown=10,
         server_header=False,
         log_config=log_config,
+        proxy_headers=bool(settings.server.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.server.trusted_proxies) or None,
         **tls,
     )
     server = _Server(config, on_started, "https" if tls else "http")

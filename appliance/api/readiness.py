@@ -29,6 +29,10 @@ class ServingGate(Protocol):
         """Headers every /v1 response carries (the license state, and a warning when there is one)."""
         ...
 
+    def refresh(self) -> None:
+        """Re-check now, after a license or lease was installed, instead of at the next heartbeat."""
+        ...
+
 
 class AlwaysServe:
     """No license check: `state` says why (UNCHECKED when none is configured, UNLICENSED for an open model
@@ -45,3 +49,6 @@ class AlwaysServe:
 
     def headers(self) -> dict[str, str]:
         return {}
+
+    def refresh(self) -> None:
+        return None

@@ -241,12 +241,16 @@ def license_status(_: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
 
 @router.post("/license/activate")
 def license_activate(body: LicenseFile, caller: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
-    return console.license.activate(body.text, actor=caller.actor)
+    summary = console.license.activate(body.text, actor=caller.actor)
+    console.gateway.gate.refresh()  # a waiting sealed model loads now, not at the next heartbeat
+    return summary
 
 
 @router.post("/license/lease")
 def license_lease(body: LicenseFile, caller: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
-    return console.license.renew(body.text, actor=caller.actor)
+    summary = console.license.renew(body.text, actor=caller.actor)
+    console.gateway.gate.refresh()  # a renewal takes effect at once: a stopped model loads again
+    return summary
 
 
 @router.post("/license/request")

@@ -27,6 +27,9 @@ class LicensedServing:
     def headers(self) -> dict[str, str]:
         return self.gate.headers()
 
+    def refresh(self) -> None:
+        self.gate.monitor.check_now()
+
 
 class Unlicensed:
     """No license installed and none needed: the open model serves, and says so in every /v1 response."""
@@ -42,3 +45,7 @@ class Unlicensed:
 
     def headers(self) -> dict[str, str]:
         return {STATE_HEADER: "UNLICENSED"}
+
+    def refresh(self) -> None:
+        # Enforcement is decided at start: a license installed now is enforced from the next start on.
+        return None

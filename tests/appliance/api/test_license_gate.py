@@ -118,7 +118,8 @@ async def test_sealed_model_serves_only_under_a_license_through_its_whole_life(s
         license_text = site.vendor.issue(service.request_activation(), customer="Example GmbH", seats=1,
                                          days=365, models=[MODEL_ID], now=site.clock.now)
         service.activate(license_text)
-        assert (await asyncio.to_thread(monitor.check_now)).state.value == "VALID"
+        await asyncio.to_thread(gateway.services.gate.refresh)  # what the console does after an upload
+        assert gateway.services.gate.serving_state().state == "VALID"
         assert (await _readyz(gateway, _is_ready)).status_code == 200
         assert engine.loads == 1 and engine.load_source == "sealed"
         sdk = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=site.tokens["ana"], max_retries=0)
