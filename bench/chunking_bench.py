@@ -45,7 +45,10 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
 
 def percentiles(values: list[int]) -> dict[str, int]:
     ordered = sorted(values)
-    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def at(q: float) -> int:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     return {"p10": at(0.10), "p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": ordered[-1]}
 
 

@@ -141,7 +141,7 @@ def make_tasks(corpus: Path, count: int, seed: int, cut: str = "call") -> list[T
                 target = line[col:].rstrip()
                 if len(target) < (3 if cut == "args" else 8) or call.lineno < 20:
                     continue
-                offset = sum(len(l) + 1 for l in lines[: call.lineno - 1])
+                offset = sum(len(before) + 1 for before in lines[: call.lineno - 1])
                 prefix = text[: offset + col]
                 suffix = text[offset + len(line):]
                 rel = path.relative_to(corpus).as_posix()

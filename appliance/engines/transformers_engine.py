@@ -25,6 +25,7 @@ from appliance.engines.errors import EngineError, EngineRequestError, EngineUnav
 from appliance.engines.generation import Sequence
 from appliance.engines.model_files import LoadedModel, SealedLoader, load_model
 from appliance.engines.protocol import GenerationChunk, GenerationRequest
+from appliance.engines.token_count import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,7 @@ class TransformersEngine:
 
     def count_tokens(self, text: str) -> int:
         """Blocks until the model is loaded (the tokenizer comes with it)."""
-        tokenizer = self._loaded_model_blocking().tokenizer
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_tokens(self._loaded_model_blocking().tokenizer, text)
 
     async def ready(self) -> bool:
         return (

@@ -23,6 +23,7 @@ from appliance.engines.errors import (
 )
 from appliance.engines.protocol import FinishReason, GenerationChunk, GenerationRequest
 from appliance.engines.sse import iter_sse_data
+from appliance.engines.token_count import count_tokens
 from appliance.engines.transformers_engine import DEFAULT_CONTEXT_LENGTH, validate_request
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class UpstreamEngine:
                 from transformers import AutoTokenizer
 
                 self._tokenizer = AutoTokenizer.from_pretrained(self._tokenizer_path, local_files_only=True)
-            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+            return count_tokens(self._tokenizer, text)
         return math.ceil(len(text) / CHARS_PER_TOKEN_ESTIMATE)
 
     async def ready(self) -> bool:

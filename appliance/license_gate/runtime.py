@@ -6,8 +6,8 @@
     ... runtime.gate                 # the ServingGate every /v1 request passes
     runtime.close()
 
-On STOPPED the engine unloads its model (`appliance.engines.protocol.Suspendable`) and the key server drops every grant; when a
-renewal brings the state back, the engine loads again (`resume`) without a restart."""
+On STOPPED the engine unloads its model (`appliance.engines.protocol.Suspendable`) and the key server drops
+every grant; when a renewal brings the state back, the engine loads again (`resume`) without a restart."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from licensing.gate import LicenseGate
 from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
 from licensing.keyserver import KeyServer
 from licensing.relay import HttpLeaseRelay
-from licensing.sealed.format import MANIFEST_NAME
+from licensing.sealed.reader import is_sealed_model
 from licensing.service import LicenseService
 from licensing.state import LicenseStatus
 from licensing.vllm_plugin import SOCKET_ENV, TOKEN_ENV
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemoat.license")
 
 DAY_S = 86400
-
-
-def is_sealed(model_dir: Path | None) -> bool:
-    return model_dir is not None and (Path(model_dir) / MANIFEST_NAME).is_file()
 
 
 class LicenseRuntime:
@@ -176,7 +172,7 @@ def _enforced_because(settings: Settings, service: LicenseService) -> str | None
     if service.store.license_text() is not None:
         return "a license is installed"
     engine = settings.engine
-    if engine.kind == "transformers" and is_sealed(engine.model_path):
+    if engine.kind == "transformers" and engine.model_path is not None and is_sealed_model(engine.model_path):
         return f"the model {engine.model_path} is sealed"
     if engine.kind == "vllm" and engine.vllm.sealed:
         return "engine.vllm.sealed is set"

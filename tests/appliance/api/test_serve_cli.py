@@ -132,3 +132,36 @@ def test_index_before_serving(tmp_path: Path) -> None:
         stop_serve(served)
     listed = run_codemoat(tmp_path / "home", "repo", "list", "--json")
     assert [r["name"] for r in json.loads(listed.stdout)] == ["tiny"]
+
+
+@pytest.mark.parametrize(("trusted", "recorded"), [(None, "127.0.0.1"), ('["127.0.0.1"]', "203.0.113.9")])
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    tmp_path: Path, trusted: str | None, recorded: str
+) -> None:
+    """Any local process could otherwise choose the address the audit log records and the throttle keys on."""
+    import os
+    import subprocess
+
+    from tests.conftest import VENV_BIN
+
+    home = tmp_path / "home"
+    subprocess.run([str(VENV_BIN / "codemoat"), "user", "create", "alice", "--password-stdin"],
+                   input="correct horse battery staple\n", text=True, check=True, capture_output=True,
+                   env={**os.environ, "CODEMOAT_HOME": str(home)})
+    proxies = {"CODEMOAT_SERVER__TRUSTED_PROXIES": trusted} if trusted else {}
+    served = start_serve(home, env={**NO_MODEL, **proxies}, wait_ready=False)
+    try:
+        with httpx.Client(base_url=served.url, headers={"X-Forwarded-For": "203.0.113.9"}) as web:
+            page = web.get("/console/login").text
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            refused = web.post("/console/login", data={"csrf": csrf, "username": "alice", "password": "wrong"})
+        assert refused.status_code in (400, 401, 403)
+        deadline = time.monotonic() + 30
+        failures: list[dict] = []
+        while not failures and time.monotonic() < deadline:  # written after the answer went out
+            listed = run_codemoat(home, "audit", "list", "--json", "--action", "sign_in.failure")
+            failures = json.loads(listed.stdout) if listed.returncode == 0 else []
+            time.sleep(0.2)
+    finally:
+        stop_serve(served)
+    assert failures and failures[0]["source"] == recorded, failures
