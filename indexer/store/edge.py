@@ -244,8 +244,9 @@ def _open_error(path: Path, exc: Exception) -> StoreError:
     message = _first_line(exc)
     if "WouldBlock" in message or "Resource temporarily unavailable" in message:
         return StoreError(
-            f"the index at {path} is in use by another process (a running `codemoat serve` or `codemoat index`); "
-            "stop it or use another data directory"
+            f"the index at {path} is in use by another process (a running `codemoat serve` or `codemoat index`): "
+            "while the server runs, add and re-index repositories in its console (Administration > "
+            "Repositories); otherwise wait for the other run or use another data directory"
         )
     if "incompatible" in message.lower():
         return StoreError(
