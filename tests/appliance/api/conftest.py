@@ -13,6 +13,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -279,8 +280,6 @@ def start_serve(home: Path, *args: str, env: dict[str, str] | None = None, wait_
 
 def wait_until_ready(served: Served, timeout: float) -> None:
     """Poll /readyz, the documented readiness signal, until it answers 200."""
-    import time
-
     deadline = time.monotonic() + timeout
     last = ""
     with httpx.Client(base_url=served.url, timeout=30, verify=False) as client:
@@ -293,6 +292,17 @@ def wait_until_ready(served: Served, timeout: float) -> None:
             last = response.text
             time.sleep(0.25)
     raise RuntimeError(f"codemoat serve did not become ready: {last}\n" + "".join(served.log[-40:]))
+
+
+def wait_for_output(served: Served, text: str, timeout: float = 60) -> str:
+    """The server's output once it contains `text` (it prints the banner right after it starts listening)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        output = "".join(served.log)
+        if text in output:
+            return output
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in the output:\n" + "".join(served.log))
 
 
 def stop_serve(served: Served) -> int:

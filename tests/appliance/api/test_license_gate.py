@@ -29,6 +29,7 @@ from tests.appliance.api.conftest import (
     running_gateway,
     start_serve,
     stop_serve,
+    wait_for_output,
     wait_until_ready,
 )
 from tests.licensing.conftest import DAY, MACHINE, T0, Clock
@@ -190,7 +191,7 @@ def test_codemoat_serve_loads_a_sealed_model_once_the_license_is_activated(cli_s
     token = json.loads(created.stdout)["token"]
     served = start_serve(home, env=env, wait_ready=False)
     try:
-        assert any(line.startswith("License: STOPPED: no license is installed") for line in served.log)
+        assert "License: STOPPED: no license is installed" in wait_for_output(served, "License: ")
         with httpx.Client(base_url=served.url, timeout=60) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 503

@@ -19,23 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.appliance.api.conftest import Served, free_port, run_codemoat, start_serve, stop_serve
+from tests.appliance.api.conftest import free_port, run_codemoat, start_serve, stop_serve, wait_for_output
 
 pytestmark = pytest.mark.slow  # each test starts a server process
 
 NO_MODEL = {"CODEMOAT_ENGINE__KIND": "upstream",
             "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"])}
-
-
-def wait_for_output(served: Served, text: str, timeout: float = 60) -> str:
-    """The server's output once it contains `text` (it prints the banner right after it starts listening)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        output = "".join(served.log)
-        if text in output:
-            return output
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} not in the output:\n" + "".join(served.log))
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
