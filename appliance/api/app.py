@@ -105,7 +105,7 @@ def create_app(
                 tokens=TokenStore(db),
                 metrics=metrics,
                 usage=usage,
-                gate=gate if gate is not None else runtime.gate if runtime is not None else AlwaysServe(),
+                gate=gate if gate is not None else runtime if runtime is not None else AlwaysServe(),
                 family=_family(eng),
                 count_tokens=cached_counter(eng.count_tokens),
                 index=idx,

@@ -3,7 +3,7 @@
     runtime = LicenseRuntime.open(settings, audit=AuditLog(db))
     engine = build_engine(settings.engine, home, sealed_loader=runtime.sealed_loader, key_env=runtime.key_env)
     runtime.start(engine)            # first check now, then a heartbeat thread
-    ... runtime.gate                 # the ServingGate every /v1 request passes
+    ... runtime.admit(user)          # it is the ServingGate every /v1 request passes
     runtime.close()
 
 On STOPPED the engine unloads its model (`appliance.engines.protocol.Suspendable`) and the key server drops
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appliance.api.readiness import ServingGate
+from appliance.api.readiness import ServingGate, ServingState
 from appliance.engines.errors import ModelFilesError
 from appliance.engines.protocol import Suspendable
 from appliance.license_gate.gate import LicensedServing, Unlicensed
@@ -37,9 +38,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemoat.license")
 
 DAY_S = 86400
+INSTALLED_WHILE_SERVING = "a license was installed while serving"
 
 
 class LicenseRuntime:
+    """Also the gateway's `ServingGate`: it answers for the licensed gate once the license is enforced, and
+    as UNLICENSED before. A license installed while an open model serves (console upload, or the CLI, seen by a
+    watcher every heartbeat interval) starts enforcement then, without a restart."""
+
     def __init__(
         self,
         service: LicenseService,
@@ -53,28 +59,38 @@ class LicenseRuntime:
         audit: AuditLog | None = None,
     ) -> None:
         self.service = service
-        self.enforced_because = enforced_because
+        self.enforced_because: str | None = None
         self.audit = audit
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.monitor: HeartbeatMonitor | None = None
+        self._users = ActiveUsers(seat_window_s)
+        self._relay_url = relay_url
+        self._renew_before_s = renew_before_s
         self._engine: Any = None
+        self._started = False
         self._keyserver_socket = keyserver_socket
         self._keyserver: KeyServer | None = None
-        self.monitor: HeartbeatMonitor | None = None
-        self.gate: ServingGate
-        if enforced_because is None:
-            self.gate = Unlicensed(
-                "no license is installed and the model is not sealed: the open model serves without one"
-            )
-            return
-        users = ActiveUsers(seat_window_s)
-        self.monitor = HeartbeatMonitor(
-            service,
-            interval_s=heartbeat_interval_s,
-            active_users=users.count,
-            on_change=self._on_change,
-            relay=HttpLeaseRelay(relay_url) if relay_url else None,
-            renew_before_s=renew_before_s,
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._gate: ServingGate = Unlicensed(
+            "no license is installed and the model is not sealed: the open model serves without one"
         )
-        self.gate = LicensedServing(LicenseGate(self.monitor, users))
+        if enforced_because is not None:
+            self._enforce(enforced_because)
+
+    def _enforce(self, because: str) -> HeartbeatMonitor:
+        self.enforced_because = because
+        self.monitor = HeartbeatMonitor(
+            self.service,
+            interval_s=self.heartbeat_interval_s,
+            active_users=self._users.count,
+            on_change=self._on_change,
+            relay=HttpLeaseRelay(self._relay_url) if self._relay_url else None,
+            renew_before_s=self._renew_before_s,
+        )
+        self._gate = LicensedServing(LicenseGate(self.monitor, self._users))
+        return self.monitor
 
     @classmethod
     def open(
@@ -99,6 +115,33 @@ class LicenseRuntime:
     def enforced(self) -> bool:
         return self.monitor is not None
 
+    # -- ServingGate ---------------------------------------------------------------------------------------
+
+    def serving_state(self) -> ServingState:
+        return self._gate.serving_state()
+
+    def admit(self, user: str) -> None:
+        self._gate.admit(user)
+
+    def headers(self) -> dict[str, str]:
+        return self._gate.headers()
+
+    def refresh(self) -> None:
+        """Re-check now: after a license or lease was installed, and by the watcher while unenforced."""
+        if self.monitor is not None:
+            self.monitor.check_now()
+            return
+        if self.service.store.license_text() is None:
+            return
+        with self._lock:
+            if self.monitor is not None:
+                return
+            monitor = self._enforce(INSTALLED_WHILE_SERVING)
+            started = self._started
+        log.info("license installed: enforced from now on")
+        if started:
+            monitor.start()
+
     # -- what the engines are given ------------------------------------------------------------------------
 
     def sealed_loader(self, model_dir: Path) -> Any:
@@ -122,14 +165,29 @@ class LicenseRuntime:
     # -- life ----------------------------------------------------------------------------------------------
 
     def start(self, engine: Any) -> None:
-        """Attach the engine the state changes act on, check once now and start the heartbeat."""
-        self._engine = engine
-        if self.monitor is not None:
-            log.info("license enforced (%s); re-checked every %.0f s", self.enforced_because,
-                     self.monitor.interval_s)
-            self.monitor.start()
+        """Attach the engine the state changes act on, check once now and start the heartbeat (or, while no
+        license is installed, a watcher that notices one being installed)."""
+        with self._lock:
+            self._engine, self._started = engine, True
+            monitor = self.monitor
+        if monitor is not None:
+            log.info("license enforced (%s); re-checked every %.0f s", self.enforced_because, monitor.interval_s)
+            monitor.start()
+            return
+        self._watcher = threading.Thread(target=self._watch, name="codemoat-license-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while self.monitor is None and not self._stop.wait(self.heartbeat_interval_s):
+            try:
+                self.refresh()
+            except Exception:  # a broken check must not end the watch; the next one retries
+                log.exception("checking for a newly installed license failed")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
         if self.monitor is not None:
             self.monitor.stop()
         if self._keyserver is not None:
@@ -149,7 +207,11 @@ class LicenseRuntime:
             self._engine.resume()
 
     def _record(self, new: LicenseStatus, old: LicenseStatus | None) -> None:
-        if self.audit is None or old is None:
+        # The first check of a license enforced from the start is no change; one installed while serving is.
+        previous = old.state.value if old is not None else None
+        if previous is None and self.enforced_because == INSTALLED_WHILE_SERVING:
+            previous = "UNLICENSED"
+        if self.audit is None or previous is None:
             return
         from appliance.audit.log import Actor
 
@@ -158,7 +220,7 @@ class LicenseRuntime:
                 Actor(name="license-heartbeat", source=f"appliance@{socket.gethostname()}"),
                 "license.state",
                 new.license_id or "",
-                previous=old.state.value,
+                previous=previous,
                 state=new.state.value,
                 reason=new.reason,
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from licensing.service import LicenseService
 from licensing.vendor import VendorKeyring
 from tests.appliance.api.conftest import (
     Gateway,
+    free_port,
     gateway_settings,
     run_codemoat,
     running_gateway,
@@ -32,7 +34,7 @@ from tests.appliance.api.conftest import (
     wait_for_output,
     wait_until_ready,
 )
-from tests.licensing.conftest import DAY, MACHINE, T0, Clock
+from tests.licensing.conftest import DAY, MACHINE, T0, Clock, make_tiny_model
 from tests.licensing.model_cache import smollm2_fp32_dir
 
 pytestmark = pytest.mark.slow
@@ -215,3 +217,40 @@ def test_codemoat_serve_loads_a_sealed_model_once_the_license_is_activated(cli_s
     finally:
         stop_serve(served)
     assert not any(p.suffix == ".safetensors" for p in home.rglob("*")), "plaintext weights written to disk"
+
+
+def test_a_license_installed_while_an_open_model_serves_is_enforced_without_a_restart(tmp_path: Path) -> None:
+    home, vendor = tmp_path / "home", tmp_path / "vendor"
+    tiny = make_tiny_model(tmp_path / "tiny")
+    for args in (("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
+                 ("vendor", "seal", str(tiny), "--vendor", str(vendor), "--model-id", "tiny",
+                  "--out", str(tmp_path / "tiny-sealed")),
+                 ("license", "trust", str(vendor / "root.json"))):
+        assert run_codemoat(home, *args).returncode == 0
+    token = json.loads(run_codemoat(home, "token", "create", "dev", "--json").stdout)["token"]
+    no_model = {"CODEMOAT_ENGINE__KIND": "upstream",  # the license, not the model, is under test
+                "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"]),
+                "CODEMOAT_LICENSE__HEARTBEAT_INTERVAL_S": "0.5"}
+    served = start_serve(home, env=no_model, wait_ready=False)
+    try:
+        assert "License: UNLICENSED" in wait_for_output(served, "License: ")
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}) as client:
+            assert client.get("/v1/models").headers["X-CodeMoat-License-State"] == "UNLICENSED"
+            for args in (("license", "request", "--out", str(tmp_path / "request.txt")),
+                         ("vendor", "issue", "--vendor", str(vendor), "--request", str(tmp_path / "request.txt"),
+                          "--customer", "Example GmbH", "--seats", "5", "--days", "30", "--models", "tiny",
+                          "--out", str(tmp_path / "license.txt")),
+                         ("license", "activate", str(tmp_path / "license.txt"))):
+                done = run_codemoat(home, *args)
+                assert done.returncode == 0, done.stderr
+            deadline = time.monotonic() + 60
+            state = "UNLICENSED"
+            while state == "UNLICENSED" and time.monotonic() < deadline:  # the watcher looks every 0.5 s
+                state = client.get("/v1/models").headers["X-CodeMoat-License-State"]
+                time.sleep(0.1)
+            assert state == "VALID"
+            assert client.get("/readyz").json()["checks"]["license"]["state"] == "VALID"
+    finally:
+        stop_serve(served)
+    listed = json.loads(run_codemoat(home, "audit", "list", "--json", "--action", "license.state").stdout)
+    assert [(e["detail"]["previous"], e["detail"]["state"]) for e in listed] == [("UNLICENSED", "VALID")]
