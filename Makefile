@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check . || true
+	$(PY) -m ruff check .
 
 clean-venv:
 	rm -rf $(VENV)

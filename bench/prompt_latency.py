@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from completion_quality import REPO, make_tasks  # noqa: E402
 from machine import describe, percentile, stdlib_dir  # noqa: E402
 
+from appliance.engines.token_count import count_tokens  # noqa: E402
 from appliance.prompts import (  # noqa: E402
     CompletionRequest,
     CompletionSettings,
@@ -35,7 +36,6 @@ from appliance.prompts import (  # noqa: E402
     cached_counter,
     get_family,
 )
-from appliance.engines.token_count import count_tokens  # noqa: E402
 from indexer.config import IndexerSettings  # noqa: E402
 from indexer.service import CodeIndex  # noqa: E402
 from indexer.types import SearchFilter  # noqa: E402

@@ -16,7 +16,7 @@ import numpy as np
 from indexer.config import IndexerSettings
 from indexer.discovery import discover
 from indexer.manifest import FileRecord, Manifest
-from indexer.prepare import PrepareTask, Prepared, Unchanged, embedding_text, prepare_files
+from indexer.prepare import Prepared, PrepareTask, Unchanged, embedding_text, prepare_files
 from indexer.store.protocol import VectorStore
 from indexer.types import ChunkPoint, Skip, SourceFile
 
