@@ -47,5 +47,4 @@ class Unlicensed:
         return {STATE_HEADER: "UNLICENSED"}
 
     def refresh(self) -> None:
-        # Enforcement is decided at start: a license installed now is enforced from the next start on.
-        return None
+        return None  # LicenseRuntime, around this gate, notices a newly installed license
