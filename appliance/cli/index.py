@@ -72,15 +72,31 @@ def _open(ctx: typer.Context) -> CodeIndex:
 
 
 def _summary(reports: list[IndexReport]) -> Table:
+    """One column per repository, one row per measure: readable at 80 columns (logs, CI) and wider."""
     table = Table(title="Index summary", title_justify="left")
-    for col in ("repository", "files", "changed", "removed", "chunks written", "total chunks", "symbols",
-                "skipped", "seconds"):
-        table.add_column(col, justify="left" if col == "repository" else "right")
+    table.add_column("")
     for r in reports:
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.skip_reasons.items())) or "0"
-        table.add_row(r.repo, f"{r.files:,}", f"{r.files_changed:,}", f"{r.files_removed:,}", f"{r.chunks:,}",
-                      f"{r.total_chunks:,}", f"{r.symbols:,}", reasons, f"{r.seconds:.1f}")
+        table.add_column(r.repo, justify="right", overflow="fold")
+    rows = {
+        "files": lambda r: f"{r.files:,}",
+        "changed": lambda r: f"{r.files_changed:,}",
+        "removed": lambda r: f"{r.files_removed:,}",
+        "chunks written": lambda r: f"{r.chunks:,}",
+        "total chunks": lambda r: f"{r.total_chunks:,}",
+        "symbols": lambda r: f"{r.symbols:,}",
+        "skipped": lambda r: _skipped(r.skip_reasons),
+        "seconds": lambda r: f"{r.seconds:.1f}",
+    }
+    for label, cell in rows.items():
+        table.add_row(label, *(cell(r) for r in reports))
     return table
+
+
+def _skipped(reasons: dict[str, int]) -> str:
+    if not reasons:
+        return "0"
+    detail = ", ".join(f"{reason} {count:,}" for reason, count in sorted(reasons.items()))
+    return f"{sum(reasons.values()):,} ({detail})"
 
 
 def index_command(
