@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI
 from appliance.api.body_limit import BodySizeLimitMiddleware
 from appliance.api.handlers import install_error_handlers
 from appliance.api.license_headers import LicenseHeadersMiddleware
-from appliance.api.readiness import AlwaysServe, ServingGate
+from appliance.api.readiness import ServingGate
 from appliance.api.request_metrics import RequestMetricsMiddleware
 from appliance.api.routes import chat, completions, models
 from appliance.api.routes.health import health_router
@@ -74,6 +74,8 @@ def create_app(
             runtime = license_runtime
             if runtime is None and gate is None:
                 runtime = await asyncio.to_thread(_open_license, settings, db)
+            serving_gate = gate if gate is not None else runtime
+            assert serving_gate is not None  # one of the two is always there
             eng = engine
             if eng is None:
                 eng = _build_engine(settings, runtime)
@@ -105,7 +107,7 @@ def create_app(
                 tokens=TokenStore(db),
                 metrics=metrics,
                 usage=usage,
-                gate=gate if gate is not None else runtime if runtime is not None else AlwaysServe(),
+                gate=serving_gate,
                 family=_family(eng),
                 count_tokens=cached_counter(eng.count_tokens),
                 index=idx,
