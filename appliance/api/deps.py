@@ -68,14 +68,11 @@ def get_admin(principal: PrincipalDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(get_admin)]
 
 
-def check_serving(services: Services, principal: Principal) -> None:
+def check_serving(services: ServicesDep, principal: PrincipalDep) -> None:
     """The license gate: 503 while the license stops service, 403 for a new user while it is RESTRICTED.
-    Admitting a user also counts them towards the license's seats."""
+    Admitting a user also counts them towards the license's seats. A dependency; the console calls it
+    directly."""
     services.gate.admit(f"user:{principal.user_id}")
 
 
-def serving(services: ServicesDep, principal: PrincipalDep) -> None:
-    check_serving(services, principal)
-
-
-ServingDep = Annotated[None, Depends(serving)]
+ServingDep = Annotated[None, Depends(check_serving)]
