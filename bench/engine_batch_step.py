@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
+from appliance.engines.config import EngineSettings  # noqa: E402
 from appliance.engines.model_files import load_model  # noqa: E402
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home or Path(tmp)
-        model = load_model(None, home / "models").model
+        model = load_model(EngineSettings(kind="transformers", model="smollm2-135m"), home).model
         rows = {}
         for batch in (1, 2, 4, 8):
             cpu, wall = step_cost(model, batch, args.steps, args.context, masked=False)

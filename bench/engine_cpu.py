@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, percentile  # noqa: E402
 
 from appliance.engines import EngineSettings, GenerationRequest  # noqa: E402
-from appliance.engines.model_files import bundled_gguf, load_model  # noqa: E402
+from appliance.engines.bundled import SMOLLM2_135M  # noqa: E402
+from appliance.engines.model_files import load_model  # noqa: E402
 from appliance.engines.transformers_engine import TransformersEngine  # noqa: E402
 
 CODE = GenerationRequest(prompt="import os\n\ndef list_python_files(root):\n", max_tokens=32)
@@ -37,8 +38,8 @@ def cpu_seconds() -> float:
 def measure_loads(home: Path, repeat: int) -> dict[str, float]:
     import transformers  # noqa: F401  imported first so the timings below are the load alone
 
-    cold = load_model(None, home / "models").seconds
-    cached = [load_model(None, home / "models").seconds for _ in range(repeat)]
+    cold = load_model(EngineSettings(kind="transformers", model="smollm2-135m"), home).seconds
+    cached = [load_model(EngineSettings(kind="transformers", model="smollm2-135m"), home).seconds for _ in range(repeat)]
     return {"load_cold_s": cold, "load_cached_median_s": statistics.median(cached)}
 
 
@@ -94,7 +95,7 @@ async def measure_concurrency(engine: TransformersEngine, clients: int) -> dict[
 
 
 def run_engine(home: Path, threads: int, max_batch: int, job) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    engine = TransformersEngine(EngineSettings(threads=threads, max_batch=max_batch), home)
+    engine = TransformersEngine(EngineSettings(kind="transformers", model="smollm2-135m", threads=threads, max_batch=max_batch), home)
     try:
         return asyncio.run(job(engine))
     finally:
@@ -115,7 +116,7 @@ def main() -> None:
             for max_batch in (1, 8):  # one at a time vs decoded together, side by side
                 measured = run_engine(home, args.threads, max_batch, lambda e: measure_concurrency(e, clients))
                 results[f"c{clients}_batch{max_batch}"] = measured
-    results.update(machine=describe(), model=bundled_gguf().name, threads=args.threads,
+    results.update(machine=describe(), model=SMOLLM2_135M.file_name, threads=args.threads,
                    load_average=[load_before, os.getloadavg()[0]])
     print(json.dumps(results, indent=2))
 

@@ -30,8 +30,8 @@ from machine import describe, percentile, stdlib_dir  # noqa: E402
 
 from appliance.engines.token_count import count_tokens  # noqa: E402
 from appliance.prompts import (  # noqa: E402
-    CompletionRequest,
     CompletionSettings,
+    CursorContext,
     build_completion_prompt,
     cached_counter,
     get_family,
@@ -79,7 +79,7 @@ async def run(args: argparse.Namespace) -> None:
     for task in make_tasks(stdlib_dir(), args.positions, args.seed):
         previous = None
         for typed in range(args.keystrokes + 1):
-            request = CompletionRequest(prefix=task.prefix + task.target[:typed], suffix=task.suffix,
+            request = CursorContext(prefix=task.prefix + task.target[:typed], suffix=task.suffix,
                                         path=task.path, language="python", repo=REPO, scope=scope)
             t = time.perf_counter()
             built = await build_completion_prompt(request, family=family, count_tokens=count,

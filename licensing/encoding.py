@@ -20,7 +20,6 @@ __all__ = [
     "json_bytes",
     "parse_json_object",
     "sha256_hex",
-    "utc_now",
     "to_timestamp",
     "from_timestamp",
     "format_time",
@@ -61,10 +60,6 @@ def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
 
 def sha256_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def to_timestamp(moment: datetime) -> int:

@@ -5,13 +5,10 @@ response and the engines all see the same state.
     gate.admit(user)        before serving a request: raises LicenseDenied (STOPPED, or RESTRICTED for a user
                             who has no session in the seat window); records the user as active (seat counting)
     gate.headers()          response headers: the state, plus a warning while in GRACE or RESTRICTED
-    gate.readiness()        the /readyz body: ready only while the license serves
 
 The gate only reads `monitor.current` (a cached status, ~1 µs); the heartbeat thread does the real checks."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from licensing.errors import StateError
 from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
@@ -24,12 +21,16 @@ WARNING_HEADER = "X-CodeMoat-License-Warning"
 
 
 class LicenseDenied(StateError):
-    """The license does not allow this request; `http_status` is what the gateway should answer."""
+    """The license does not allow this request: it stopped service (`stopped`), or it takes no new sessions
+    (RESTRICTED) and this user has none."""
 
     def __init__(self, message: str, status: LicenseStatus) -> None:
         super().__init__(message)
         self.status = status
-        self.http_status = 503 if status.state is LicenseState.STOPPED else 403
+
+    @property
+    def stopped(self) -> bool:
+        return not self.status.state.serves
 
 
 class LicenseGate:
@@ -53,10 +54,3 @@ class LicenseGate:
             # Header values must be latin-1; reasons are ASCII by construction.
             headers[WARNING_HEADER] = status.reason
         return headers
-
-    def readiness(self) -> dict[str, Any]:
-        status = self.monitor.current
-        return {
-            "ready": status.state.serves,
-            "license": {"state": status.state.value, "reason": status.reason},
-        }

@@ -25,13 +25,13 @@ from lsp.errors import (
     PermissionDenied,
 )
 
-__all__ = ["ApplianceClient", "CompletionRequest", "Completion", "ChatAnswer", "USER_AGENT"]
+__all__ = ["ApplianceClient", "CompletionQuery", "Completion", "ChatAnswer", "USER_AGENT"]
 
 USER_AGENT = f"codemoat-lsp/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
-class CompletionRequest:
+class CompletionQuery:
     prefix: str
     suffix: str
     path: str
@@ -65,6 +65,10 @@ class Completion:
     model: str
     text: str
     finish_reason: str | None = None
+    expected_ms: float | None = None  # the appliance's p90 of recent completions (X-CodeMoat-Expected-Ms)
+
+
+EXPECTED_HEADER = "x-codemoat-expected-ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +104,15 @@ class ApplianceClient:
             )
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return (await self._post_response(path, body))[0]
+
+    async def _post_response(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], httpx.Response]:
         self._require_token()
         try:
             response = await self._http.post(path, json=body)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
-        return self._json_or_raise(response)
+        return self._json_or_raise(response), response
 
     def _unreachable(self, exc: Exception) -> ApplianceUnreachable:
         return ApplianceUnreachable(
@@ -127,19 +134,19 @@ class ApplianceClient:
             return data
         raise error_for_response(response, self.config.url)
 
-    async def complete(self, request: CompletionRequest) -> Completion:
+    async def complete(self, request: CompletionQuery) -> Completion:
         body = request.body(self.config.model)
         if request.repo and request.repo in self._repos_refused:
             body.pop("repo", None)
         try:
-            data = await self._post("/v1/completions", body)
+            data, response = await self._post_response("/v1/completions", body)
         except PermissionDenied as exc:
             # A token scoped to other repositories is refused the workspace's repository (maybe not indexed at
             # all): completion still works without repository context, so ask again without it, from now on.
             if "repo" not in body or "repositor" not in exc.message:
                 raise
             self._repos_refused.add(body.pop("repo"))
-            data = await self._post("/v1/completions", body)
+            data, response = await self._post_response("/v1/completions", body)
         try:
             choice = data["choices"][0]
             text = choice.get("text") or ""
@@ -150,6 +157,7 @@ class ApplianceClient:
             model=str(data.get("model") or self.config.model or ""),
             text=text,
             finish_reason=choice.get("finish_reason"),
+            expected_ms=_number(response.headers.get(EXPECTED_HEADER)),
         )
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int) -> ChatAnswer:
@@ -171,6 +179,13 @@ class ApplianceClient:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
         return response.status_code
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def _error_fields(response: httpx.Response) -> tuple[str, str, str]:

@@ -3,7 +3,8 @@
 Shared by inline completion and the completion fallback. The order matters for latency: a cache hit (the
 developer typing what was suggested, or the same state again) answers before any waiting; otherwise the older
 request for the same document is dropped, the adaptive debounce waits for the burst to end, and the appliance
-gets `timeout_ms` from the keystroke; later than that nothing is shown."""
+gets as long as it needs (lsp/timeouts.py, from `timeout_ms` up to `max_timeout_ms`) from the keystroke; later
+than that nothing is shown, and the first time that happens the developer is told, with the new wait."""
 
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from lsp.cache import CompletionCache
-from lsp.client import ApplianceClient, CompletionRequest
+from lsp.client import ApplianceClient, CompletionQuery
 from lsp.config import BridgeConfig
 from lsp.debounce import AdaptiveDebounce
 from lsp.documents import DocumentTracker, language_of, relative_path
-from lsp.errors import BridgeError
+from lsp.errors import BridgeError, SuggestionTooSlow
 from lsp.repo import repository_of
 from lsp.reporting import ProblemReporter
 from lsp.snippets import SnippetSelector, as_wire
 from lsp.telemetry import ShownSuggestion, Telemetry
+from lsp.timeouts import AdaptiveTimeout
 
 __all__ = ["Completer", "Suggestion", "BridgeStats"]
 
@@ -91,6 +93,8 @@ class Completer:
     def configure(self, config: BridgeConfig) -> None:
         self.config = config
         self.debounce = AdaptiveDebounce(config.debounce_ms, config.debounce_max_ms)
+        self.timeout = AdaptiveTimeout(config.timeout_ms, config.max_timeout_ms)
+        self._slow_reported = False
 
     def keystroke(self, document: TextDocument) -> None:
         at = self.tracker.changed(document)
@@ -139,7 +143,8 @@ class Completer:
                         return None
             request = self._request(document, text, offset, language, config)
             client = self._client_of()
-            deadline = asyncio.get_running_loop().time() + config.timeout_ms / 1000 - (time.perf_counter() - started)
+            waited_for = self.timeout.current_ms
+            deadline = asyncio.get_running_loop().time() + waited_for / 1000 - (time.perf_counter() - started)
             in_flight = True
             sent_at = time.perf_counter()
             self.stats.sent += 1
@@ -150,6 +155,7 @@ class Completer:
         except TimeoutError:
             self.stats.timeouts += 1
             self.stats.cancelled_upstream += int(in_flight)
+            self._too_slow(waited_for)
             return None
         except BridgeError as exc:
             self.stats.errors += 1
@@ -168,6 +174,7 @@ class Completer:
                 del self._inflight[document.uri]
 
         self.reporter.recovered()
+        self.timeout.observed(upstream * 1000, completion.expected_ms)
         self.cache.put(
             document.uri, text, offset, completion.text, completion_id=completion.id, model=completion.model
         )
@@ -177,16 +184,28 @@ class Completer:
         self.stats.overhead_ms.append((time.perf_counter() - started - waited - upstream) * 1000)
         return suggestion
 
+    def _too_slow(self, waited_ms: float) -> None:
+        """Say once per session that suggestions are slower than the wait, and how long it waits from now."""
+        next_ms = self.timeout.timed_out()
+        if self._slow_reported:
+            return
+        self._slow_reported = True
+        self.reporter.report(SuggestionTooSlow(
+            f"CodeMoat: a suggestion did not arrive within {waited_ms / 1000:.1f} s (a CPU appliance can take "
+            f"longer); suggestions now wait up to {next_ms / 1000:.1f} s, adjusting to how fast the appliance "
+            f"answers (at most codemoat.maxTimeoutMs = {self.config.max_timeout_ms / 1000:.0f} s)"
+        ))
+
     def _request(
         self, document: TextDocument, text: str, offset: int, language: str, config: BridgeConfig
-    ) -> CompletionRequest:
+    ) -> CompletionQuery:
         roots = self._roots_of()
         prefix = text[max(0, offset - config.prefix_chars) : offset]
         suffix = text[offset : offset + config.suffix_chars]
         candidates = self.tracker.candidates(document.uri, roots)
         snippets = self.selector.select(prefix, candidates, config.snippet_chars)
         fs_path = to_fs_path(document.uri) if document.uri.startswith("file:") else None
-        return CompletionRequest(
+        return CompletionQuery(
             prefix=prefix,
             suffix=suffix,
             path=relative_path(document.uri, roots),

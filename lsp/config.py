@@ -32,8 +32,10 @@ class BridgeConfig:
     # Adaptive debounce bounds: fast typing waits longer (up to the max), a pause fires sooner.
     debounce_ms: int = 40
     debounce_max_ms: int = 250
-    # After this, nothing is shown: a late suggestion is worse than none.
+    # The shortest wait for a suggestion; it grows to what this appliance needs (lsp/timeouts.py), up to
+    # max_timeout_ms. Later than that nothing is shown: a late suggestion is worse than none.
     timeout_ms: int = 5000
+    max_timeout_ms: int = 60_000
     max_tokens: int = 64
     chat_max_tokens: int = 512
     # Empty means every language.
@@ -52,6 +54,7 @@ _INT_FIELDS = {
     "debounce_ms": (0, 5_000),
     "debounce_max_ms": (0, 10_000),
     "timeout_ms": (50, 600_000),
+    "max_timeout_ms": (50, 600_000),
     "max_tokens": (1, 4096),
     "chat_max_tokens": (1, 32_768),
     "prefix_chars": (0, 200_000),

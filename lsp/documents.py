@@ -28,7 +28,8 @@ class TrackedDocument(Protocol):
     def source(self) -> str: ...
 
 
-# File extension → LSP language id, for clients that send no languageId (or "plaintext").
+# File extension → LSP language id, for clients that send no languageId (or "plaintext"). The bridge keeps its
+# own table: it runs on laptops without the indexer (whose table the appliance uses), in LSP's vocabulary.
 _EXTENSIONS = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
     ".jsx": "javascriptreact", ".ts": "typescript", ".tsx": "typescriptreact", ".go": "go", ".rs": "rust",

@@ -7,6 +7,7 @@
      ├── PermissionDenied        403: the token may not use this endpoint or repository
      ├── LicenseBlocked          the appliance's license does not allow serving (stopped / restricted)
      ├── ApplianceBusy           429: the queue is full; silent, the next keystroke tries again
+     ├── SuggestionTooSlow       a suggestion did not arrive in time (shown once a session, with the new wait)
      └── ApplianceFailed         any other error answer (5xx, malformed body)
 
 `problem` is the key the reporter shows once: the same trouble on every keystroke produces one message."""
@@ -21,6 +22,7 @@ __all__ = [
     "PermissionDenied",
     "LicenseBlocked",
     "ApplianceBusy",
+    "SuggestionTooSlow",
     "ApplianceFailed",
 ]
 
@@ -58,6 +60,10 @@ class LicenseBlocked(BridgeError):
 class ApplianceBusy(BridgeError):
     problem = "busy"
     user_visible = False
+
+
+class SuggestionTooSlow(BridgeError):
+    problem = "slow"
 
 
 class ApplianceFailed(BridgeError):

@@ -23,6 +23,7 @@ _SEVERITY = {
     "forbidden": types.MessageType.Warning,
     "license": types.MessageType.Warning,
     "unreachable": types.MessageType.Warning,
+    "slow": types.MessageType.Warning,
 }
 
 

@@ -14,6 +14,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# The suite runs on the small SmolLM2 in the transformers engine (fast to load, fast to run); the tests of the
+# default code model (Qwen2.5-Coder on llama.cpp) ask for it explicitly. Subprocesses inherit these.
+FAST_ENGINE = {"kind": "transformers", "model": "smollm2-135m"}
+os.environ.setdefault("CODEMOAT_ENGINE__KIND", FAST_ENGINE["kind"])
+os.environ.setdefault("CODEMOAT_ENGINE__MODEL", FAST_ENGINE["model"])
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 

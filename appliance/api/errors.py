@@ -10,21 +10,18 @@
         ├── LicenseRestrictedError   403: the license takes no new sessions (RESTRICTED) and this user has none
         └── InternalError            500: a bug; the message says nothing about internals
 
-Errors of other packages map by class (`describe`): auth (401/403), engines (their `http_status`), prompts
-(400), indexer queries (400), state database (503). Every class of those hierarchies is covered; a test walks
-them."""
+Every `ApplianceError` carries its own answer (`status`, `code`, `param`; see `appliance.errors`); errors of the
+packages below the appliance map by class here: indexer queries (400), the index (503), licensing (400). A
+test walks every class of those hierarchies."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from appliance.auth.errors import AuthenticationError, AuthError, PermissionDeniedError
-from appliance.engines.errors import EngineError, EngineRequestError, QueueFullError, UpstreamError
 from appliance.errors import ApplianceError
-from appliance.prompts.errors import PromptError
-from appliance.state.errors import StateError
 from indexer.errors import IndexerError, QueryError
+from licensing.errors import LicensingError
 
 __all__ = [
     "APIError",
@@ -40,13 +37,10 @@ __all__ = [
 
 
 class APIError(ApplianceError):
-    status: int = 500
-    type: str = "server_error"
-    code: str | None = None
+    type = "server_error"
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+        super().__init__(message, param=param)
         if code is not None:
             self.code = code
 
@@ -103,38 +97,36 @@ class ErrorShape:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
-_ENGINE_TYPES = {400: "invalid_request_error", 429: "rate_limit_error", 502: "upstream_error"}
+# OpenAI's error `type` by HTTP status; a class may name its own (`APIError.type`).
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    502: "upstream_error",
+    503: "service_unavailable",
+}
 
 
 def describe(exc: BaseException) -> ErrorShape | None:
-    """The HTTP answer for a known error, or None for anything else (a bug: answered as a bare 500)."""
-    if isinstance(exc, APIError):
-        return ErrorShape(exc.status, str(exc), exc.type, exc.code, exc.param)
-    if isinstance(exc, AuthError):
-        if isinstance(exc, AuthenticationError):
-            return ErrorShape(401, str(exc), "authentication_error", "invalid_api_key", exc.param)
-        if isinstance(exc, PermissionDeniedError):
-            return ErrorShape(403, str(exc), "permission_error", "permission_denied", exc.param)
-        # Token administration errors (not found, conflict) only reach HTTP through admin APIs.
-        return ErrorShape(400, str(exc), "invalid_request_error", "invalid_request", exc.param)
-    if isinstance(exc, EngineError):
-        status = exc.http_status
-        kind = _ENGINE_TYPES.get(status, "service_unavailable" if status == 503 else "server_error")
-        param = exc.param if isinstance(exc, EngineRequestError) else None
-        retry = math.ceil(exc.retry_after) if isinstance(exc, QueueFullError) else None
-        if isinstance(exc, UpstreamError):
-            retry = None
-        return ErrorShape(status, str(exc), kind, exc.code, param, retry)
-    if isinstance(exc, PromptError):
-        return ErrorShape(400, str(exc), "invalid_request_error", "invalid_prompt", exc.field)
+    """The HTTP answer for a known error, or None for anything else (a bug: answered as a bare 500).
+
+    The appliance's own errors carry their answer (`status`, `code`, `param`); the packages below it
+    (indexer, licensing) know nothing of HTTP, so their errors are translated here."""
+    if isinstance(exc, ApplianceError):
+        status = exc.status
+        kind = exc.type or _TYPES.get(status, "server_error")
+        retry = math.ceil(exc.retry_after) if exc.retry_after is not None and status == 429 else None
+        return ErrorShape(status, exc.public_message or str(exc), kind, exc.code, exc.param, retry)
     if isinstance(exc, QueryError):
         return ErrorShape(400, str(exc), "invalid_request_error", "invalid_query", None)
     if isinstance(exc, IndexerError):
         return ErrorShape(
             503, f"the code index is unavailable: {exc}", "service_unavailable", "index_unavailable"
         )
-    if isinstance(exc, StateError):
-        return ErrorShape(
-            503, "the state database is unavailable", "service_unavailable", "state_unavailable"
-        )
+    if isinstance(exc, LicensingError):
+        return ErrorShape(400, str(exc), "invalid_request_error", "license_error")
     return None

@@ -17,7 +17,7 @@ from appliance.api.usage import UsageRecord
 from appliance.api.wire.common import Usage
 from appliance.auth.principal import Principal
 from appliance.engines.errors import EngineError
-from appliance.engines.protocol import GenerationChunk, GenerationRequest
+from appliance.engines.protocol import Engine, GenerationChunk, GenerationRequest
 
 log = logging.getLogger("codemoat.api")
 
@@ -41,6 +41,7 @@ class GenerationRun:
     def __init__(
         self,
         services: Services,
+        engine: Engine,
         principal: Principal,
         timer: StageTimer,
         *,
@@ -52,6 +53,7 @@ class GenerationRun:
         prompt_tokens: int | None = None,
     ) -> None:
         self.services = services
+        self.engine = engine
         self.principal = principal
         self.timer = timer
         self.endpoint = endpoint
@@ -76,7 +78,7 @@ class GenerationRun:
         started = self._engine_started = time.perf_counter()
         metrics.in_flight.inc()
         try:
-            self._iterator = aiter(self.services.engine.stream(self.request))
+            self._iterator = aiter(self.engine.stream(self.request))
             self._first = await anext(self._iterator)
         except StopAsyncIteration:
             self._first = GenerationChunk(text="", finish_reason="stop")
@@ -164,13 +166,15 @@ class GenerationRun:
             metrics.engine_errors.labels(error.code).inc()
         outcome = self.outcome
         if error is None:
+            if self.endpoint == "completion" and status == 200:
+                self.services.completion_latency.record(total)
             metrics.generations.labels(self.endpoint, outcome.finish_reason or "stop").inc()
             metrics.tokens.labels(self.endpoint, "prompt").inc(outcome.prompt_tokens)
             metrics.tokens.labels(self.endpoint, "completion").inc(outcome.completion_tokens)
         self.services.usage.record(
             UsageRecord(
                 kind=self.endpoint,
-                model=self.services.engine.model_id,
+                model=self.engine.model_id,
                 user_id=self.principal.user_id,
                 token_id=self.principal.token_id,
                 status=status,

@@ -1,5 +1,5 @@
-"""The services one app instance serves with, built once in `create_app`'s lifespan and passed to handlers
-through `deps` (never looked up from globals)."""
+"""The services one app instance serves with, built once in the composition root (`appliance.wiring`) and
+passed to handlers through `deps` (never looked up from globals)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from appliance.api.latency import LatencyTracker
 from appliance.api.readiness import ServingGate
 from appliance.api.usage import UsageRecorder
 from appliance.auth.tokens import TokenStore
+from appliance.engines.config import ROLES, Role
 from appliance.engines.protocol import Engine
 from appliance.metrics import GatewayMetrics
 from appliance.prompts.families import ModelFamily
@@ -22,46 +24,67 @@ if TYPE_CHECKING:
     from indexer.service import CodeIndex
 
 
-# The embedded CPU engine's default windows: enough context to help, short enough to prefill in a second.
-_CPU_WINDOWS = {"completion": 1_024, "chat": 2_048}
+# The embedded CPU engines' default windows: enough context to help, short enough to prefill in seconds.
+_CPU_WINDOWS: dict[Role, int] = {"completion": 1_024, "chat": 2_048}
+_CPU_KINDS = ("transformers", "llama_cpp")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """One model this gateway serves: its engine, prompt family and token counter, and the roles it has."""
+
+    engine: Engine
+    family: ModelFamily  # the engine's prompt family (templates, FIM tokens, stop tokens)
+    count_tokens: Callable[[str], int]  # the engine's tokenizer, short texts memoized (appliance.prompts)
+    roles: tuple[Role, ...]
+
+    @property
+    def model_id(self) -> str:
+        return self.engine.model_id
 
 
 @dataclass
 class Services:
     settings: Settings
-    engine: Engine
+    models: dict[Role, ServedModel]  # both roles; one object when they share a model
     db: Database
     tokens: TokenStore
     metrics: GatewayMetrics
     usage: UsageRecorder
     gate: ServingGate
-    family: ModelFamily  # the engine's prompt family (templates, FIM tokens, stop tokens)
-    count_tokens: Callable[[str], int]  # the engine's tokenizer, short texts memoized (appliance.prompts)
+    completion_latency: LatencyTracker = field(default_factory=LatencyTracker)  # code completions, end to end
     index: CodeIndex | None = None  # None: serve without repository context (nothing indexed, or it failed)
     index_error: str | None = None
     model_aliases: frozenset[str] = field(default_factory=frozenset)
     started: int = field(default_factory=lambda: int(time.time()))
 
-    async def engine_loaded(self) -> None:
+    @property
+    def engine(self) -> Engine:
+        """The completion role's engine."""
+        return self.models["completion"].engine
+
+    def distinct_models(self) -> list[ServedModel]:
+        seen: dict[int, ServedModel] = {}
+        for role in ROLES:
+            seen.setdefault(id(self.models[role]), self.models[role])
+        return list(seen.values())
+
+    async def engine_loaded(self, model: ServedModel) -> None:
         """Wait (up to the engine's load timeout) for a model still loading: prompt building counts tokens
         with its tokenizer. An engine that is down (not loading) is left to fail in `stream` with its own
         reason."""
-        if await self.engine.ready():
-            return
-        waiter = getattr(self.engine, "wait_until_ready", None)
-        if waiter is not None:
-            await waiter(self.settings.engine.load_timeout_s)
+        if not await model.engine.ready():
+            await model.engine.wait_until_ready(self.settings.engine.load_timeout_s)
 
-    def context_window(self, kind: str) -> int:
-        """Tokens a prompt plus its answer may take for `kind` ("completion" or "chat")."""
+    def context_window(self, role: Role, model: ServedModel | None = None) -> int:
+        """Tokens a prompt plus its answer may take in `role`, on `model` (default: the role's own)."""
+        model = model or self.models[role]
         gateway = self.settings.gateway
-        configured = (
-            gateway.completion_context_tokens if kind == "completion" else gateway.chat_context_tokens
-        )
-        if configured is None and self.settings.engine.kind == "transformers":
-            configured = _CPU_WINDOWS[kind]
-        model = self.engine.context_length
-        return model if configured is None else min(configured, model)
+        configured = gateway.completion_context_tokens if role == "completion" else gateway.chat_context_tokens
+        if configured is None and self.settings.engine.for_role(model.roles[0]).kind in _CPU_KINDS:
+            configured = _CPU_WINDOWS[role]
+        limit = model.engine.context_length
+        return limit if configured is None else min(configured, limit)
 
     def count_context_failures(self, stages: Iterable[StageTiming]) -> None:
         """Context lookups that timed out or failed: the answer went out without them."""
@@ -69,13 +92,16 @@ class Services:
         if failed:
             self.metrics.retrieval_failures.inc(failed)
 
-    def served_model(self, requested: str | None) -> str:
-        """The model a request names, checked against what this gateway serves (None: the served model)."""
+    def served_model(self, requested: str | None, role: Role) -> ServedModel:
+        """The model a request names (None or an alias: `role`'s own), checked against what is served."""
+        if requested is None or requested in self.model_aliases:
+            return self.models[role]
+        for model in self.distinct_models():
+            if requested == model.model_id:
+                return model
         from appliance.api.errors import ModelNotFoundError
 
-        if requested is None or requested == self.engine.model_id or requested in self.model_aliases:
-            return self.engine.model_id
+        served = ", ".join(repr(m.model_id) for m in self.distinct_models())
         raise ModelNotFoundError(
-            f"the model {requested!r} is not served here; this gateway serves {self.engine.model_id!r}",
-            param="model",
+            f"the model {requested!r} is not served here; this gateway serves {served}", param="model"
         )

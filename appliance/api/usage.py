@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import insert
 
 from appliance.state.db import Database
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 from appliance.state.models import UsageEvent, utcnow
 
 log = logging.getLogger("codemoat.usage")
@@ -71,7 +71,7 @@ class UsageRecorder:
             return 0
         try:
             await asyncio.to_thread(self._write, batch)
-        except StateError as exc:
+        except DatabaseError as exc:
             # Usage is bookkeeping: losing a batch must not take serving down; say so in the log.
             log.warning("dropped %d usage events: %s", len(batch), exc)
             return 0

@@ -1,9 +1,9 @@
 """Errors of authentication and authorization, each with a message safe to show the caller.
 
 ApplianceError
-└── AuthError
-    ├── AuthenticationError      no token, or one that matches nothing (HTTP 401)
-    ├── PermissionDeniedError    the token is revoked, its user disabled, or the request is out of scope (403)
+└── AuthError                    400
+    ├── AuthenticationError      401: no token, or one that matches nothing
+    ├── PermissionDeniedError    403: the token is revoked, its user disabled, or the request is out of scope
     ├── TokenNotFoundError       `codemoat token revoke` names no token
     └── TokenConflictError       a live token already has that name, or the user exists with another role
 """
@@ -22,18 +22,19 @@ __all__ = [
 
 
 class AuthError(ApplianceError):
-    """`param` names the request field at fault, when there is one (the `repo` outside a token's scope)."""
-
-    def __init__(self, message: str, *, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+    status = 400
+    code = "invalid_request"
 
 
 class AuthenticationError(AuthError):
+    status = 401
+    code = "invalid_api_key"
     exit_code = 4
 
 
 class PermissionDeniedError(AuthError):
+    status = 403
+    code = "permission_denied"
     exit_code = 5
 
 

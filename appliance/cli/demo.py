@@ -30,7 +30,8 @@ def issue_demo_token(settings: Settings) -> str:
         database.close()
 
 
-def demo_banner(url: str, token: str, model: str) -> str:
+def demo_banner(url: str, token: str, model: str, chat_model: str | None = None) -> str:
+    chat_model = chat_model or model
     completion = json.dumps(
         {
             "model": model,
@@ -43,7 +44,7 @@ def demo_banner(url: str, token: str, model: str) -> str:
     )
     chat = json.dumps(
         {
-            "model": model,
+            "model": chat_model,
             "messages": [{"role": "user", "content": "Where are API tokens hashed?"}],
             "max_tokens": 128,
             "stream": True,
@@ -52,10 +53,10 @@ def demo_banner(url: str, token: str, model: str) -> str:
     python = f'''from openai import OpenAI
 
 client = OpenAI(base_url="{url}/v1", api_key="{token}")
-done = client.completions.create(model="{model}", prompt="def fibonacci(n):", max_tokens=48)
+done = client.completions.create(model="{model}", prompt="def fibonacci(n):\n", suffix="\n", max_tokens=48)
 print(done.choices[0].text)
 for chunk in client.chat.completions.create(
-    model="{model}", stream=True, max_tokens=128,
+    model="{chat_model}", stream=True, max_tokens=128,
     messages=[{{"role": "user", "content": "What does create_app wire together?"}}],
 ):
     if chunk.choices:

@@ -3,7 +3,7 @@ check-model, roots, trust). State lives in `<home>/license`.
 
 The commands that change the license or the trusted roots are audited (actor: the shell user). They open the
 state database first, so that a database that cannot be opened refuses them before anything changes; see
-`appliance.audit.cli_audit` for what happens when only the entry cannot be written."""
+`appliance.cli.audited` for what happens when only the entry cannot be written."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from rich.console import Console
 
+from appliance.cli.license_files import read_text, write_new
 from appliance.config import Settings
-from licensing.encoding import atomic_write, format_time
+from licensing.encoding import format_time
 from licensing.errors import StateError
 from licensing.keys import TrustStore
 from licensing.service import LicenseService
 from licensing.store import LicenseStore
 
 if TYPE_CHECKING:
-    from appliance.audit.cli_audit import CliAudit
+    from appliance.cli.audited import CliAudit
 
 out = Console(highlight=False, soft_wrap=True)
 license_app = typer.Typer(help="This appliance's license: activation, leases, state.", no_args_is_help=True)
@@ -39,7 +40,7 @@ def service(ctx: typer.Context) -> LicenseService:
 
 
 def audit(ctx: typer.Context) -> CliAudit:
-    from appliance.audit.cli_audit import CliAudit
+    from appliance.cli.audited import CliAudit
 
     return CliAudit.open(ctx.obj)
 
@@ -47,21 +48,6 @@ def audit(ctx: typer.Context) -> CliAudit:
 def _iso(epoch: int | None) -> str | None:
     """The console's license page writes times the same way (appliance.console.license_panel)."""
     return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
-
-
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise StateError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read {what} {path}: {exc}") from None
-
-
-def _write_new(path: Path, text: str) -> None:
-    if path.exists():
-        raise StateError(f"{path} already exists; choose another --out path")
-    atomic_write(path, text.encode(), mode=0o644)
 
 
 @license_app.command("request")
@@ -74,7 +60,7 @@ def request_command(
         if out_file.exists():  # before a request (and its nonce) is made for nothing
             raise StateError(f"{out_file} already exists; choose another --out path")
         text = service(ctx).request_activation()
-        _write_new(out_file, text)
+        write_new(out_file, text)
         out.print(
             f"activation request written to {out_file}; send it to the vendor, then run "
             "`codemoat license activate LICENSE_FILE`"
@@ -88,7 +74,7 @@ def activate_command(
 ) -> None:
     """Verify the license (signature chain, binding to this machine, request nonce) and install it."""
     with audit(ctx) as log:
-        license_ = service(ctx).activate(_read(license_file, "license file"))
+        license_ = service(ctx).activate(read_text(license_file, "license file"))
         models = [g.model_id for g in license_.models]
         out.print(
             f"license {license_.license_id} for {license_.customer} activated: {license_.seats} seats, models "
@@ -105,7 +91,7 @@ def renew_command(
 ) -> None:
     """Apply a new lease; the appliance returns to VALID without a restart."""
     with audit(ctx) as log:
-        lease = service(ctx).renew(_read(lease_file, "lease file"))
+        lease = service(ctx).renew(read_text(lease_file, "lease file"))
         out.print(f"lease {lease.sequence} applied; valid until {format_time(lease.expires_at)}")
         log.record(f"lease {lease.sequence} was applied", "license.renew", str(lease.license_id),
                    sequence=lease.sequence, expires=_iso(lease.expires_at))
@@ -159,7 +145,7 @@ def deactivate_command(
         if out_file is None:
             out.print(receipt, markup=False, end="")
         else:
-            _write_new(out_file, receipt)
+            write_new(out_file, receipt)
             out.print(f"license deactivated; send {out_file} to the vendor to free the seat")
         log.record(f"license {license_id} was deactivated", "license.deactivate", license_id,
                    receipt=str(out_file) if out_file is not None else "stdout")
@@ -207,7 +193,7 @@ def trust_command(
     directory = state_dir(ctx)
     with audit(ctx) as log:
         LicenseStore(directory).ensure()
-        _read(root_file, "root key file")
+        read_text(root_file, "root key file")
         root = TrustStore.load(directory).add_operator_root(directory, root_file)
         out.print(f"trusting root {root.kid} ({root.name})", markup=False)
         log.record(f"root {root.kid} was added to the trusted roots", "license.trust", root.kid,

@@ -13,15 +13,15 @@ from typing import Optional, Sequence
 import typer
 from rich.console import Console
 
-from appliance.audit import cli as audit_cli
+from appliance.cli import audit as audit_cli
 from appliance.cli import index as index_cli
 from appliance.cli import license as license_cli
 from appliance.cli import serve as serve_cli
 from appliance.cli import token as token_cli
+from appliance.cli import users as users_cli
 from appliance.cli import vendor as vendor_cli
 from appliance.config import load_settings
 from appliance.errors import ApplianceError
-from appliance.users import cli as users_cli
 from indexer.errors import IndexerError
 from licensing.errors import LicensingError
 

@@ -42,9 +42,13 @@ def serve(
         _index(settings, path)
     token = issue_demo_token(settings) if demo else None
 
+    completion_model = settings.engine.for_role("completion").served_model_id()
+    chat_model = settings.engine.for_role("chat").served_model_id()
+
     def started(where: Listening) -> None:
+        models = completion_model if chat_model == completion_model else f"{completion_model}, chat {chat_model}"
         print(
-            f"CodeMoat gateway listening on {where.url} (model {settings.engine.model_id}; "
+            f"CodeMoat gateway listening on {where.url} (model {models}; "
             f"it loads in the background, GET /readyz says when it is ready)",
             flush=True,
         )
@@ -53,12 +57,9 @@ def serve(
         if settings.console.enabled:
             print(f"Console: {where.url}/console", flush=True)
         if token is not None:
-            print(demo_banner(where.url, token, settings.engine.model_id), flush=True)
+            print(demo_banner(where.url, token, completion_model, chat_model), flush=True)
 
-    from appliance.console import console_router
-
-    routers = [console_router(settings)] if settings.console.enabled else []
-    app = create_app(settings, routers=routers)
+    app = create_app(settings)
     run(
         settings,
         app,

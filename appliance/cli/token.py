@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from appliance.audit.cli_audit import CliAudit
     from appliance.auth.tokens import TokenStore
+    from appliance.cli.audited import CliAudit
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -30,7 +30,7 @@ def _store(ctx: typer.Context) -> TokenStore:
 
 
 def _audit(ctx: typer.Context) -> CliAudit:
-    from appliance.audit.cli_audit import CliAudit
+    from appliance.cli.audited import CliAudit
 
     return CliAudit.open(ctx.obj)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from licensing.encoding import atomic_write
-from licensing.errors import FormatError, StateError
+from appliance.cli.license_files import read_text, write_new
+from licensing.errors import FormatError
 from licensing.lease import DEFAULT_LEASE_DAYS
 from licensing.sealed.format import DEFAULT_CHUNK_SIZE
 from licensing.vendor import VendorKeyring
@@ -24,21 +24,6 @@ VendorDir = typer.Option(..., "--vendor", help="The vendor key directory (from `
 
 def _now() -> int:
     return int(time.time())
-
-
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise StateError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read {what} {path}: {exc}") from None
-
-
-def _write_new(path: Path, text: str) -> None:
-    if path.exists():
-        raise StateError(f"{path} already exists; choose another --out path")
-    atomic_write(path, text.encode(), mode=0o644)
 
 
 @vendor_app.command("keygen")
@@ -90,7 +75,7 @@ def issue_command(
     if not model_ids:
         raise FormatError("--models names no model")
     text = VendorKeyring.load(vendor).issue(
-        _read(request, "activation request"),
+        read_text(request, "activation request"),
         customer=customer,
         seats=seats,
         days=days,
@@ -101,7 +86,7 @@ def issue_command(
         grace_days=grace_days,
         restricted_days=restricted_days,
     )
-    _write_new(out_file, text)
+    write_new(out_file, text)
     out.print(f"license written to {out_file}", markup=False)
 
 
@@ -113,8 +98,8 @@ def lease_command(
     out_file: Path = typer.Option(..., "--out"),
 ) -> None:
     """Issue the next lease (higher sequence, current revocation list) for a license."""
-    text = VendorKeyring.load(vendor).lease(_read(license_file, "license file"), days=days, now=_now())
-    _write_new(out_file, text)
+    text = VendorKeyring.load(vendor).lease(read_text(license_file, "license file"), days=days, now=_now())
+    write_new(out_file, text)
     out.print(f"lease written to {out_file}", markup=False)
 
 
@@ -130,7 +115,7 @@ def receipt_command(
     receipt: Path = typer.Argument(..., help="A deactivation receipt."), vendor: Path = VendorDir
 ) -> None:
     """Verify an appliance's deactivation receipt and free its seat (the license is revoked)."""
-    payload = VendorKeyring.load(vendor).accept_receipt(_read(receipt, "receipt"))
+    payload = VendorKeyring.load(vendor).accept_receipt(read_text(receipt, "receipt"))
     out.print(json.dumps(payload), markup=False)
 
 

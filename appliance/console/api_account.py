@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.console.deps import CallerDep, ConsoleDep
 from appliance.console.routing import ApiRoute
-from appliance.users.errors import NotFoundError
+from appliance.errors import NotFoundError
 from appliance.users.validation import check_name, check_repo
 
 router = APIRouter(prefix="/api", tags=["account"], route_class=ApiRoute)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from appliance.console.api_account import issue_token
 from appliance.console.deps import AdminCallerDep, ConsoleDep
 from appliance.console.routing import ApiRoute
-from appliance.users.errors import InvalidInputError
+from appliance.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/admin", tags=["administration"], route_class=ApiRoute)
 

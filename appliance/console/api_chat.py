@@ -16,7 +16,7 @@ from appliance.console import chat
 from appliance.console.deps import CallerDep, ConsoleDep
 from appliance.console.routing import ApiRoute
 from appliance.console.source_view import read_excerpt
-from appliance.users.errors import InvalidInputError
+from appliance.errors import InvalidInputError
 
 router = APIRouter(prefix="/api", tags=["console"], route_class=ApiRoute)
 

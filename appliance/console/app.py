@@ -1,26 +1,18 @@
-"""The console's router: pages, the JSON API, the editor bridge's telemetry endpoint and static files, with a
-lifespan that builds the console's services from the gateway's (the gateway's lifespan runs first) and runs
-the repository job runner for as long as the app serves."""
+"""The console's router: pages, the JSON API and static files. Its services are built with the gateway's in
+`appliance.wiring` and reached through `deps.ConsoleDep`."""
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from appliance.console import api_account, api_admin, api_chat, pages, telemetry
+from appliance.console import api_account, api_admin, api_chat, pages
 from appliance.console.pages_common import STATIC
 from appliance.console.render import highlight_css
 from appliance.console.routing import ApiRoute
-from appliance.console.services import ConsoleServices
-
-if TYPE_CHECKING:
-    from appliance.config import Settings
 
 
 @lru_cache(maxsize=1)
@@ -35,18 +27,8 @@ def static_files() -> dict[str, tuple[bytes, str]]:
     return files
 
 
-def build_router(settings: Settings) -> APIRouter:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        console = ConsoleServices.build(settings, app.state.services)
-        app.state.console = console
-        console.runner.start()
-        try:
-            yield
-        finally:
-            await console.runner.aclose()
-
-    router = APIRouter(lifespan=lifespan)
+def console_router() -> APIRouter:
+    router = APIRouter()
     static = APIRouter(route_class=ApiRoute, include_in_schema=False)
 
     @static.get("/console/static/{name}")
@@ -57,6 +39,6 @@ def build_router(settings: Settings) -> APIRouter:
         content, media = found
         return Response(content, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
-    for sub in (pages.router, api_chat.router, api_account.router, api_admin.router, telemetry.router, static):
+    for sub in (pages.router, api_chat.router, api_account.router, api_admin.router, static):
         router.include_router(sub)
     return router

@@ -31,7 +31,7 @@ from appliance.auth.principal import Principal
 from appliance.console.conversations import Conversations
 from appliance.console.render import markdown_html
 from appliance.console.services import ConsoleServices
-from appliance.users.errors import InvalidInputError
+from appliance.errors import InvalidInputError
 
 RENDER_INTERVAL_S = 0.15
 

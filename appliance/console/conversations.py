@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from appliance.errors import InvalidInputError, NotFoundError
 from appliance.state.db import Database
 from appliance.state.models import Conversation, ConversationMessage, utcnow
-from appliance.users.errors import InvalidInputError, NotFoundError
 from appliance.users.validation import check_repo
 
 MAX_TITLE = 200

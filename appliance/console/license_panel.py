@@ -78,7 +78,7 @@ class LicensePanel:
 
 
 def _check_text(text: str) -> str:
-    from appliance.users.errors import InvalidInputError
+    from appliance.errors import InvalidInputError
 
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError("file: choose the file the vendor sent", param="file")

@@ -35,7 +35,7 @@ def chat_page(request: Request, session: PageSessionDep, console: ConsoleDep,
     if conversation_id is not None:
         console.conversations.get(session.principal.user_id, conversation_id)  # 404 page for another's
     return render(request, "chat.html", active="chat", conversation_id=conversation_id or "",
-                  model=console.gateway.engine.model_id)
+                  model=console.gateway.models["chat"].model_id)
 
 
 @router.get("/account")

@@ -13,26 +13,20 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 
+from appliance.api.errors import describe
 from appliance.api.handlers import validation_shape
-from appliance.console.errors import LoginRequired, shape_of
+from appliance.console.errors import LoginRequired
 from appliance.console.security import harden
 from appliance.errors import ApplianceError
 from indexer.errors import IndexerError
+from licensing.errors import LicensingError
 
 log = logging.getLogger("codemoat.console")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _licensing_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from licensing.errors import LicensingError
-    except ImportError:  # pragma: no cover
-        return ()
-    return (LicensingError,)
-
-
-KNOWN: tuple[type[BaseException], ...] = (ApplianceError, IndexerError, *_licensing_errors())
+KNOWN: tuple[type[BaseException], ...] = (ApplianceError, IndexerError, LicensingError)
 
 
 def is_secure(request: Request) -> bool:
@@ -50,7 +44,7 @@ class ApiRoute(APIRoute):
                 shape = validation_shape(exc.errors(), strip=("body", "query", "path", "header"))
                 response = JSONResponse(shape.body(), status_code=shape.status)
             except KNOWN as exc:
-                shape = shape_of(exc)
+                shape = describe(exc)
                 if shape is None:
                     raise
                 if shape.status >= 500:
@@ -78,7 +72,7 @@ class PageRoute(APIRoute):
                 if isinstance(exc, RequestValidationError):
                     shape = validation_shape(exc.errors(), strip=("body", "query", "path", "header"))
                 else:
-                    shape = shape_of(exc)
+                    shape = describe(exc)
                     if shape is None:
                         raise
                 response = error_page(request, shape.status, shape.message)

@@ -1,5 +1,5 @@
-"""What the console works with, built once when the app starts (in the console router's lifespan, after the
-gateway's own services exist) and reached through `deps.ConsoleDep`."""
+"""What the console works with, built once when the app starts (in `appliance.wiring`, from the gateway's own
+services and the job runner) and reached through `deps.ConsoleDep`."""
 
 from __future__ import annotations
 
@@ -39,11 +39,10 @@ class ConsoleServices:
     license: LicensePanel
 
     @classmethod
-    def build(cls, settings: Settings, gateway: Services) -> ConsoleServices:
+    def build(cls, settings: Settings, gateway: Services, runner: JobRunner) -> ConsoleServices:
         db = gateway.db
         console = settings.console
         audit = AuditLog(db)
-        runner = JobRunner(db, gateway.index, settings.jobs, settings.home, index_error=gateway.index_error)
         return cls(
             settings=settings,
             gateway=gateway,

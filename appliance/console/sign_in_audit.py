@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from appliance.audit.log import Actor, AuditLog
 from appliance.state.db import Database
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 from appliance.state.models import ApiToken, User
 from appliance.users.throttle import Lockout
 
@@ -59,7 +59,7 @@ class SignInAudit:
         raised."""
         try:
             self._write_failure(attempt)
-        except StateError as exc:
+        except DatabaseError as exc:
             log.warning("sign-in failure from %s not audited: %s", attempt.source, exc)
 
     def _write_failure(self, attempt: FailedSignIn) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.console.render import code_html
-from appliance.users.errors import InvalidInputError, NotFoundError
+from appliance.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from indexer.config import IndexerSettings

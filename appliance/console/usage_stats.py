@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,29 +31,9 @@ def _latency(values: list[float]) -> dict[str, float | None]:
     return {f"p{q}": (round(v, 1) if (v := percentile(values, q)) is not None else None) for q in (50, 95, 99)}
 
 
-@dataclass(frozen=True, slots=True)
-class FeedbackEvent:
-    event: str
-    completion_id: str
-    language: str | None = None
-    model: str | None = None
-    latency_ms: float | None = None
-    chars: int = 0
-    lines: int = 0
-    from_cache: bool = False
-    client: str = ""
-
-
 class UsageStats:
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    def record_feedback(self, event: FeedbackEvent, *, user_id: int | None, token_id: int | None) -> None:
-        with self._db.session() as session:
-            session.add(CompletionFeedback(created=utcnow(), user_id=user_id, token_id=token_id, event=event.event,
-                                           completion_id=event.completion_id, language=event.language,
-                                           model=event.model, latency_ms=event.latency_ms, chars=event.chars,
-                                           lines=event.lines, from_cache=event.from_cache, client=event.client))
 
     def active_users(self, *, now: datetime | None = None, window: timedelta = ACTIVE_WINDOW) -> int:
         since = (now or utcnow()) - window

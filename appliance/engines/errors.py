@@ -1,13 +1,14 @@
 """Errors the engines raise, each with a one-line message safe to show to the caller.
 
-    EngineError                      (ApplianceError) base; `http_status`, `code` for the OpenAI error shape
-    ├── EngineRequestError           400: the request cannot be served as asked (prompt too long, bad field)
+    EngineError                      (ApplianceError) base; `status`, `code` for the OpenAI error shape
+    ├── EngineRequestError           400: the request cannot be served as asked (a bad field)
+    │   └── ContextLengthExceeded     400: the prompt and the answer do not fit in the model's context
     ├── QueueFullError               429: too many requests waiting; `retry_after` seconds (Retry-After)
     ├── EngineUnavailableError       503: the model is not loaded, failed to load, or no upstream is healthy
     ├── UpstreamError                502: an upstream server failed mid-request or answered nonsense
     └── ModelFilesError              the model files cannot be found, converted or cached (exit code 6)
 
-The API turns any of these into `{"error": {"message", "type", "code"}}` with `http_status`; the CLI prints
+The API turns any of these into `{"error": {"message", "type", "code"}}` with `status`; the CLI prints
 `str(err)` and exits with `exit_code`."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from appliance.errors import ApplianceError
 
 __all__ = [
     "EngineError",
+    "ContextLengthExceeded",
     "EngineRequestError",
     "QueueFullError",
     "EngineUnavailableError",
@@ -27,23 +29,23 @@ __all__ = [
 class EngineError(ApplianceError):
     """Base class: `str(err)` is a one-line, user-facing reason."""
 
-    http_status: int = 500
-    code: str = "engine_error"
+    status = 500
+    code = "engine_error"
     exit_code = 5
 
 
 class EngineRequestError(EngineError):
-    http_status = 400
+    status = 400
     code = "invalid_request"
     exit_code = 2
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+
+class ContextLengthExceeded(EngineRequestError):
+    code = "context_length_exceeded"  # OpenAI's code: clients (LiteLLM, Aider) recognise it and trim
 
 
 class QueueFullError(EngineError):
-    http_status = 429
+    status = 429
     code = "queue_full"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
@@ -52,12 +54,12 @@ class QueueFullError(EngineError):
 
 
 class EngineUnavailableError(EngineError):
-    http_status = 503
+    status = 503
     code = "engine_unavailable"
 
 
 class UpstreamError(EngineError):
-    http_status = 502
+    status = 502
     code = "upstream_error"
 
     def __init__(self, message: str, *, upstream: str | None = None, connection_lost: bool = False) -> None:

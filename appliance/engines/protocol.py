@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal, Protocol, runtime_checkable
 
+from appliance.engines.errors import EngineRequestError
+
 FinishReason = Literal["stop", "length", "cancelled"]
 
 
@@ -41,6 +43,9 @@ class GenerationChunk:
 
 
 class Engine(Protocol):
+    """Every engine validates each request with `validate_request` before work starts. The optional
+    capabilities below (`Suspendable`, `QueueBound`) are separate protocols, checked with `isinstance`."""
+
     model_id: str
     family: str  # prompt-family key in appliance.prompts (e.g. "smollm2", "qwen2.5-coder")
     context_length: int
@@ -54,6 +59,11 @@ class Engine(Protocol):
 
     async def ready(self) -> bool: ...
 
+    async def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Wait for a model that is still loading; raise EngineUnavailableError if it failed or `timeout`
+        passed. Engines that load nothing (remote servers) return at once: `stream` fails with its reason."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -65,3 +75,30 @@ class Suspendable(Protocol):
     def suspend(self, reason: str) -> None: ...
 
     def resume(self) -> None: ...
+
+
+@runtime_checkable
+class QueueBound(Protocol):
+    """An engine with a bounded queue in front of it (`BoundedEngine`): how many requests wait for a slot."""
+
+    queued: int
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Checks every engine applies before work starts; the API validates too, this guards other callers."""
+    if (request.prompt is None) == (request.messages is None):
+        raise EngineRequestError("exactly one of prompt or messages must be given", param="prompt")
+    if request.messages is not None:
+        if not request.messages:
+            raise EngineRequestError("messages must not be empty", param="messages")
+        for i, message in enumerate(request.messages):
+            if not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
+                raise EngineRequestError(
+                    f"messages[{i}] needs a string role and a string content", param="messages"
+                )
+    if request.max_tokens < 1:
+        raise EngineRequestError("max_tokens must be at least 1", param="max_tokens")
+    if request.temperature < 0:
+        raise EngineRequestError("temperature must not be negative", param="temperature")
+    if not 0 < request.top_p <= 1:
+        raise EngineRequestError("top_p must be in (0, 1]", param="top_p")

@@ -23,8 +23,7 @@ from appliance.engines.errors import (
     EngineUnavailableError,
     UpstreamError,
 )
-from appliance.engines.protocol import GenerationChunk, GenerationRequest, Suspendable
-from appliance.engines.transformers_engine import validate_request
+from appliance.engines.protocol import GenerationChunk, GenerationRequest, Suspendable, validate_request
 from appliance.engines.upstream import UpstreamEngine
 
 log = logging.getLogger(__name__)
@@ -97,6 +96,9 @@ class RouterEngine:
         self._start_prober()
         await self.probe()
         return any(u.healthy for u in self.upstreams)
+
+    async def wait_until_ready(self, timeout: float | None = None) -> None:
+        return None  # nothing loads here: a request to an unhealthy pool fails with its own reason
 
     async def aclose(self) -> None:
         if self._prober is not None and self._loop is asyncio.get_running_loop():

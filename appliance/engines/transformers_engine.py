@@ -21,10 +21,15 @@ from typing import Any
 
 from appliance.engines.batching import DecodeBatch
 from appliance.engines.config import EngineSettings
-from appliance.engines.errors import EngineError, EngineRequestError, EngineUnavailableError
+from appliance.engines.errors import (
+    ContextLengthExceeded,
+    EngineError,
+    EngineRequestError,
+    EngineUnavailableError,
+)
 from appliance.engines.generation import Sequence
 from appliance.engines.model_files import LoadedModel, SealedLoader, load_model
-from appliance.engines.protocol import GenerationChunk, GenerationRequest
+from appliance.engines.protocol import GenerationChunk, GenerationRequest, validate_request
 from appliance.engines.token_count import count_tokens
 
 log = logging.getLogger(__name__)
@@ -39,41 +44,21 @@ class _Unload:
     reason: str
 
 
-def validate_request(request: GenerationRequest) -> None:
-    """Checks every engine applies before work starts; the API validates too, this guards other callers."""
-    if (request.prompt is None) == (request.messages is None):
-        raise EngineRequestError("exactly one of prompt or messages must be given", param="prompt")
-    if request.messages is not None:
-        if not request.messages:
-            raise EngineRequestError("messages must not be empty", param="messages")
-        for i, message in enumerate(request.messages):
-            if not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
-                raise EngineRequestError(
-                    f"messages[{i}] needs a string role and a string content", param="messages"
-                )
-    if request.max_tokens < 1:
-        raise EngineRequestError("max_tokens must be at least 1", param="max_tokens")
-    if request.temperature < 0:
-        raise EngineRequestError("temperature must not be negative", param="temperature")
-    if not 0 < request.top_p <= 1:
-        raise EngineRequestError("top_p must be in (0, 1]", param="top_p")
-
-
 class TransformersEngine:
     """Engine over a local transformers model; `model_path=None` serves the bundled SmolLM2, a sealed
     directory loads through `sealed_loader` (the license). `suspend` unloads the model, `resume` loads it
     again: the license heartbeat drives both."""
 
     def __init__(self, settings: EngineSettings, home: Path, *, sealed_loader: SealedLoader | None = None) -> None:
-        self.model_id = settings.model_id
-        self.family = settings.family
+        self.model_id = settings.served_model_id()
+        self.family = settings.served_family()
         self.tokens_generated = 0  # total over the engine's life, for metrics and tests
         self.load_seconds: float | None = None
         self.load_source: str | None = None
         self.loads = 0  # successful model loads: a resume after a suspend adds one
         self._settings = settings
         self._sealed_loader = sealed_loader
-        self._cache_root = settings.model_cache_dir(home)
+        self._home = home
         self._loaded: Future[LoadedModel] = Future()
         self._loaded.set_running_or_notify_cancel()  # awaiting callers who give up must not cancel the load
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -115,7 +100,7 @@ class TransformersEngine:
         loaded = await self._loaded_model(self._settings.load_timeout_s)
         prompt_ids = self._encode(loaded.tokenizer, request)
         if len(prompt_ids) + request.max_tokens > self.context_length:
-            raise EngineRequestError(
+            raise ContextLengthExceeded(
                 f"the prompt ({len(prompt_ids)} tokens) plus max_tokens ({request.max_tokens}) exceeds the "
                 f"model's context length of {self.context_length} tokens",
                 param="max_tokens",
@@ -252,7 +237,7 @@ class TransformersEngine:
             self._loaded = Future()
             self._loaded.set_running_or_notify_cancel()
         try:
-            loaded = load_model(self._settings.model_path, self._cache_root, self._sealed_loader)
+            loaded = load_model(self._settings, self._home, self._sealed_loader)
         except EngineError as exc:
             log.error("model load failed: %s", exc)
             self._loaded.set_exception(exc)
@@ -366,4 +351,4 @@ def _eos_ids(loaded: LoadedModel) -> frozenset[int]:
     return frozenset(ids)
 
 
-__all__ = ["TransformersEngine", "validate_request"]
+__all__ = ["TransformersEngine"]

@@ -21,10 +21,10 @@ from appliance.engines.errors import (
     QueueFullError,
     UpstreamError,
 )
-from appliance.engines.protocol import FinishReason, GenerationChunk, GenerationRequest
+from appliance.engines.protocol import FinishReason, GenerationChunk, GenerationRequest, validate_request
 from appliance.engines.sse import iter_sse_data
 from appliance.engines.token_count import count_tokens
-from appliance.engines.transformers_engine import DEFAULT_CONTEXT_LENGTH, validate_request
+from appliance.engines.transformers_engine import DEFAULT_CONTEXT_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class UpstreamEngine:
             except (EngineUnavailableError, UpstreamError, EngineRequestError):
                 return False
         return True
+
+    async def wait_until_ready(self, timeout: float | None = None) -> None:
+        return None  # the server loads its own model; a request fails with its reason while it cannot serve
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -21,10 +21,6 @@ class JobError(ApplianceError):
     code = "job_error"
     exit_code = 3
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-
 
 class SourceError(JobError):
     status = 400

@@ -25,7 +25,7 @@ from appliance.jobs.errors import JobCancelled, JobError, SyncError
 from appliance.jobs.git import Git
 from appliance.jobs.progress import JobProgress
 from appliance.state.db import Database
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 from appliance.state.models import IndexJob, Repository, utcnow
 
 if TYPE_CHECKING:
@@ -99,6 +99,10 @@ class JobRunner:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         if self._task is not None or not self.settings.run_jobs:
             return
@@ -129,7 +133,7 @@ class JobRunner:
                     # Shielded: a server shutdown cancels this task, but the thread must finish its bookkeeping.
                     await asyncio.shield(asyncio.to_thread(self.run_job, job_id))
                     continue
-            except StateError as exc:
+            except DatabaseError as exc:
                 log.warning("index jobs: %s", exc)
             self._wake.clear()
             try:
@@ -146,7 +150,7 @@ class JobRunner:
                                                                   IndexJob.runner.startswith(host))):
                     if not _alive(job.runner.removeprefix(host)):
                         job.state, job.runner, job.started = "queued", "", None
-        except StateError as exc:
+        except DatabaseError as exc:
             log.warning("index jobs: %s", exc)
 
     # -- one step (public for tests and for `codemoat`-side tools) ---------------------------------------------

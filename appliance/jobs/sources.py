@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import delete, func, select
 
 from appliance.audit.log import Actor, AuditLog
+from appliance.errors import InvalidInputError
 from appliance.jobs.errors import RepositoryConflict, RepositoryNotFound, SourceError
 from appliance.jobs.git import check_branch, check_git_url, redact_url
 from appliance.jobs.runner import JobRunner, checkout_path
 from appliance.state.models import IndexJob, RepoGrant, Repository, utcnow
-from appliance.users.errors import InvalidInputError
 from appliance.users.validation import check_repo
 
 if TYPE_CHECKING:

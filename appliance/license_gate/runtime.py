@@ -2,7 +2,7 @@
 
     runtime = LicenseRuntime.open(settings, audit=AuditLog(db))
     engine = build_engine(settings.engine, home, sealed_loader=runtime.sealed_loader, key_env=runtime.key_env)
-    runtime.start(engine)            # first check now, then a heartbeat thread
+    runtime.start([engine, ...])     # first check now, then a heartbeat thread
     ... runtime.admit(user)          # it is the ServingGate every /v1 request passes
     runtime.close()
 
@@ -17,12 +17,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appliance.api.readiness import ServingGate, ServingState
+from appliance.api.errors import LicenseRestrictedError, NotReadyError
+from appliance.api.readiness import ServingState
 from appliance.engines.errors import ModelFilesError
 from appliance.engines.protocol import Suspendable
-from appliance.license_gate.gate import LicensedServing, Unlicensed
 from licensing.errors import LicensingError
-from licensing.gate import LicenseGate
+from licensing.gate import STATE_HEADER, LicenseDenied, LicenseGate
 from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
 from licensing.keyserver import KeyServer
 from licensing.relay import HttpLeaseRelay
@@ -39,12 +39,16 @@ log = logging.getLogger("codemoat.license")
 
 DAY_S = 86400
 INSTALLED_WHILE_SERVING = "a license was installed while serving"
+UNLICENSED = ServingState(
+    True, "UNLICENSED", "no license is installed and the model is not sealed: the open model serves without one"
+)
 
 
 class LicenseRuntime:
-    """Also the gateway's `ServingGate`: it answers for the licensed gate once the license is enforced, and
-    as UNLICENSED before. A license installed while an open model serves (console upload, or the CLI, seen by a
-    watcher every heartbeat interval) starts enforcement then, without a restart."""
+    """Also the gateway's `ServingGate`: once the license is enforced it answers from the licensing package's
+    `LicenseGate` (refusals become the gateway's errors: 503 while STOPPED, 403 for a new user while
+    RESTRICTED); before, as UNLICENSED. A license installed while an open model serves (console upload, or the
+    CLI, seen by a watcher every heartbeat interval) starts enforcement then, without a restart."""
 
     def __init__(
         self,
@@ -66,16 +70,14 @@ class LicenseRuntime:
         self._users = ActiveUsers(seat_window_s)
         self._relay_url = relay_url
         self._renew_before_s = renew_before_s
-        self._engine: Any = None
+        self._engines: list[Any] = []
         self._started = False
         self._keyserver_socket = keyserver_socket
         self._keyserver: KeyServer | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._gate: ServingGate = Unlicensed(
-            "no license is installed and the model is not sealed: the open model serves without one"
-        )
+        self._gate: LicenseGate | None = None  # set once the license is enforced
         if enforced_because is not None:
             self._enforce(enforced_because)
 
@@ -89,7 +91,7 @@ class LicenseRuntime:
             relay=HttpLeaseRelay(self._relay_url) if self._relay_url else None,
             renew_before_s=self._renew_before_s,
         )
-        self._gate = LicensedServing(LicenseGate(self.monitor, self._users))
+        self._gate = LicenseGate(self.monitor, self._users)
         return self.monitor
 
     @classmethod
@@ -118,13 +120,23 @@ class LicenseRuntime:
     # -- ServingGate ---------------------------------------------------------------------------------------
 
     def serving_state(self) -> ServingState:
-        return self._gate.serving_state()
+        if self.monitor is None:
+            return UNLICENSED
+        status = self.monitor.current
+        return ServingState(status.state.serves, status.state.value, status.reason)
 
     def admit(self, user: str) -> None:
-        self._gate.admit(user)
+        if self._gate is None:
+            return
+        try:
+            self._gate.admit(user)
+        except LicenseDenied as exc:
+            if exc.stopped:
+                raise NotReadyError(str(exc), code="license") from None
+            raise LicenseRestrictedError(str(exc)) from None
 
     def headers(self) -> dict[str, str]:
-        return self._gate.headers()
+        return self._gate.headers() if self._gate is not None else {STATE_HEADER: UNLICENSED.state}
 
     def refresh(self) -> None:
         """Re-check now: after a license or lease was installed, and by the watcher while unenforced."""
@@ -164,11 +176,11 @@ class LicenseRuntime:
 
     # -- life ----------------------------------------------------------------------------------------------
 
-    def start(self, engine: Any) -> None:
-        """Attach the engine the state changes act on, check once now and start the heartbeat (or, while no
-        license is installed, a watcher that notices one being installed)."""
+    def start(self, engines: list[Any]) -> None:
+        """Attach the engines the state changes act on (one per served model), check once now and start the
+        heartbeat (or, while no license is installed, a watcher that notices one being installed)."""
         with self._lock:
-            self._engine, self._started = engine, True
+            self._engines, self._started = list(engines), True
             monitor = self.monitor
         if monitor is not None:
             log.info("license enforced (%s); re-checked every %.0f s", self.enforced_because, monitor.interval_s)
@@ -201,10 +213,15 @@ class LicenseRuntime:
         if not new.state.serves:
             if self._keyserver is not None:
                 self._keyserver.revoke_all()
-            if was_serving and isinstance(self._engine, Suspendable):
-                self._engine.suspend(f"license {new.state.value}: {new.reason}")
-        elif not was_serving and isinstance(self._engine, Suspendable):
-            self._engine.resume()
+            if was_serving:
+                for engine in self._suspendable():
+                    engine.suspend(f"license {new.state.value}: {new.reason}")
+        elif not was_serving:
+            for engine in self._suspendable():
+                engine.resume()
+
+    def _suspendable(self) -> list[Suspendable]:
+        return [engine for engine in self._engines if isinstance(engine, Suspendable)]
 
     def _record(self, new: LicenseStatus, old: LicenseStatus | None) -> None:
         # The first check of a license enforced from the start is no change; one installed while serving is.
@@ -234,7 +251,8 @@ def _enforced_because(settings: Settings, service: LicenseService) -> str | None
     if service.store.license_text() is not None:
         return "a license is installed"
     engine = settings.engine
-    if engine.kind == "transformers" and engine.model_path is not None and is_sealed_model(engine.model_path):
+    cpu = engine.kind in ("transformers", "llama_cpp")
+    if cpu and engine.model_path is not None and is_sealed_model(engine.model_path):
         return f"the model {engine.model_path} is sealed"
     if engine.kind == "vllm" and engine.vllm.sealed:
         return "engine.vllm.sealed is set"

@@ -5,8 +5,8 @@ indexer's `CodeIndex`) come in through the small `ContextSource` protocol."""
 from appliance.prompts.chat import BuiltChat, ChatSettings, Citation, build_chat_prompt
 from appliance.prompts.completion import (
     BuiltPrompt,
-    CompletionRequest,
     CompletionSettings,
+    CursorContext,
     EditorSnippet,
     assemble_completion_prompt,
     build_completion_prompt,
@@ -26,11 +26,10 @@ from appliance.prompts.languages import LanguageSpec, get_language
 from appliance.prompts.postprocess import CompletionMode, completion_mode, postprocess_completion
 from appliance.prompts.snippets import Snippet, UsedSnippet
 from appliance.prompts.sources import ContextSource, StageTiming, SymbolRecord
-from appliance.prompts.streaming import CompletionStream
 from appliance.prompts.trimming import cached_counter
 
 __all__ = [
-    "BuiltChat", "BuiltPrompt", "ChatSettings", "Citation", "CompletionMode", "CompletionRequest", "CompletionStream",
+    "BuiltChat", "BuiltPrompt", "ChatSettings", "Citation", "CompletionMode", "CursorContext",
     "CompletionSettings", "ContextBlock", "ContextSource", "EditorSnippet", "LanguageSpec", "ModelFamily",
     "PromptError", "PromptParts", "PromptTooLong", "Snippet", "StageTiming", "SymbolRecord", "UnknownModelFamily",
     "UsedSnippet", "assemble_completion_prompt", "build_chat_prompt", "build_completion_prompt",

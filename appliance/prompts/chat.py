@@ -82,7 +82,7 @@ def message_text(message: Mapping[str, Any], index: int) -> tuple[str, str]:
     """(role, text) of an OpenAI chat message; content may be a string or a list of text parts."""
     role = message.get("role")
     if role not in _ROLES:
-        raise PromptError(f"messages[{index}].role must be one of system, user, assistant", field="messages")
+        raise PromptError(f"messages[{index}].role must be one of system, user, assistant", param="messages")
     content = message.get("content")
     if isinstance(content, str):
         return role, content
@@ -90,12 +90,12 @@ def message_text(message: Mapping[str, Any], index: int) -> tuple[str, str]:
         texts = []
         for part in content:
             if not isinstance(part, Mapping) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise PromptError(f"messages[{index}].content parts must be text parts", field="messages")
+                raise PromptError(f"messages[{index}].content parts must be text parts", param="messages")
             texts.append(part["text"])
         return role, "\n".join(texts)
     if content is None and role == "assistant":
         return role, ""
-    raise PromptError(f"messages[{index}].content must be a string or a list of text parts", field="messages")
+    raise PromptError(f"messages[{index}].content must be a string or a list of text parts", param="messages")
 
 
 def retrieval_queries(question: str, settings: ChatSettings) -> list[str]:
@@ -154,11 +154,11 @@ async def build_chat_prompt(
     executor: Executor | None = None,
 ) -> BuiltChat:
     if not messages:
-        raise PromptError("messages must not be empty", field="messages")
+        raise PromptError("messages must not be empty", param="messages")
     turns = [message_text(m, i) for i, m in enumerate(messages)]
     user_indexes = [i for i, (role, _) in enumerate(turns) if role == "user"]
     if not user_indexes:
-        raise PromptError("messages must contain a user message", field="messages")
+        raise PromptError("messages must contain a user message", param="messages")
     last_user = user_indexes[-1]
     question = turns[last_user][1]
     budget = context_length - max_tokens - settings.reserve_tokens
@@ -191,7 +191,7 @@ async def build_chat_prompt(
                  + sum(count_tokens(text) + overhead for _, text in conversation[keep_from:]))
     if must_keep > budget:
         raise PromptTooLong(f"the last message does not fit in the model's context ({context_length} tokens, "
-                            f"{max_tokens} reserved for the answer)", field="messages")
+                            f"{max_tokens} reserved for the answer)", param="messages")
     source_budget = min(int(budget * settings.source_share), budget - must_keep)
     blocks: list[str] = []
     citations: list[Citation] = []

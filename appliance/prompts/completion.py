@@ -28,6 +28,7 @@ from appliance.prompts.errors import PromptTooLong
 from appliance.prompts.families import ModelFamily, PromptParts
 from appliance.prompts.identifiers import identifiers_near_cursor
 from appliance.prompts.languages import LanguageSpec, get_language
+from appliance.prompts.outline import keep_outline
 from appliance.prompts.postprocess import CompletionMode, completion_mode, mode_stop_sequences
 from appliance.prompts.snippets import Snippet, SnippetSelection, UsedSnippet, normalize, order_candidates
 from appliance.prompts.sources import ContextSource, StageTiming, Stopwatch, call_with_deadline
@@ -59,6 +60,9 @@ class CompletionSettings(BaseModel):
     # The prefix's first kept line moves in steps of this many lines, so typing on one line keeps the prompt's
     # start (and the engine's prefix cache) unchanged.
     prefix_anchor_lines: int = Field(16, ge=1)
+    # When the prefix is cut, the file's imports and the headers enclosing the cursor are kept above the
+    # nearest lines, within this share of the prefix's budget (appliance.prompts.outline).
+    outline_share: float = Field(0.35, ge=0, le=1)
     # Tokens the engine may add that a text counter does not see (BOS, EOS): kept free in the budget.
     reserve_tokens: int = Field(2, ge=0)
 
@@ -80,7 +84,7 @@ class EditorSnippet:
 
 
 @dataclass(frozen=True, slots=True)
-class CompletionRequest:
+class CursorContext:
     prefix: str
     suffix: str = ""
     path: str = ""
@@ -125,11 +129,16 @@ class GatheredContext:
 
 
 def _query_tail(prefix: str, settings: CompletionSettings) -> str:
-    tail = "\n".join(prefix.split("\n")[-settings.retrieval_query_lines:])
+    # Complete lines only (the line being typed too when it is the only one): the query, and so the snippets
+    # and the prompt's start, stay the same while the user types on one line, and the engine's cache holds.
+    lines = prefix.split("\n")
+    if len(lines) > 1:
+        lines.pop()
+    tail = "\n".join(lines[-settings.retrieval_query_lines:])
     return tail[-settings.retrieval_query_chars:].strip()
 
 
-def _retrieval_filter(request: CompletionRequest, language: LanguageSpec,
+def _retrieval_filter(request: CursorContext, language: LanguageSpec,
                       settings: CompletionSettings) -> SearchFilter:
     scope = request.scope
     exclude = scope.exclude_paths
@@ -143,7 +152,7 @@ def _retrieval_filter(request: CompletionRequest, language: LanguageSpec,
 
 
 async def gather_context(
-    request: CompletionRequest,
+    request: CursorContext,
     source: ContextSource | None,
     settings: CompletionSettings,
     *,
@@ -185,7 +194,7 @@ async def gather_context(
     return GatheredContext(_candidates(request, results, settings), tuple(stages))
 
 
-def _candidates(request: CompletionRequest, results: dict[str, Any],
+def _candidates(request: CursorContext, results: dict[str, Any],
                 settings: CompletionSettings) -> tuple[Snippet, ...]:
     current = (request.repo or "", request.path)
     repo = request.repo or ""
@@ -207,7 +216,7 @@ def _candidates(request: CompletionRequest, results: dict[str, Any],
 
 
 def assemble_completion_prompt(
-    request: CompletionRequest,
+    request: CursorContext,
     candidates: Sequence[Snippet],
     *,
     family: ModelFamily,
@@ -230,8 +239,9 @@ def assemble_completion_prompt(
         raise PromptTooLong(f"max_tokens={max_tokens} leaves no room for a prompt in the model's context of "
                             f"{context_length} tokens")
     with watch.stage("trim"):
-        prefix, prefix_tokens = trim_prefix(request.prefix, int(available * settings.prefix_share), count_tokens,
-                                            anchor_lines=settings.prefix_anchor_lines)
+        prefix, prefix_tokens = keep_outline(request.prefix, int(available * settings.prefix_share), count_tokens,
+                                             language, anchor_lines=settings.prefix_anchor_lines,
+                                             outline_share=settings.outline_share)
         suffix, suffix_tokens = ("", 0)
         if family.uses_suffix:
             suffix, suffix_tokens = trim_suffix(request.suffix, int(available * settings.suffix_share),
@@ -244,8 +254,9 @@ def assemble_completion_prompt(
         spare = context_budget - selection.tokens
         if spare > 0 and len(prefix) < len(request.prefix):
             # Context did not need its share: a longer prefix is the next best use of it.
-            prefix, prefix_tokens = trim_prefix(request.prefix, prefix_tokens + spare, count_tokens,
-                                                anchor_lines=settings.prefix_anchor_lines)
+            prefix, prefix_tokens = keep_outline(request.prefix, prefix_tokens + spare, count_tokens, language,
+                                                 anchor_lines=settings.prefix_anchor_lines,
+                                                 outline_share=settings.outline_share)
     with watch.stage("render"):
         kept = len(selection.accepted)
         parts = PromptParts(prefix, suffix, request.path, language, request.repo or None,
@@ -278,7 +289,7 @@ def assemble_completion_prompt(
 
 
 async def build_completion_prompt(
-    request: CompletionRequest,
+    request: CursorContext,
     *,
     family: ModelFamily,
     count_tokens: TokenCounter,
@@ -300,6 +311,6 @@ async def build_completion_prompt(
 
 
 __all__ = [
-    "BuiltPrompt", "CompletionRequest", "CompletionSettings", "EditorSnippet", "GatheredContext",
+    "BuiltPrompt", "CursorContext", "CompletionSettings", "EditorSnippet", "GatheredContext",
     "assemble_completion_prompt", "build_completion_prompt", "gather_context",
 ]

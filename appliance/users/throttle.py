@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from appliance.state.db import Database
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 from appliance.state.models import LoginFailure, utcnow
 from appliance.users.errors import SignInThrottledError
 
@@ -76,7 +76,7 @@ class LoginThrottle:
         """Count a failed sign-in against each key; returns the keys this failure locked out."""
         try:
             return self._count(keys)
-        except StateError:  # two first failures raced to insert the same key: count once more, now it exists
+        except DatabaseError:  # two first failures raced to insert the same key: count once more, now it exists
             return self._count(keys)
 
     def _count(self, keys: Sequence[str]) -> list[Lockout]:

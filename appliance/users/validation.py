@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from appliance.users.errors import InvalidInputError
+from appliance.errors import InvalidInputError
 
 # As `appliance.auth.tokens` (user and token names) and `indexer.service` (repository names).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib
 import threading
 from functools import cache
-from types import ModuleType
 
 from tree_sitter import Language, Parser
 
-__all__ = ["GRAMMAR_LANGUAGES", "get_language", "get_parser", "grammar_module", "has_grammar"]
+__all__ = ["GRAMMAR_LANGUAGES", "get_language", "get_parser", "has_grammar"]
 
 # language name -> (module of its wheel, function in that module returning the language pointer)
 _GRAMMARS: dict[str, tuple[str, str]] = {
@@ -42,11 +41,6 @@ _local = threading.local()
 
 def has_grammar(language: str | None) -> bool:
     return language in _GRAMMARS
-
-
-def grammar_module(language: str) -> ModuleType:
-    """The imported wheel module of a grammar language (KeyError for a language without a grammar)."""
-    return importlib.import_module(_GRAMMARS[language][0])
 
 
 @cache

@@ -24,13 +24,9 @@ def _gate(world: World, users: ActiveUsers | None = None) -> LicenseGate:
     return LicenseGate(monitor, users)
 
 
-def test_gate_admits_while_valid_and_reports_ready(activated: World) -> None:
+def test_gate_admits_while_valid(activated: World) -> None:
     gate = _gate(activated)
     assert gate.admit("ana").state is LicenseState.VALID
-    assert gate.readiness() == {
-        "ready": True,
-        "license": {"state": "VALID", "reason": gate.monitor.current.reason},
-    }
     assert gate.headers() == {STATE_HEADER: "VALID"}
 
 
@@ -52,17 +48,16 @@ def test_gate_restricted_keeps_active_users_and_refuses_new_ones(activated: Worl
     assert gate.admit("ana").state is LicenseState.RESTRICTED
     with pytest.raises(LicenseDenied, match="no new sessions") as denied:
         gate.admit("newcomer")
-    assert denied.value.http_status == 403
+    assert not denied.value.stopped and denied.value.status.state is LicenseState.RESTRICTED
 
 
-def test_gate_stopped_refuses_everyone_and_is_not_ready(activated: World) -> None:
+def test_gate_stopped_refuses_everyone(activated: World) -> None:
     gate = _gate(activated)
     activated.clock.now = T0 + 90 * DAY
     gate.monitor.check_now()
     with pytest.raises(LicenseDenied, match="stopped service") as denied:
         gate.admit("ana")
-    assert denied.value.http_status == 503
-    assert gate.readiness()["ready"] is False
+    assert denied.value.stopped and denied.value.status.state is LicenseState.STOPPED
 
 
 class _VendorRelay(BaseHTTPRequestHandler):

@@ -10,28 +10,30 @@ from fastapi.responses import JSONResponse, Response
 from appliance.api.deps import ServicesDep, get_admin
 from appliance.api.services import Services
 from appliance.engines.errors import EngineError
+from appliance.engines.protocol import Engine
 
 
-async def engine_detail(services: Services) -> str:
+async def engine_detail(engine: Engine) -> str:
     """Why the engine is not ready: its load error when it has one (a model that failed to load says why)."""
-    waiter = getattr(services.engine, "wait_until_ready", None)
-    if waiter is not None:
-        try:
-            await waiter(0.05)
-        except EngineError as exc:
-            return str(exc)
+    try:
+        await engine.wait_until_ready(0.05)
+    except EngineError as exc:
+        return str(exc)
     return "not loaded (loading, failed, or unreachable)"
 
 
 async def readiness(services: Services) -> dict[str, Any]:
-    engine_ok = await services.engine.ready()
-    checks: dict[str, dict[str, Any]] = {
-        "engine": {
-            "ok": engine_ok,
-            "model": services.engine.model_id,
-            "detail": "loaded" if engine_ok else await engine_detail(services),
-        },
-    }
+    checks: dict[str, dict[str, Any]] = {}
+    for model in services.distinct_models():
+        ok = await model.engine.ready()
+        # "engine" for the completion role's model (or the one model); "engine:chat" for a chat model of its own
+        name = "engine" if "completion" in model.roles else "engine:chat"
+        checks[name] = {
+            "ok": ok,
+            "model": model.model_id,
+            "roles": list(model.roles),
+            "detail": "loaded" if ok else await engine_detail(model.engine),
+        }
     if services.index is not None:
         checks["index"] = {"ok": True, "detail": "open"}
     else:

@@ -15,7 +15,7 @@ from appliance.api import sse
 from appliance.api.disconnect import unless_disconnected
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
-from appliance.api.services import Services
+from appliance.api.services import ServedModel, Services
 from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
 from appliance.api.sse import stream_error
 from appliance.api.timing import StageTimer
@@ -48,17 +48,18 @@ async def build_messages(
     body: ChatCompletionRequest,
     scope: tuple[str, ...] | None,
     services: Services,
+    model: ServedModel,
     max_tokens: int,
     timer: StageTimer,
 ) -> ChatPrompt:
     """Retrieve sources for the question within the caller's scope, and fit them and the conversation into
     the model's context (appliance.prompts.chat)."""
     started = time.perf_counter()
-    await services.engine_loaded()
+    await services.engine_loaded(model)
     built = await build_chat_prompt(
         [{"role": _engine_role(m.role), "content": m.text()} for m in body.messages],
-        count_tokens=services.count_tokens,
-        context_length=services.context_window("chat"),
+        count_tokens=model.count_tokens,
+        context_length=services.context_window("chat", model),
         max_tokens=max_tokens,
         source=services.index,
         scope=SearchFilter(repos=scope),
@@ -102,7 +103,7 @@ async def serve_chat(
     request: Request,
 ) -> Response:
     gateway = services.settings.gateway
-    model = services.served_model(body.model)
+    model = services.served_model(body.model, "chat")
     if not any(m.text().strip() for m in body.messages if m.role in ("user", "system", "developer")):
         raise InvalidRequestError(
             "messages: at least one user or system message must have content", param="messages"
@@ -114,10 +115,11 @@ async def serve_chat(
     stops = stop_sequences(body, gateway)
     scope = principal.scope(body.repos())
 
-    prompt = await build_messages(body, scope, services, max_tokens, timer)
+    prompt = await build_messages(body, scope, services, model, max_tokens, timer)
     request_id = new_id("chatcmpl")
     generation = GenerationRun(
         services,
+        model.engine,
         principal,
         timer,
         endpoint=ENDPOINT,
@@ -139,14 +141,14 @@ async def serve_chat(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse.EventStreamResponse(
-            _events(generation, request_id, model, info, include_usage),
+            _events(generation, request_id, model.model_id, info, include_usage),
             headers={"Server-Timing": timer.server_timing()},
         )
     outcome = await unless_disconnected(request, generation.collect())
     response = ChatCompletionResponse(
         id=request_id,
         created=now(),
-        model=model,
+        model=model.model_id,
         choices=[
             ChatChoice(
                 message=AssistantMessage(content=outcome.text), finish_reason=_finish(outcome.finish_reason)

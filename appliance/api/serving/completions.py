@@ -22,7 +22,7 @@ from appliance.api import sse
 from appliance.api.disconnect import unless_disconnected
 from appliance.api.errors import InvalidRequestError
 from appliance.api.generation import GenerationRun
-from appliance.api.services import Services
+from appliance.api.services import ServedModel, Services
 from appliance.api.serving.limits import resolve_max_tokens, stop_sequences
 from appliance.api.serving.trimmer import CompletionTrimmer
 from appliance.api.sse import stream_error
@@ -34,7 +34,6 @@ from appliance.auth.principal import Principal
 from appliance.engines.protocol import GenerationRequest
 from appliance.prompts import completion as prompts
 from appliance.prompts.languages import get_language
-from appliance.prompts.postprocess import mode_stop_sequences
 from indexer.types import SearchFilter
 
 ENDPOINT = "completion"
@@ -52,12 +51,17 @@ class CompletionPrompt:
 
 
 async def code_prompt(
-    body: CompletionRequest, principal: Principal, services: Services, max_tokens: int, timer: StageTimer
+    body: CompletionRequest,
+    principal: Principal,
+    services: Services,
+    model: ServedModel,
+    max_tokens: int,
+    timer: StageTimer,
 ) -> CompletionPrompt:
     if body.repo is not None and not principal.may_read(body.repo):
         raise PermissionDeniedError(f"this token may not read repository {body.repo!r}", param="repo")
     settings = services.settings.gateway.completion_prompt
-    request = prompts.CompletionRequest(
+    request = prompts.CursorContext(
         prefix=body.prompt_text(),
         suffix=body.suffix or "",
         path=body.path or "",
@@ -65,33 +69,26 @@ async def code_prompt(
         repo=body.repo,
         editor_snippets=tuple(prompts.EditorSnippet(path=s.path, text=s.text) for s in body.snippets),
         scope=SearchFilter(repos=principal.repos),
+        mode=body.mode,
     )
     started = time.perf_counter()
     gathered = await prompts.gather_context(request, services.index, settings, started=started)
     after_retrieval = timer.mark_since("retrieval", started)
     services.count_context_failures(gathered.stages)
-    await services.engine_loaded()
+    await services.engine_loaded(model)
     built = prompts.assemble_completion_prompt(
         request,
         gathered.candidates,
-        family=services.family,
-        count_tokens=services.count_tokens,
-        context_length=services.context_window("completion"),
+        family=model.family,
+        count_tokens=model.count_tokens,
+        context_length=services.context_window("completion", model),
         max_tokens=max_tokens,
         settings=settings,
         stages=gathered.stages,
     )
     language = get_language(body.language, body.path or "")
-    mode = body.mode or built.mode
-    stops = built.stop
-    if mode != built.mode:
-        stops = tuple(
-            dict.fromkeys(
-                (*services.family.stop_tokens, *mode_stop_sequences(request.prefix, mode, language))
-            )
-        )
     trimmer = CompletionTrimmer(
-        prefix=request.prefix, suffix=request.suffix, language=language, mode=mode, stop=stops
+        prefix=request.prefix, suffix=request.suffix, language=language, mode=built.mode, stop=built.stop
     )
     timer.mark_since("prompt", after_retrieval)
     citations = [
@@ -100,7 +97,7 @@ async def code_prompt(
     ]
     return CompletionPrompt(
         text=built.prompt,
-        stops=stops,
+        stops=built.stop,
         citations=citations,
         context_tokens=built.context_tokens,
         prompt_tokens=built.prompt_tokens,
@@ -110,24 +107,26 @@ async def code_prompt(
 
 
 async def raw_prompt(
-    body: CompletionRequest, services: Services, max_tokens: int, timer: StageTimer
+    body: CompletionRequest, services: Services, model: ServedModel, max_tokens: int, timer: StageTimer
 ) -> CompletionPrompt:
     started = time.perf_counter()
     text = body.prompt_text()
-    await services.engine_loaded()
-    engine = services.engine
+    await services.engine_loaded(model)
+    engine = model.engine
     # Counted off the event loop: a long prompt takes a while to tokenize.
     tokens = await asyncio.to_thread(engine.count_tokens, text)
     if tokens >= engine.context_length:
         raise InvalidRequestError(
             f"the prompt is {tokens} tokens; the model's context is {engine.context_length} tokens",
             param="prompt",
+            code="context_length_exceeded",
         )
     if tokens + max_tokens > engine.context_length:
         raise InvalidRequestError(
             f"the prompt ({tokens} tokens) plus max_tokens ({max_tokens}) exceeds the model's context of "
             f"{engine.context_length} tokens",
             param="max_tokens",
+            code="context_length_exceeded",
         )
     timer.mark_since("prompt", started)
     return CompletionPrompt(text=text, prompt_tokens=tokens)
@@ -137,7 +136,7 @@ async def serve_completion(
     body: CompletionRequest, *, principal: Principal, services: Services, timer: StageTimer, request: Request
 ) -> Response:
     gateway = services.settings.gateway
-    model = services.served_model(body.model)
+    model = services.served_model(body.model, "completion")
     if not body.prompt_text() and not body.suffix:
         raise InvalidRequestError("prompt must not be empty", param="prompt")
     if len(body.snippets) > gateway.max_snippets:
@@ -148,13 +147,14 @@ async def serve_completion(
     max_tokens = resolve_max_tokens(body.max_tokens, default=gateway.completion_max_tokens, settings=gateway)
     stops = stop_sequences(body, gateway)
     if body.is_code_completion():
-        prompt = await code_prompt(body, principal, services, max_tokens, timer)
+        prompt = await code_prompt(body, principal, services, model, max_tokens, timer)
     else:
-        prompt = await raw_prompt(body, services, max_tokens, timer)
+        prompt = await raw_prompt(body, services, model, max_tokens, timer)
 
     request_id = new_id("cmpl")
     generation = GenerationRun(
         services,
+        model.engine,
         principal,
         timer,
         endpoint=ENDPOINT,
@@ -182,19 +182,22 @@ async def serve_completion(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse.EventStreamResponse(
-            _events(generation, prompt.trimmer, request_id, model, info, include_usage),
-            headers={"Server-Timing": timer.server_timing()},
+            _events(generation, prompt.trimmer, request_id, model.model_id, info, include_usage),
+            headers={"Server-Timing": timer.server_timing(), **services.completion_latency.headers()},
         )
     text, finish = await unless_disconnected(request, _collect(generation, prompt.trimmer))
     response = CompletionResponse(
         id=request_id,
         created=now(),
-        model=model,
+        model=model.model_id,
         choices=[CompletionChoice(text=text, finish_reason=finish)],  # type: ignore[arg-type]
         usage=generation.outcome.usage(),
         codemoat=info,
     )
-    return JSONResponse(response.model_dump(mode="json"), headers={"Server-Timing": timer.server_timing()})
+    return JSONResponse(
+        response.model_dump(mode="json"),
+        headers={"Server-Timing": timer.server_timing(), **services.completion_latency.headers()},
+    )
 
 
 def _finish(reason: str | None) -> str:

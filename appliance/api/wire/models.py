@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import BaseModel
+
 from appliance.api.wire.common import WireResponse
+
+
+class RoleCard(BaseModel):
+    role: Literal["completion", "chat"]
+    context_length: int  # tokens of prompt and answer together that this role accepts
+
+
+class ModelInfo(BaseModel):
+    family: str
+    roles: list[RoleCard]
+    expected_ms: int | None = None  # p90 of recent code completions (the editor bridge waits about this long)
 
 
 class ModelCard(WireResponse):
@@ -13,6 +26,7 @@ class ModelCard(WireResponse):
     created: int
     owned_by: str = "codemoat"
     context_length: int | None = None
+    codemoat: ModelInfo | None = None
 
 
 class ModelList(WireResponse):

@@ -16,6 +16,7 @@ local function init_options(opts)
     maxTokens = opts.max_tokens,
     debounceMs = opts.debounce_ms,
     timeoutMs = opts.timeout_ms,
+    maxTimeoutMs = opts.max_timeout_ms,
     enabledLanguages = opts.enabled_languages,
   }
 end

@@ -35,7 +35,7 @@ from appliance.metrics import GatewayMetrics
 from appliance.state.db import Database
 from appliance.users.groups import Groups
 from indexer.service import CodeIndex
-from tests.conftest import VENV_BIN
+from tests.conftest import FAST_ENGINE, VENV_BIN
 
 SAMPLE_FILES = {
     "billing/invoice.py": '''"""Invoices: totals with tax, and their rendering."""
@@ -144,7 +144,7 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @pytest.fixture(scope="session")
 def cpu_engine(gateway_home: Home) -> Iterator[TransformersEngine]:
-    engine = TransformersEngine(EngineSettings(cache_dir=model_cache_dir()), gateway_home.path)
+    engine = TransformersEngine(EngineSettings(**FAST_ENGINE, cache_dir=model_cache_dir()), gateway_home.path)
     asyncio.run(engine.wait_until_ready(900))
     yield engine
     asyncio.run(engine.aclose())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.api.serving.trimmer import CompletionTrimmer
+from appliance.prompts.families import get_family
 from appliance.prompts.languages import get_language
 from appliance.prompts.postprocess import completion_mode, postprocess_completion
 
@@ -57,3 +58,35 @@ def test_chunking_does_not_change_the_answer(split: int) -> None:
     sent, result, ended, _ = run("def total(items):\n", "", pieces)
     assert ended and sent == result
     assert result.endswith("    return total") and "class Next" not in result
+
+
+CASES = [
+    # (raw completion, prefix, suffix, language)
+    ("apply_discount(price, rate)\n    return total\n", "    total = ", "\n", "python"),
+    ("cart))", "print(total(", "))\n", "python"),
+    ("return 1\n    return 0\ndef g():\n    pass\n", "def f(x):\n    if x:\n        ", "", "python"),
+    ("result = sum(cart)\n    return result\n\nprint(total([]))\n", "def total(cart):\n    ",
+     "\n    return result\n", "python"),
+    ("let n = 0;\n  for (const l of lines) {\n    n += l.quantity;\n  }\n  return n;\n}\n\nfunction other() {\n}\n",
+     "function countItems(lines) {\n  ", "\n}\n", "javascript"),
+    ("if (a) {\n    b();\n  }\n  return c;", "function f(a) {\n  ", "\n}\n", "javascript"),
+    ("tax_for(self.country, net)<|file_sep|>shop/other.py\nimport os", "        return net + ", "\n", "python"),
+    ("\n    return price * 2\n\n\ndef other():\n    pass", "def double(price):", "\n", "python"),
+]
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+@pytest.mark.parametrize(("raw", "prefix", "suffix", "language"), CASES)
+def test_streamed_text_is_the_post_processed_text(raw: str, prefix: str, suffix: str, language: str,
+                                                  size: int) -> None:
+    lang = get_language(language)
+    mode = completion_mode(prefix, suffix, lang)
+    stop = get_family("qwen2.5-coder").stop_tokens
+    trimmer = CompletionTrimmer(prefix=prefix, suffix=suffix, language=lang, mode=mode, stop=stop)
+    sent = ""
+    for piece in [raw[i : i + size] for i in range(0, len(raw), size)]:
+        sent += trimmer.feed(piece)
+        if trimmer.ended:
+            break
+    sent += trimmer.finish()
+    assert sent == postprocess_completion(raw, prefix=prefix, suffix=suffix, language=lang, mode=mode, stop=stop)

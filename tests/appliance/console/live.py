@@ -16,7 +16,7 @@ import uvicorn
 
 from appliance.api.app import create_app
 from appliance.config import Settings
-from appliance.console import console_router
+from tests.conftest import FAST_ENGINE
 
 
 @dataclass
@@ -31,7 +31,7 @@ class LiveServer:
 
 @contextmanager
 def serve(settings: Settings, *, ssl: dict[str, str] | None = None, wait_ready: bool = True) -> Iterator[LiveServer]:
-    app = create_app(settings, routers=[console_router(settings)])
+    app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **(ssl or {}))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-gateway", daemon=True)
@@ -61,7 +61,7 @@ def settings_for(home: Path, model_cache: Path, **console: Any) -> Settings:
     from appliance.engines.config import EngineSettings
     from appliance.jobs.config import JobSettings
 
-    return Settings(home=home, engine=EngineSettings(cache_dir=model_cache),
+    return Settings(home=home, engine=EngineSettings(**FAST_ENGINE, cache_dir=model_cache),
                     console=ConsoleSettings(**{"chat_max_tokens": 8, **console}),
                     jobs=JobSettings(sync_interval_s=0, poll_interval_s=0.5))
 

@@ -10,15 +10,10 @@ import pytest
 from appliance.audit.log import AuditLog
 from appliance.auth.errors import PermissionDeniedError
 from appliance.auth.tokens import TokenStore
+from appliance.errors import ConflictError, InvalidInputError, NotFoundError
 from appliance.state.db import Database
 from appliance.users.accounts import Accounts
-from appliance.users.errors import (
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    SignInError,
-    SignInThrottledError,
-)
+from appliance.users.errors import SignInError, SignInThrottledError
 from appliance.users.groups import Groups
 from appliance.users.passwords import hash_password, verify_password
 from appliance.users.throttle import LoginThrottle, ThrottlePolicy, source_key, user_key

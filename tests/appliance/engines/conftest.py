@@ -12,6 +12,7 @@ import pytest
 
 from appliance.engines import EngineSettings, GenerationChunk, GenerationRequest
 from appliance.engines.transformers_engine import TransformersEngine
+from tests.conftest import FAST_ENGINE
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,7 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cpu_engine(model_home: Path) -> Iterator[TransformersEngine]:
-    engine = TransformersEngine(EngineSettings(), model_home)
+    engine = TransformersEngine(EngineSettings(**FAST_ENGINE), model_home)
     asyncio.run(engine.wait_until_ready(600))
     yield engine
     asyncio.run(engine.aclose())

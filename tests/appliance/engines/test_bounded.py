@@ -26,7 +26,7 @@ async def test_past_the_queue_bound_requests_are_refused_with_retry_after(cpu_en
     with pytest.raises(QueueFullError) as refused:
         await collect(bounded.stream(SHORT))
     assert refused.value.retry_after >= 1
-    assert refused.value.http_status == 429
+    assert refused.value.status == 429
     assert bounded.rejected == 1
     await running.aclose()  # frees the slot: the queued request gets its turn
     chunks = await waiting

@@ -18,6 +18,7 @@ from appliance.engines import (
 )
 from appliance.engines.transformers_engine import TransformersEngine
 from tests.appliance.engines.conftest import LONG_PROMPT, collect, text_of
+from tests.conftest import FAST_ENGINE
 
 pytestmark = pytest.mark.slow
 
@@ -187,11 +188,12 @@ async def test_malformed_requests_name_the_field(cpu_engine: TransformersEngine,
 
 async def test_fp32_cache_is_written_once_and_reused(cpu_engine: TransformersEngine, model_home: Path) -> None:
     assert cpu_engine.load_source == "gguf-converted"
-    entries = list((model_home / "models").iterdir())
+    # Beside the cache: the record that the bundled GGUF matched its pinned hash (appliance.engines.bundled).
+    entries = [p for p in (model_home / "models").iterdir() if not p.name.endswith(".verified.json")]
     assert len(entries) == 1 and not entries[0].name.startswith("."), "one complete cache, no staging left"
     (cache,) = entries
     written = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
-    again = TransformersEngine(EngineSettings(), model_home)
+    again = TransformersEngine(EngineSettings(**FAST_ENGINE), model_home)
     try:
         await again.wait_until_ready(120)
         assert again.load_source == "gguf-cache"
@@ -205,7 +207,7 @@ async def test_fp32_cache_is_written_once_and_reused(cpu_engine: TransformersEng
 
 
 async def test_a_missing_model_fails_readiness_with_a_clear_error(tmp_path: Path) -> None:
-    engine = TransformersEngine(EngineSettings(model_path=tmp_path / "nope.gguf"), tmp_path)
+    engine = TransformersEngine(EngineSettings(**FAST_ENGINE, model_path=tmp_path / "nope.gguf"), tmp_path)
     try:
         with pytest.raises(ModelFilesError, match="does not exist"):
             await engine.wait_until_ready(60)

@@ -133,7 +133,7 @@ async def test_the_request_carries_openai_fields_and_the_discovered_model(upstre
 async def test_connection_refused_is_unavailable() -> None:
     with pytest.raises(EngineUnavailableError, match="unreachable") as caught:
         await run(f"http://127.0.0.1:{closed_port()}", "ok", model="m")
-    assert caught.value.http_status == 503
+    assert caught.value.status == 503
 
 
 @pytest.mark.parametrize(

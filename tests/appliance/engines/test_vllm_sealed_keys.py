@@ -46,7 +46,7 @@ async def test_replicas_fetch_keys_per_start_and_stop_with_the_license(tmp_path:
     assert runtime.enforced
     supervisor = VllmSupervisor(settings.engine.vllm, model_id="tiny", home=settings.home, key_env=runtime.key_env)
     assert runtime.monitor is not None
-    runtime.start(supervisor)
+    runtime.start([supervisor])
     supervisor.start()
     log = tmp_path / "logs" / "vllm-replica-0.log"
     try:

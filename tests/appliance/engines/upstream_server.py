@@ -38,7 +38,7 @@ class CompletionBody(BaseModel):
 
 
 def create_app(home: Path, name: str) -> FastAPI:
-    engine = TransformersEngine(EngineSettings(model_id=name), home)
+    engine = TransformersEngine(EngineSettings(kind="transformers", model="smollm2-135m", model_id=name), home)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +50,7 @@ def create_app(home: Path, name: str) -> FastAPI:
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
         return JSONResponse({"error": {"message": str(exc), "type": exc.code, "code": exc.code}},
-                            status_code=exc.http_status)
+                            status_code=exc.status)
 
     @app.get("/health")
     async def health() -> JSONResponse:

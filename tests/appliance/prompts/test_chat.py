@@ -104,7 +104,7 @@ async def test_sources_stay_within_their_share(source: MemorySource) -> None:
 async def test_a_last_message_that_cannot_fit_is_refused(source: MemorySource) -> None:
     with pytest.raises(PromptTooLong) as err:
         await chat([{"role": "user", "content": "y" * 4000}], source, context_length=512, max_tokens=128)
-    assert err.value.field == "messages"
+    assert err.value.param == "messages"
 
 
 @pytest.mark.parametrize(("messages", "message"), [
@@ -117,7 +117,7 @@ async def test_a_last_message_that_cannot_fit_is_refused(source: MemorySource) -
 async def test_malformed_messages_name_the_field(source: MemorySource, messages: list, message: str) -> None:
     with pytest.raises(PromptError) as err:
         await chat(messages, source)
-    assert str(err.value) == message and err.value.field == "messages"
+    assert str(err.value) == message and err.value.param == "messages"
 
 
 async def test_text_parts_are_joined(source: MemorySource) -> None:

@@ -8,8 +8,8 @@ from typing import Callable
 import pytest
 
 from appliance.prompts import (
-    CompletionRequest,
     CompletionSettings,
+    CursorContext,
     EditorSnippet,
     PromptTooLong,
     build_completion_prompt,
@@ -33,12 +33,12 @@ SETTINGS = CompletionSettings(retrieval_k=1, latency_budget_ms=5000)
 
 
 def request(prefix: str = PREFIX, suffix: str = "\n", scope: SearchFilter = SHOP_ONLY,
-            **kw: object) -> CompletionRequest:
-    return CompletionRequest(prefix=prefix, suffix=suffix, path="shop/checkout.py", language="python",
+            **kw: object) -> CursorContext:
+    return CursorContext(prefix=prefix, suffix=suffix, path="shop/checkout.py", language="python",
                              repo="shop", scope=scope, **kw)  # type: ignore[arg-type]
 
 
-async def build(req: CompletionRequest, source: MemorySource | None, family: str = "qwen2.5-coder",
+async def build(req: CursorContext, source: MemorySource | None, family: str = "qwen2.5-coder",
                 context_length: int = 1024, max_tokens: int = 64, settings: CompletionSettings = SETTINGS,
                 count: Callable[[str], int] = chars_div_4):
     return await build_completion_prompt(req, family=get_family(family), count_tokens=count,
@@ -48,17 +48,19 @@ async def build(req: CompletionRequest, source: MemorySource | None, family: str
 
 EXPECTED_QWEN = '''<|repo_name|>shop
 <|file_sep|>shop/cart.py
+"""A shopping cart: lines of product codes and quantities."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shop.pricing import PriceList, apply_discount
+
+
+@dataclass
+class CartLine:
+# ...
     def subtotal(self, prices: PriceList) -> Decimal:
         return sum((prices.price_of(l.code) * l.quantity for l in self.lines), Decimal("0"))
-<|file_sep|>shop/orders.py
-class Order:
-    customer: str
-    country: str
-    cart: Cart
-
-    def amount_due(self, prices: PriceList, discount: Decimal = Decimal("0")) -> Decimal:
-        net = self.cart.total(prices, discount)
-        return net + tax_for(self.country, net)
 <|file_sep|>shop/pricing.py
 def apply_discount(price: Decimal, rate: Decimal) -> Decimal:
     """Return the price after a discount rate between 0 and 1."""
@@ -83,8 +85,8 @@ async def test_whole_prompt_with_definitions_and_retrieval(source: MemorySource)
     built = await build(request(), source)
     assert built.prompt == EXPECTED_QWEN
     assert [(s.path, s.start_line, s.end_line, s.source, s.symbol) for s in built.snippets] == [
+        ("shop/cart.py", 1, 10, "retrieval", ""),
         ("shop/cart.py", 26, 27, "symbol", "subtotal"),
-        ("shop/orders.py", 11, 18, "retrieval", ""),
         ("shop/pricing.py", 8, 12, "symbol", "apply_discount"),
         ("shop/pricing.py", 15, 17, "symbol", "tax_for"),
     ]
@@ -100,7 +102,8 @@ async def test_scope_and_current_file_reach_the_source(source: MemorySource) -> 
     scope = SearchFilter(repos=("shop",), path_prefix="shop/", exclude_paths=(("shop", "shop/secret.py"),))
     await build(request(scope=scope), source)
     (query, k, mode, flt), = source.search_calls
-    assert query == PREFIX.strip() and k == 1 and mode == "hybrid"
+    # The line being typed is left out of the query: the snippets stay put while the user types on it.
+    assert query == PREFIX.rsplit("\n", 1)[0].strip() and k == 1 and mode == "hybrid"
     assert flt == SearchFilter(repos=("shop",), languages=("python",), path_prefix="shop/",
                                exclude_paths=(("shop", "shop/secret.py"), ("shop", "shop/checkout.py")))
     (names, repos, limit), = source.symbol_calls
@@ -196,18 +199,30 @@ async def test_a_failing_source_stage_is_recorded_and_the_rest_is_used(
     assert {s.source for s in built.snippets} == {"retrieval"}
 
 
+def assert_outline_then_end(prefix: str, kept: str) -> None:
+    """A cut prefix is lines of the file's head (imports, enclosing headers) in file order, a gap marker, then
+    the file's end up to the cursor."""
+    head, marker, near = kept.rpartition("# ...\n")
+    assert prefix.endswith(near)
+    lines = prefix.splitlines(keepends=True)
+    at = 0
+    for line in head.splitlines(keepends=True):
+        at = lines.index(line, at) + 1  # raises if a head line is not a line of the file, in order
+
+
 @pytest.mark.parametrize("family", family_names())
 @pytest.mark.parametrize("context_length", [96, 160, 256, 400, 700, 2048])
 async def test_never_over_budget_and_prefix_keeps_its_end(source: MemorySource, shop_files: dict[tuple[str, str],
                                                           str], family: str, context_length: int) -> None:
     text = shop_files[("shop", "shop/cart.py")] * 3
     cursor = len(text) // 2
-    req = CompletionRequest(prefix=text[:cursor], suffix=text[cursor:], path="shop/cart2.py", language="python",
+    req = CursorContext(prefix=text[:cursor], suffix=text[cursor:], path="shop/cart2.py", language="python",
                             repo="shop", scope=SearchFilter())
     built = await build(req, source, family, context_length=context_length, max_tokens=32,
                         settings=CompletionSettings(retrieval_k=6, latency_budget_ms=5000))
     assert built.prompt_tokens == chars_div_4(built.prompt) <= context_length - 32
-    assert req.prefix.endswith(built.prefix) and req.suffix.startswith(built.suffix)
+    assert_outline_then_end(req.prefix, built.prefix)
+    assert req.suffix.startswith(built.suffix)
     assert built.prefix and built.prefix in built.prompt
     if get_family(family).uses_suffix:
         assert built.suffix and built.suffix in built.prompt
@@ -220,7 +235,7 @@ async def test_never_over_budget_with_the_real_smollm2_tokenizer(
         source: MemorySource, shop_files: dict[tuple[str, str], str], smollm2_count: Callable[[str], int]) -> None:
     text = shop_files[("shop", "shop/pricing.py")] * 4
     cursor = len(text) * 2 // 3
-    req = CompletionRequest(prefix=text[:cursor], suffix=text[cursor:], path="shop/p2.py", language="python",
+    req = CursorContext(prefix=text[:cursor], suffix=text[cursor:], path="shop/p2.py", language="python",
                             repo="shop", scope=SearchFilter())
     for family in ("smollm2", "qwen2.5-coder", "starcoder2"):
         for context_length in (128, 300, 1000):
@@ -228,7 +243,7 @@ async def test_never_over_budget_with_the_real_smollm2_tokenizer(
                                 count=smollm2_count, settings=CompletionSettings(retrieval_k=6,
                                                                                  latency_budget_ms=5000))
             assert built.prompt_tokens == smollm2_count(built.prompt) <= context_length - 48
-            assert req.prefix.endswith(built.prefix)
+            assert_outline_then_end(req.prefix, built.prefix)
 
 
 async def test_multiline_mode_adds_the_languages_top_level_stops(source: MemorySource) -> None:
@@ -242,7 +257,7 @@ async def test_multiline_mode_adds_the_languages_top_level_stops(source: MemoryS
 async def test_max_tokens_that_leave_no_room_are_refused(source: MemorySource) -> None:
     with pytest.raises(PromptTooLong) as err:
         await build(request(), source, context_length=256, max_tokens=256)
-    assert err.value.field == "max_tokens"
+    assert err.value.param == "max_tokens"
     with pytest.raises(PromptTooLong):
         await build(request(), source, context_length=256, max_tokens=250)
 

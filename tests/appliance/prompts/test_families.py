@@ -133,7 +133,7 @@ def test_unknown_family_name_is_a_clear_error() -> None:
     with pytest.raises(UnknownModelFamily) as err:
         get_family("gpt-17")
     assert str(err.value) == (f"unknown prompt family 'gpt-17'; known families: {', '.join(family_names())}")
-    assert err.value.field == "model"
+    assert err.value.param == "model"
 
 
 def test_every_family_declares_its_stop_tokens_and_source() -> None:

@@ -9,8 +9,8 @@ from typing import Iterator
 import pytest
 
 from appliance.prompts import (
-    CompletionRequest,
     CompletionSettings,
+    CursorContext,
     build_chat_prompt,
     build_completion_prompt,
     get_family,
@@ -44,7 +44,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeIndex]:
 
 
 async def test_completion_context_from_the_real_index_respects_scope_and_the_current_file(index: CodeIndex) -> None:
-    request = CompletionRequest(prefix=PREFIX, suffix="\n", path="shop/orders.py", language="python", repo="shop",
+    request = CursorContext(prefix=PREFIX, suffix="\n", path="shop/orders.py", language="python", repo="shop",
                                 scope=SearchFilter(repos=("shop",)))
     built = await build_completion_prompt(
         request, family=get_family("qwen2.5-coder"), count_tokens=chars_div_4, context_length=2048,

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select
 
 from appliance.state.config import StateSettings
 from appliance.state.db import Database, database_url
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 from appliance.state.models import Base, User
 
 
@@ -42,7 +42,7 @@ def test_session_rolls_back_on_error_and_says_why(tmp_path: Path) -> None:
     db = Database.open(StateSettings(), tmp_path)
     with db.session() as session:
         session.add(User(name="ada"))
-    with pytest.raises(StateError, match="IntegrityError"), db.session() as session:
+    with pytest.raises(DatabaseError, match="IntegrityError"), db.session() as session:
         session.add(User(name="bob"))
         session.add(User(name="ada"))  # unique name
     with db.session() as session:
@@ -51,7 +51,7 @@ def test_session_rolls_back_on_error_and_says_why(tmp_path: Path) -> None:
 
 def test_role_is_constrained(tmp_path: Path) -> None:
     db = Database.open(StateSettings(), tmp_path)
-    with pytest.raises(StateError), db.session() as session:
+    with pytest.raises(DatabaseError), db.session() as session:
         session.add(User(name="eve", role="root"))
 
 
@@ -63,11 +63,11 @@ def test_database_url_defaults_to_sqlite_under_home_and_accepts_postgres(tmp_pat
     )
     assert url.drivername == "postgresql+psycopg"
     assert url.password == "s3cret"
-    with pytest.raises(StateError, match="not a database URL"):
+    with pytest.raises(DatabaseError, match="not a database URL"):
         database_url(StateSettings(database_url="not a url"), tmp_path)
 
 
 def test_unreachable_database_is_a_one_line_error(tmp_path: Path) -> None:
     settings = StateSettings(database_url="postgresql://codemoat@127.0.0.1:9/codemoat")
-    with pytest.raises(StateError, match="cannot open the state database"):
+    with pytest.raises(DatabaseError, match="cannot open the state database"):
         Database.open(settings, tmp_path)

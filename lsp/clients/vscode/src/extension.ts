@@ -15,7 +15,7 @@ let client: LanguageClient | undefined;
 function settings(): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration("codemoat");
   const keys = [
-    "url", "token", "tokenFile", "debounceMs", "debounceMaxMs", "timeoutMs", "maxTokens", "enabledLanguages",
+    "url", "token", "tokenFile", "debounceMs", "debounceMaxMs", "timeoutMs", "maxTimeoutMs", "maxTokens", "enabledLanguages",
     "telemetry",
   ];
   const options: Record<string, unknown> = {};

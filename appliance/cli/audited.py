@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.audit.errors import AuditNotRecorded
 from appliance.audit.log import Actor, AuditLog
-from appliance.state.errors import StateError
+from appliance.state.errors import DatabaseError
 
 if TYPE_CHECKING:
     from appliance.config import Settings
@@ -35,7 +35,7 @@ class CliAudit:
 
     @classmethod
     def open(cls, settings: Settings) -> CliAudit:
-        """Open (and migrate) the state database; raises StateError when it cannot be used."""
+        """Open (and migrate) the state database; raises DatabaseError when it cannot be used."""
         from appliance.state.db import Database
 
         return cls(Database.open(settings.state, settings.home), Actor.cli())
@@ -50,7 +50,7 @@ class CliAudit:
             with self.db.session() as session:
                 for action, target, detail in entries:
                     self.log.record(session, self.actor, action, target, **detail)
-        except StateError as exc:
+        except DatabaseError as exc:
             raise AuditNotRecorded(
                 f"{done}, but the audit log could not record it ({exc}); note it by hand, then check the "
                 "state database"

@@ -1,0 +1,65 @@
+"""The exact output of the commands users read most: a change of wording or layout is a visible decision here.
+Run as real processes at 80 columns, as a terminal, a log or CI shows them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from tests.conftest import VENV_BIN
+
+
+def codemoat(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CODEMOAT_HOME": str(home), "COLUMNS": "80", "NO_COLOR": "1"}
+    return subprocess.run([str(VENV_BIN / "codemoat"), *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_index_summary(tmp_path: Path) -> None:
+    repo = tmp_path / "shop"
+    (repo / "cart").mkdir(parents=True)
+    (repo / "cart" / "total.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / ".env").write_text('API_KEY = "x"\n')
+    done = codemoat(tmp_path / "home", "index", str(repo), "--name", "shop")
+    assert done.returncode == 0, done.stderr
+    seconds = re.compile(r"(│ seconds        │)\s+[\d.]+ │")
+    assert seconds.sub(r"\1 S │", done.stdout) == (
+        "Index summary\n"
+        "┏━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┓\n"
+        "┃                ┃         shop ┃\n"
+        "┡━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━┩\n"
+        "│ files          │            1 │\n"
+        "│ changed        │            1 │\n"
+        "│ removed        │            0 │\n"
+        "│ chunks written │            1 │\n"
+        "│ total chunks   │            1 │\n"
+        "│ symbols        │            1 │\n"
+        "│ skipped        │ 1 (secret 1) │\n"
+        "│ seconds        │ S │\n"
+        "└────────────────┴──────────────┘\n"
+    )
+
+
+def test_token_create(tmp_path: Path) -> None:
+    done = codemoat(tmp_path / "home", "token", "create", "alice", "--admin")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"cm_[A-Za-z0-9_-]{43}\n", done.stdout), done.stdout
+    assert done.stderr == (
+        "token 'alice' (id 1) for admin 'alice', scope: all repositories. Copy it now: it is not shown again.\n"
+    )
+    narrowed = codemoat(tmp_path / "home", "token", "create", "ci", "--user", "alice", "--repos", "shop", "--json")
+    assert narrowed.returncode == 0, narrowed.stderr
+    data = json.loads(narrowed.stdout)
+    assert data["token"].startswith("cm_") and (data["name"], data["user"], data["repos"]) == ("ci", "alice", ["shop"])
+
+
+def test_license_status_without_a_license(tmp_path: Path) -> None:
+    done = codemoat(tmp_path / "home", "license", "status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "state: STOPPED\n"
+        "reason: no license is installed; run `codemoat license request`, send the file to the vendor, then "
+        "`codemoat license activate LICENSE_FILE`\n"
+    )
