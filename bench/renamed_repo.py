@@ -15,9 +15,11 @@ from __future__ import annotations
 import ast
 import builtins
 import io
+import json
 import keyword
 import random
 import re
+import subprocess
 import sys
 import tokenize
 from dataclasses import dataclass
@@ -103,8 +105,6 @@ def _definitions(tree: ast.Module) -> set[str]:
 
 def _stdlib_attributes(trees: list[ast.Module]) -> set[str]:
     """Attribute names of what the repository takes from the standard library (`re.Pattern.match`, ...)."""
-    import importlib
-
     modules = {"re", "io", "os", "sys", "typing", "collections", "pathlib", "enum", "abc", "dataclasses"}
     for tree in trees:
         for node in ast.walk(tree):
@@ -112,17 +112,23 @@ def _stdlib_attributes(trees: list[ast.Module]) -> set[str]:
                 modules.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 modules.add(node.module.split(".")[0])
-    names: set[str] = set()
-    for name in sorted(modules & set(sys.stdlib_module_names)):
-        try:
-            module = importlib.import_module(name)
-        except Exception:  # noqa: BLE001 (a platform-specific module)
-            continue
-        for attr in dir(module):
-            names.add(attr)
-            names.update(dir(getattr(module, attr, None)))
-    names.update(dir(re.compile("")), dir(re.match("", "")))
-    return names
+    # In a fresh interpreter: what `dir()` shows depends on which submodules happen to be imported already.
+    script = (
+        "import importlib, json, re, sys\n"
+        "names = set(dir(re.compile(''))) | set(dir(re.match('', '')))\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    try:\n"
+        "        module = importlib.import_module(name)\n"
+        "    except Exception:\n"
+        "        continue\n"
+        "    for attr in dir(module):\n"
+        "        names.add(attr)\n"
+        "        names.update(dir(getattr(module, attr, None)))\n"
+        "print(json.dumps(sorted(names)))\n"
+    )
+    chosen = json.dumps(sorted(modules & set(sys.stdlib_module_names)))
+    done = subprocess.run([sys.executable, "-I", "-c", script, chosen], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout))
 
 
 def _imported_from_outside(tree: ast.AST, package: str) -> set[str]:
