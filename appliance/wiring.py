@@ -122,7 +122,8 @@ async def open_appliance(
 
             console = ConsoleServices.build(settings, services, runner)
         warmup = asyncio.get_running_loop().create_task(
-            _warm_index(idx, lambda: services.engine_loaded(services.models["completion"])), name="index-warmup"
+            _warm_index(idx, lambda: services.engine_loaded(services.models["completion"])),
+            name="index-warmup",
         )
         try:
             yield Appliance(services=services, runner=runner, console=console)
@@ -141,7 +142,9 @@ def _engines(
         raise ValueError("chat_engine is given with engine, never alone")
     from appliance.engines import build_engines
 
-    license_hooks = {} if runtime is None else {"sealed_loader": runtime.sealed_loader, "key_env": runtime.key_env}
+    license_hooks = (
+        {} if runtime is None else {"sealed_loader": runtime.sealed_loader, "key_env": runtime.key_env}
+    )
     built = build_engines(settings.engine, settings.home, **license_hooks).by_role()
     return built
 
@@ -151,9 +154,13 @@ def _served_models(engines: dict[Role, Engine]) -> dict[Role, ServedModel]:
     for role, engine in engines.items():
         known = served.get(id(engine))
         if known is None:
-            served[id(engine)] = ServedModel(engine, _family(engine), cached_counter(engine.count_tokens), (role,))
+            served[id(engine)] = ServedModel(
+                engine, _family(engine), cached_counter(engine.count_tokens), (role,)
+            )
         else:
-            served[id(engine)] = ServedModel(known.engine, known.family, known.count_tokens, (*known.roles, role))
+            served[id(engine)] = ServedModel(
+                known.engine, known.family, known.count_tokens, (*known.roles, role)
+            )
     return {role: served[id(engine)] for role, engine in engines.items()}
 
 

@@ -54,7 +54,9 @@ def main() -> None:
     accounts.create("plain", actor=actor)
     accounts.create("member", actor=actor)
     for g in range(5):
-        groups.create(f"group-{g}", members=["member"], repos=[f"repo-{g}-{r}" for r in range(40)], actor=actor)
+        groups.create(
+            f"group-{g}", members=["member"], repos=[f"repo-{g}-{r}" for r in range(40)], actor=actor
+        )
     plain = tokens.create("plain-token", user="plain").token
     member = tokens.create("member-token", user="member").token
     narrowed = tokens.create("narrow-token", user="member", repos=["repo-0-1", "repo-3-7", "other"]).token
@@ -63,8 +65,12 @@ def main() -> None:
     assert len(tokens.authenticate(member).repos or ()) == 200
     rows = {
         "token, user in no group": timed(lambda: tokens.authenticate(plain), args.requests),
-        "token, user in 5 groups (200 repositories)": timed(lambda: tokens.authenticate(member), args.requests),
-        "token narrowed to 3 repositories, same user": timed(lambda: tokens.authenticate(narrowed), args.requests),
+        "token, user in 5 groups (200 repositories)": timed(
+            lambda: tokens.authenticate(member), args.requests
+        ),
+        "token narrowed to 3 repositories, same user": timed(
+            lambda: tokens.authenticate(narrowed), args.requests
+        ),
         "console session, same user": timed(lambda: sessions.resolve(secret), args.requests),
     }
     print(f"machine: {describe()}")

@@ -57,8 +57,10 @@ def questions(renamed: Renamed, count: int, seed: int = 13) -> list[Question]:
             doc = (ast.get_docstring(node) or "").strip().split("\n")[0].strip()
             if len(doc.split()) < 5 or node.name in doc or not doc[:1].isupper():
                 continue
-            ask = (f'In this repository, which function or method does this: "{doc}"? Name it and the file '
-                   f"it is defined in.")
+            ask = (
+                f'In this repository, which function or method does this: "{doc}"? Name it and the file '
+                f"it is defined in."
+            )
             here.append(Question(f"{rel}:{node.lineno}", rel, node.name, ask))
         if here:
             found.append(random.Random(f"{seed}:{rel}").choice(here))
@@ -76,8 +78,14 @@ def cites(answer: str, citations: list[dict], path: str) -> bool:
 
 async def ask(http, url: str, question: Question, max_tokens: int) -> tuple[str, list[dict], float]:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
-    response = await http.post(f"{url}/v1/chat/completions", json={
-        "messages": [{"role": "user", "content": question.text}], "max_tokens": max_tokens, "temperature": 0})
+    response = await http.post(
+        f"{url}/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": question.text}],
+            "max_tokens": max_tokens,
+            "temperature": 0,
+        },
+    )
     response.raise_for_status()
     data = response.json()
     citations = (data.get("codemoat") or {}).get("citations") or []
@@ -103,8 +111,12 @@ async def run(args: argparse.Namespace) -> None:
     home = work / "home"
     engine_settings = {"cache_dir": str(work / "models"), "threads": args.threads, "contexts": 1}
     with_ctx = load_settings(home=home, engine=engine_settings, console={"enabled": False})
-    without = load_settings(home=home, engine=engine_settings, console={"enabled": False},
-                            gateway={"chat_prompt": {"max_sources": 0, "max_code_queries": 0}})
+    without = load_settings(
+        home=home,
+        engine=engine_settings,
+        console={"enabled": False},
+        gateway={"chat_prompt": {"max_sources": 0, "max_code_queries": 0}},
+    )
     with CodeIndex.open(with_ctx.indexer, home) as index:
         index.index(renamed.root, name=REPO)
     database = Database.open(with_ctx.state, home)
@@ -133,17 +145,25 @@ async def run(args: argparse.Namespace) -> None:
                     if (question.id, condition) in done:
                         continue
                     answer, citations, seconds = await ask(http, urls[condition], question, args.max_tokens)
-                    row = {"id": question.id, "condition": condition, "path": question.path,
-                           "symbol": question.symbol, "answer": answer, "cited": [c.get("path") for c in citations],
-                           "cites_file": cites(answer, citations, question.path),
-                           "names_symbol": re.search(rf"\b{re.escape(question.symbol)}\b", answer) is not None,
-                           "retrieved_file": any(c.get("path") == question.path for c in citations),
-                           "seconds": seconds}
+                    row = {
+                        "id": question.id,
+                        "condition": condition,
+                        "path": question.path,
+                        "symbol": question.symbol,
+                        "answer": answer,
+                        "cited": [c.get("path") for c in citations],
+                        "cites_file": cites(answer, citations, question.path),
+                        "names_symbol": re.search(rf"\b{re.escape(question.symbol)}\b", answer) is not None,
+                        "retrieved_file": any(c.get("path") == question.path for c in citations),
+                        "seconds": seconds,
+                    }
                     done[(question.id, condition)] = row
                     with out.open("a") as f:
                         f.write(json.dumps(row) + "\n")
-                    print(f"{question.id} {condition}: file={row['cites_file']} symbol={row['names_symbol']}",
-                          flush=True)
+                    print(
+                        f"{question.id} {condition}: file={row['cites_file']} symbol={row['names_symbol']}",
+                        flush=True,
+                    )
     finally:
         for server, serving in servers:
             server.should_exit = True
@@ -160,9 +180,14 @@ def report(ids: list[str], done: dict) -> None:
     print("|---|---|---|---|---|")
     for condition in ("without", "with"):
         rows = [done[(i, condition)] for i in ids]
-        share = lambda key: f"{100 * sum(r[key] for r in rows) / len(rows):.0f}% ({sum(r[key] for r in rows)})"  # noqa: E731
-        print(f"| {condition} retrieval | {share('cites_file')} | {share('names_symbol')} | "
-              f"{share('retrieved_file')} | {percentile([r['seconds'] for r in rows], 50):.1f} |")
+
+        def share(key: str) -> str:
+            return f"{100 * sum(r[key] for r in rows) / len(rows):.0f}% ({sum(r[key] for r in rows)})"
+
+        print(
+            f"| {condition} retrieval | {share('cites_file')} | {share('names_symbol')} | "
+            f"{share('retrieved_file')} | {percentile([r['seconds'] for r in rows], 50):.1f} |"
+        )
 
 
 def main() -> None:

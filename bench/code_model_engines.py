@@ -28,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from machine import describe, stdlib_dir  # noqa: E402
 
 PARAMS = 1_543_714_304  # Qwen2.5-Coder-1.5B: all parameters (embeddings tied with the output layer)
-NON_EMBEDDING = 1_310_000_000  # what a prompt token multiplies through (the output layer runs for the last only)
+NON_EMBEDDING = (
+    1_310_000_000  # what a prompt token multiplies through (the output layer runs for the last only)
+)
 
 
 def ceilings(threads: int) -> dict[str, float]:
@@ -60,11 +62,14 @@ def fim_prompt(tokens: int, count) -> tuple[str, str]:  # type: ignore[no-untype
 
     text = (stdlib_dir() / "json" / "decoder.py").read_text()
     cut = text.index("        nextchar = s[end:end + 1]")
-    prefix, suffix = text[:cut], text[cut:cut + 300]
+    prefix, suffix = text[:cut], text[cut : cut + 300]
     while count(prefix) > tokens - 100:
-        prefix = prefix[prefix.index("\n") + 1:]
+        prefix = prefix[prefix.index("\n") + 1 :]
     family = get_family("qwen2.5-coder")
-    render = lambda p: family.render(PromptParts(p, suffix, "json/decoder.py", get_language("python"), "stdlib"))  # noqa: E731
+
+    def render(p: str) -> str:
+        return family.render(PromptParts(p, suffix, "json/decoder.py", get_language("python"), "stdlib"))
+
     return render(prefix), render(prefix + "next")
 
 
@@ -76,9 +81,16 @@ def run_llama(args: argparse.Namespace, lookup: bool) -> dict[str, float]:
 
     path = resolve_bundled(QWEN_CODER_1_5B, Path(args.models))
     started = time.perf_counter()
-    llama = Llama(model_path=str(path), n_ctx=2048, n_batch=args.batch, n_ubatch=args.batch,
-                  n_threads=args.threads, n_threads_batch=args.threads, verbose=False,
-                  draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10) if lookup else None)
+    llama = Llama(
+        model_path=str(path),
+        n_ctx=2048,
+        n_batch=args.batch,
+        n_ubatch=args.batch,
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
+        verbose=False,
+        draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10) if lookup else None,
+    )
     load = time.perf_counter() - started
     count = lambda text: len(llama.tokenize(text.encode(), add_bos=False, special=True))  # noqa: E731
     first, typed = fim_prompt(args.prompt_tokens, count)
@@ -94,14 +106,23 @@ def run_llama(args: argparse.Namespace, lookup: bool) -> dict[str, float]:
             break
     decode = time.perf_counter() - t
     again = llama.tokenize(typed.encode(), add_bos=True, special=True)
-    keep = next((i for i, (a, b) in enumerate(zip(llama.input_ids[: llama.n_tokens], again)) if a != b),
-                min(llama.n_tokens, len(again)))
+    keep = next(
+        (i for i, (a, b) in enumerate(zip(llama.input_ids[: llama.n_tokens], again)) if a != b),
+        min(llama.n_tokens, len(again)),
+    )
     llama.n_tokens = keep
     t = time.perf_counter()
     llama.eval(again[keep:])
     retype = time.perf_counter() - t
-    return {"load_s": load, "prompt_tokens": len(ids), "prefill_s": prefill, "decoded": out, "decode_s": decode,
-            "retype_tokens": len(again) - keep, "retype_s": retype}
+    return {
+        "load_s": load,
+        "prompt_tokens": len(ids),
+        "prefill_s": prefill,
+        "decoded": out,
+        "decode_s": decode,
+        "retype_tokens": len(again) - keep,
+        "retype_s": retype,
+    }
 
 
 def run_transformers(args: argparse.Namespace, int8: bool) -> dict[str, float]:
@@ -114,8 +135,9 @@ def run_transformers(args: argparse.Namespace, int8: bool) -> dict[str, float]:
     path = resolve_bundled(QWEN_CODER_1_5B, Path(args.models))
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True,
-                                                 dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(
+        path.parent, gguf_file=path.name, local_files_only=True, dtype=torch.float32
+    ).eval()
     if int8:
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     load = time.perf_counter() - started
@@ -133,8 +155,15 @@ def run_transformers(args: argparse.Namespace, int8: bool) -> dict[str, float]:
             cache, token = out.past_key_values, out.logits[0, -1].argmax().view(1, 1)
         decode = time.perf_counter() - t
     # The transformers engine keeps no cache between requests: a keystroke computes the whole prompt again.
-    return {"load_s": load, "prompt_tokens": ids.shape[1], "prefill_s": prefill, "decoded": args.decode_tokens,
-            "decode_s": decode, "retype_tokens": ids.shape[1], "retype_s": prefill}
+    return {
+        "load_s": load,
+        "prompt_tokens": ids.shape[1],
+        "prefill_s": prefill,
+        "decoded": args.decode_tokens,
+        "decode_s": decode,
+        "retype_tokens": ids.shape[1],
+        "retype_s": prefill,
+    }
 
 
 def child(args: argparse.Namespace) -> None:
@@ -165,16 +194,33 @@ def main() -> None:
     prompt_ceiling = limits["fp32_flops"] / (2 * NON_EMBEDDING)
     decode_ceiling = limits["read_bandwidth"] / weights_bytes
     print(f"machine: {describe()}; {args.threads} threads")
-    print(f"ceilings: fp32 matmul {limits['fp32_flops'] / 1e9:.1f} GFLOP/s -> {prompt_ceiling:.1f} prompt tokens/s; "
-          f"read bandwidth {limits['read_bandwidth'] / 1e9:.1f} GB/s -> {decode_ceiling:.1f} decoded tokens/s "
-          f"for {weights_bytes / 1e9:.2f} GB of Q4_K_M weights (fp32: {limits['read_bandwidth'] / (4 * PARAMS):.1f})")
-    print("\n| engine | load s | prompt tok/s (% of ceiling) | decode tok/s (% of ceiling) | keystroke re-prefill | "
-          "peak RSS GiB |\n|---|---|---|---|---|---|")
+    print(
+        f"ceilings: fp32 matmul {limits['fp32_flops'] / 1e9:.1f} GFLOP/s -> {prompt_ceiling:.1f} prompt tokens/s; "
+        f"read bandwidth {limits['read_bandwidth'] / 1e9:.1f} GB/s -> {decode_ceiling:.1f} decoded tokens/s "
+        f"for {weights_bytes / 1e9:.2f} GB of Q4_K_M weights (fp32: {limits['read_bandwidth'] / (4 * PARAMS):.1f})"
+    )
+    print(
+        "\n| engine | load s | prompt tok/s (% of ceiling) | decode tok/s (% of ceiling) | keystroke re-prefill | "
+        "peak RSS GiB |\n|---|---|---|---|---|---|"
+    )
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
     for engine in args.engines.split(","):
-        command = [sys.executable, __file__, "--child", engine, "--threads", str(args.threads), "--batch",
-                   str(args.batch), "--prompt-tokens", str(args.prompt_tokens), "--decode-tokens",
-                   str(args.decode_tokens), "--models", args.models]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            engine,
+            "--threads",
+            str(args.threads),
+            "--batch",
+            str(args.batch),
+            "--prompt-tokens",
+            str(args.prompt_tokens),
+            "--decode-tokens",
+            str(args.decode_tokens),
+            "--models",
+            args.models,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
@@ -182,12 +228,18 @@ def main() -> None:
             continue
         r = json.loads(line[7:])
         prompt_rate = r["prompt_tokens"] / r["prefill_s"]
-        ceiling = decode_ceiling if engine.startswith("llama") else limits["read_bandwidth"] / (
-            PARAMS * (1 if engine == "transformers_int8" else 4))
+        ceiling = (
+            decode_ceiling
+            if engine.startswith("llama")
+            else limits["read_bandwidth"] / (PARAMS * (1 if engine == "transformers_int8" else 4))
+        )
         decode_rate = r["decoded"] / r["decode_s"]
-        print(f"| {engine} | {r['load_s']:.1f} | {prompt_rate:.1f} ({100 * prompt_rate / prompt_ceiling:.0f}%) | "
-              f"{decode_rate:.1f} ({100 * decode_rate / ceiling:.0f}%) | {r['retype_tokens']} tokens, "
-              f"{r['retype_s']:.2f} s | {r['peak_rss_gib']:.2f} |", flush=True)
+        print(
+            f"| {engine} | {r['load_s']:.1f} | {prompt_rate:.1f} ({100 * prompt_rate / prompt_ceiling:.0f}%) | "
+            f"{decode_rate:.1f} ({100 * decode_rate / ceiling:.0f}%) | {r['retype_tokens']} tokens, "
+            f"{r['retype_s']:.2f} s | {r['peak_rss_gib']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,9 @@ class Task:
 
 
 def _is_test(rel: Path) -> bool:
-    return any(part.startswith("test") or part in {"idle_test", "tests", "site-packages"} for part in rel.parts)
+    return any(
+        part.startswith("test") or part in {"idle_test", "tests", "site-packages"} for part in rel.parts
+    )
 
 
 def _module_files(corpus: Path) -> dict[str, Path]:
@@ -106,7 +108,12 @@ def make_tasks(corpus: Path, count: int, seed: int, cut: str = "call") -> list[T
         names: dict[str, str] = {}  # local name → defining module, for `from m import f`
         aliases: dict[str, str] = {}  # local name → module, for `import m`
         for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in modules:
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.level == 0
+                and node.module in modules
+            ):
                 for alias in node.names:
                     if alias.name in _top_level_defs(modules[node.module], defs_cache):
                         names[alias.asname or alias.name] = node.module
@@ -125,9 +132,12 @@ def make_tasks(corpus: Path, count: int, seed: int, cut: str = "call") -> list[T
                 callee = None
                 if isinstance(func, ast.Name) and func.id in names:
                     callee = func.id
-                elif (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                      and func.value.id in aliases
-                      and func.attr in _top_level_defs(modules[aliases[func.value.id]], defs_cache)):
+                elif (
+                    isinstance(func, ast.Attribute)
+                    and isinstance(func.value, ast.Name)
+                    and func.value.id in aliases
+                    and func.attr in _top_level_defs(modules[aliases[func.value.id]], defs_cache)
+                ):
                     callee = func.attr
                 if callee is None:
                     continue
@@ -143,7 +153,7 @@ def make_tasks(corpus: Path, count: int, seed: int, cut: str = "call") -> list[T
                     continue
                 offset = sum(len(before) + 1 for before in lines[: call.lineno - 1])
                 prefix = text[: offset + col]
-                suffix = text[offset + len(line):]
+                suffix = text[offset + len(line) :]
                 rel = path.relative_to(corpus).as_posix()
                 file_tasks.append(Task(rel, prefix, suffix, target, callee))
         if file_tasks:
@@ -171,11 +181,15 @@ async def run(args: argparse.Namespace) -> None:
     if REPO not in {r.name for r in index.repositories()}:
         t = time.perf_counter()
         report = index.index(corpus, name=REPO)
-        print(f"indexed {report.files} files, {report.total_chunks} chunks in {time.perf_counter() - t:.0f} s",
-              file=sys.stderr)
+        print(
+            f"indexed {report.files} files, {report.total_chunks} chunks in {time.perf_counter() - t:.0f} s",
+            file=sys.stderr,
+        )
     index.search("warm up the embedder", k=1, flt=SearchFilter(repos=(REPO,)))
     tasks = make_tasks(corpus, args.tasks, args.seed, args.cut)
-    engine = TransformersEngine(EngineSettings(kind="transformers", model="smollm2-135m", threads=args.threads), home)
+    engine = TransformersEngine(
+        EngineSettings(kind="transformers", model="smollm2-135m", threads=args.threads), home
+    )
     await engine.wait_until_ready()
     count = cached_counter(engine.count_tokens)  # as the gateway wires it
     family = get_family("smollm2")
@@ -183,39 +197,73 @@ async def run(args: argparse.Namespace) -> None:
     scope = SearchFilter(repos=(REPO,))
     rows: dict[str, list[dict[str, object]]] = {"without": [], "with": []}
     for n, task in enumerate(tasks, 1):
-        request = CursorContext(prefix=task.prefix, suffix=task.suffix, path=task.path, language="python",
-                                    repo=REPO, scope=scope)
+        request = CursorContext(
+            prefix=task.prefix, suffix=task.suffix, path=task.path, language="python", repo=REPO, scope=scope
+        )
         for condition, source in (("without", None), ("with", index)):
             t = time.perf_counter()
             built = await build_completion_prompt(
-                request, family=family, count_tokens=count, context_length=args.context_length,
-                max_tokens=args.max_tokens, source=source, settings=settings)
+                request,
+                family=family,
+                count_tokens=count,
+                context_length=args.context_length,
+                max_tokens=args.max_tokens,
+                source=source,
+                settings=settings,
+            )
             build_ms = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             raw = ""
-            async for chunk in engine.stream(GenerationRequest(prompt=built.prompt, max_tokens=args.max_tokens,
-                                                               stop=built.stop)):
+            async for chunk in engine.stream(
+                GenerationRequest(prompt=built.prompt, max_tokens=args.max_tokens, stop=built.stop)
+            ):
                 raw += chunk.text
             gen_s = time.perf_counter() - t
-            out = postprocess_completion(raw, prefix=built.prefix, suffix=task.suffix, language="python",
-                                         mode=built.mode, stop=built.stop)
+            out = postprocess_completion(
+                raw,
+                prefix=built.prefix,
+                suffix=task.suffix,
+                language="python",
+                mode=built.mode,
+                stop=built.stop,
+            )
             got = out.split("\n", 1)[0].strip()
             stages = {s.name: s for s in built.stages}
-            rows[condition].append({
-                "path": task.path, "target": task.target, "got": got, "exact": got == task.target.strip(),
-                "edit_similarity": edit_similarity(got, task.target.strip()), "names_callee": task.callee in got,
-                "build_ms": build_ms, "generate_s": gen_s, "prompt_tokens": built.prompt_tokens,
-                "context_tokens": built.context_tokens, "snippets": len(built.snippets),
-                "definition_found": bool(re.search(rf"\b(?:def|class) {re.escape(task.callee)}\b",
-                                                   built.prompt[: built.prompt.rfind(built.prefix)])),
-                "retrieval_ms": stages["retrieval"].ms if "retrieval" in stages else None,
-                "symbols_ms": stages["symbols"].ms if "symbols" in stages else None,
-            })
-        print(f"[{n}/{len(tasks)}] {task.path}: {task.target!r} | without {rows['without'][-1]['got']!r} | "
-              f"with {rows['with'][-1]['got']!r}", file=sys.stderr)
+            rows[condition].append(
+                {
+                    "path": task.path,
+                    "target": task.target,
+                    "got": got,
+                    "exact": got == task.target.strip(),
+                    "edit_similarity": edit_similarity(got, task.target.strip()),
+                    "names_callee": task.callee in got,
+                    "build_ms": build_ms,
+                    "generate_s": gen_s,
+                    "prompt_tokens": built.prompt_tokens,
+                    "context_tokens": built.context_tokens,
+                    "snippets": len(built.snippets),
+                    "definition_found": bool(
+                        re.search(
+                            rf"\b(?:def|class) {re.escape(task.callee)}\b",
+                            built.prompt[: built.prompt.rfind(built.prefix)],
+                        )
+                    ),
+                    "retrieval_ms": stages["retrieval"].ms if "retrieval" in stages else None,
+                    "symbols_ms": stages["symbols"].ms if "symbols" in stages else None,
+                }
+            )
+        print(
+            f"[{n}/{len(tasks)}] {task.path}: {task.target!r} | without {rows['without'][-1]['got']!r} | "
+            f"with {rows['with'][-1]['got']!r}",
+            file=sys.stderr,
+        )
         if args.out:  # after every task: a long run on a busy machine still leaves its results
-            args.out.write_text(json.dumps({"args": vars(args) | {"home": str(args.home), "out": str(args.out)},
-                                            "rows": rows}, indent=1))
+            args.out.write_text(
+                json.dumps(
+                    {"args": vars(args) | {"home": str(args.home), "out": str(args.out)}, "rows": rows},
+                    indent=1,
+                )
+            )
     await engine.aclose()
     index.close()
     print(report_markdown(rows, args))
@@ -245,11 +293,15 @@ def report_markdown(rows: dict[str, list[dict[str, object]]], args: argparse.Nam
             f"| {sum(col(condition, 'definition_found')) / n:.1%} "
             f"| {percentile(col(condition, 'build_ms'), 50):.1f} / {percentile(col(condition, 'build_ms'), 99):.1f} "
             f"| {percentile(col(condition, 'generate_s'), 50):.2f} "
-            f"| {percentile(col(condition, 'prompt_tokens'), 50):.0f} |")
+            f"| {percentile(col(condition, 'prompt_tokens'), 50):.0f} |"
+        )
     sym, ret = col("with", "symbols_ms"), col("with", "retrieval_ms")
-    lines += ["", f"Context stages (with): symbol lookup p50 {percentile(sym, 50):.1f} ms / p99 "
-              f"{percentile(sym, 99):.1f} ms; hybrid retrieval p50 {percentile(ret, 50):.1f} ms / p99 "
-              f"{percentile(ret, 99):.1f} ms (side by side, in worker threads)."]
+    lines += [
+        "",
+        f"Context stages (with): symbol lookup p50 {percentile(sym, 50):.1f} ms / p99 "
+        f"{percentile(sym, 99):.1f} ms; hybrid retrieval p50 {percentile(ret, 50):.1f} ms / p99 "
+        f"{percentile(ret, 99):.1f} ms (side by side, in worker threads).",
+    ]
     return "\n".join(lines)
 
 
@@ -258,8 +310,12 @@ def main() -> None:
     ap.add_argument("--home", type=Path, help="data directory; reuses its `stdlib` index if present")
     ap.add_argument("--tasks", type=int, default=40)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--cut", choices=("call", "args"), default="call",
-                    help="call: mask the line from the call on; args: the callee's name and `(` are typed")
+    ap.add_argument(
+        "--cut",
+        choices=("call", "args"),
+        default="call",
+        help="call: mask the line from the call on; args: the callee's name and `(` are typed",
+    )
     ap.add_argument("--context-length", type=int, default=1024)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)

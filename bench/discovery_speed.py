@@ -78,12 +78,16 @@ def main() -> None:
     print(f"machine: {describe()}")
     print(f"corpus: {args.corpus}")
     print(f"discover: {listed} files accepted by path, median {list_s * 1000:.0f} ms over {args.repeat} runs")
-    print(f"discover + read_source: {files} files read, {nbytes / 1e6:.1f} MB, median {total_s:.3f} s "
-          f"({files / total_s:.0f} files/s, {nbytes / 1e6 / total_s:.0f} MB/s); "
-          f"min {min(r[1] for r in runs):.3f} s, max {max(r[1] for r in runs):.3f} s; "
-          f"CPU time of this process (git child processes excluded) median {cpu_s:.3f} s")
-    print(f"bare read_bytes() of the same {listed} files: median {bare_s:.3f} s; "
-          f"ratio discover+read / bare read: {total_s / bare_s:.1f}x")
+    print(
+        f"discover + read_source: {files} files read, {nbytes / 1e6:.1f} MB, median {total_s:.3f} s "
+        f"({files / total_s:.0f} files/s, {nbytes / 1e6 / total_s:.0f} MB/s); "
+        f"min {min(r[1] for r in runs):.3f} s, max {max(r[1] for r in runs):.3f} s; "
+        f"CPU time of this process (git child processes excluded) median {cpu_s:.3f} s"
+    )
+    print(
+        f"bare read_bytes() of the same {listed} files: median {bare_s:.3f} s; "
+        f"ratio discover+read / bare read: {total_s / bare_s:.1f}x"
+    )
     print(f"skipped: {skipped}; redactions: {redactions}")
 
 

@@ -32,8 +32,14 @@ def step_cost(model, batch: int, steps: int, context: int, masked: bool) -> tupl
         cpu, wall = time.process_time(), time.perf_counter()
         for _ in range(steps):
             token = out.logits[:, -1].argmax(-1, keepdim=True)
-            extra = {"attention_mask": torch.cat([mask, torch.ones(batch, 1, dtype=torch.long)], 1),
-                     "position_ids": mask.sum(1, keepdim=True)} if masked else {}
+            extra = (
+                {
+                    "attention_mask": torch.cat([mask, torch.ones(batch, 1, dtype=torch.long)], 1),
+                    "position_ids": mask.sum(1, keepdim=True),
+                }
+                if masked
+                else {}
+            )
             mask = torch.cat([mask, torch.ones(batch, 1, dtype=torch.long)], 1)
             out = model(input_ids=token, past_key_values=cache, use_cache=True, logits_to_keep=1, **extra)
             cache = out.past_key_values
@@ -57,10 +63,18 @@ def main() -> None:
         for batch in (1, 2, 4, 8):
             cpu, wall = step_cost(model, batch, args.steps, args.context, masked=False)
             cpu_masked, _ = step_cost(model, batch, args.steps, args.context, masked=True)
-            rows[batch] = {"cpu_ms_per_step": round(cpu, 1), "cpu_ms_per_token": round(cpu / batch, 1),
-                           "cpu_ms_per_step_masked": round(cpu_masked, 1), "wall_ms_per_step": round(wall, 1)}
-    print(json.dumps({"machine": describe(), "threads": args.threads, "context": args.context, "batches": rows},
-                     indent=2))
+            rows[batch] = {
+                "cpu_ms_per_step": round(cpu, 1),
+                "cpu_ms_per_token": round(cpu / batch, 1),
+                "cpu_ms_per_step_masked": round(cpu_masked, 1),
+                "wall_ms_per_step": round(wall, 1),
+            }
+    print(
+        json.dumps(
+            {"machine": describe(), "threads": args.threads, "context": args.context, "batches": rows},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ def measure_loads(home: Path, repeat: int) -> dict[str, float]:
     import transformers  # noqa: F401  imported first so the timings below are the load alone
 
     cold = load_model(EngineSettings(kind="transformers", model="smollm2-135m"), home).seconds
-    cached = [load_model(EngineSettings(kind="transformers", model="smollm2-135m"), home).seconds for _ in range(repeat)]
+    cached = [
+        load_model(EngineSettings(kind="transformers", model="smollm2-135m"), home).seconds
+        for _ in range(repeat)
+    ]
     return {"load_cold_s": cold, "load_cached_median_s": statistics.median(cached)}
 
 
@@ -89,13 +92,18 @@ async def measure_concurrency(engine: TransformersEngine, clients: int) -> dict[
     done = await asyncio.gather(*(one(engine, CODE) for _ in range(clients)))
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     tokens = sum(t for _, _, t in done)
-    return {"tokens_per_s": tokens / wall, "cpu_ms_per_token": cpu * 1000 / tokens,
-            "ttft_p50_ms": percentile([f for f, _, _ in done], 50) * 1000,
-            "latency_p50_s": percentile([s for _, s, _ in done], 50)}
+    return {
+        "tokens_per_s": tokens / wall,
+        "cpu_ms_per_token": cpu * 1000 / tokens,
+        "ttft_p50_ms": percentile([f for f, _, _ in done], 50) * 1000,
+        "latency_p50_s": percentile([s for _, s, _ in done], 50),
+    }
 
 
 def run_engine(home: Path, threads: int, max_batch: int, job) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    engine = TransformersEngine(EngineSettings(kind="transformers", model="smollm2-135m", threads=threads, max_batch=max_batch), home)
+    engine = TransformersEngine(
+        EngineSettings(kind="transformers", model="smollm2-135m", threads=threads, max_batch=max_batch), home
+    )
     try:
         return asyncio.run(job(engine))
     finally:
@@ -114,10 +122,16 @@ def main() -> None:
         results.update(run_engine(home, args.threads, 8, lambda e: measure_single(e, args.repeat)))
         for clients in (1, 4):
             for max_batch in (1, 8):  # one at a time vs decoded together, side by side
-                measured = run_engine(home, args.threads, max_batch, lambda e: measure_concurrency(e, clients))
+                measured = run_engine(
+                    home, args.threads, max_batch, lambda e: measure_concurrency(e, clients)
+                )
                 results[f"c{clients}_batch{max_batch}"] = measured
-    results.update(machine=describe(), model=SMOLLM2_135M.file_name, threads=args.threads,
-                   load_average=[load_before, os.getloadavg()[0]])
+    results.update(
+        machine=describe(),
+        model=SMOLLM2_135M.file_name,
+        threads=args.threads,
+        load_average=[load_before, os.getloadavg()[0]],
+    )
     print(json.dumps(results, indent=2))
 
 

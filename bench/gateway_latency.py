@@ -39,8 +39,13 @@ STAGES = ("auth", "retrieval", "prompt", "ttft", "engine", "total")
 
 
 def run_cli(home: Path, *args: str) -> str:
-    result = subprocess.run([str(CODEMOAT), *args], capture_output=True, text=True, check=False,
-                            env={**os.environ, "CODEMOAT_HOME": str(home)})
+    result = subprocess.run(
+        [str(CODEMOAT), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CODEMOAT_HOME": str(home)},
+    )
     if result.returncode != 0:
         raise SystemExit(f"codemoat {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -58,7 +63,9 @@ class Server:
     def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             [str(CODEMOAT), "serve", "--port", "0", "--no-access-log", "--log-level", "warning"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, "CODEMOAT_HOME": str(home), "HF_HUB_OFFLINE": "1", **env},
         )
         self.url = ""
@@ -133,8 +140,10 @@ async def one(client: openai.AsyncOpenAI, body: dict) -> tuple[dict[str, float],
 
 
 def summarize(rows: list[dict[str, float]], names: tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    return {n: (percentile([r[n] for r in rows if n in r], 50), percentile([r[n] for r in rows if n in r], 99))
-            for n in names}
+    return {
+        n: (percentile([r[n] for r in rows if n in r], 50), percentile([r[n] for r in rows if n in r], 99))
+        for n in names
+    }
 
 
 async def sequential(client: openai.AsyncOpenAI, bodies: list[dict]) -> None:
@@ -146,8 +155,11 @@ async def sequential(client: openai.AsyncOpenAI, bodies: list[dict]) -> None:
         stages["first"] = 1.0 if body["first"] else 0.0
         rows.append(stages)
     names = (*STAGES, "non_model", "overhead", "client")
-    groups = {"all": rows, "first at a cursor": [r for r in rows if r["first"]],
-              "next keystrokes": [r for r in rows if not r["first"]]}
+    groups = {
+        "all": rows,
+        "first at a cursor": [r for r in rows if r["first"]],
+        "next keystrokes": [r for r in rows if not r["first"]],
+    }
     groups = {k: v for k, v in groups.items() if v}
     tables = {k: summarize(v, names) for k, v in groups.items()}
     print(f"\n### Per-stage latency, one client, {len(rows)} completions (ms, p50 / p99)\n")
@@ -180,12 +192,16 @@ async def concurrent(client: openai.AsyncOpenAI, bodies: list[dict], clients: in
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     wall = time.perf_counter() - started
-    print(f"| {clients} | {len(latencies)} | {len(latencies) / wall:.2f} | {tokens / wall:.1f} | "
-          f"{percentile(latencies, 50):.0f} | {percentile(latencies, 99):.0f} | {errors or '-'} |")
+    print(
+        f"| {clients} | {len(latencies)} | {len(latencies) / wall:.2f} | {tokens / wall:.1f} | "
+        f"{percentile(latencies, 50):.0f} | {percentile(latencies, 99):.0f} | {errors or '-'} |"
+    )
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--home", type=Path, default=ROOT / "bench" / "out" / "gateway-home")
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--max-tokens", type=int, default=8)
@@ -196,7 +212,9 @@ async def main() -> None:
     args = parser.parse_args()
 
     ensure_index(args.home)
-    token = json.loads(run_cli(args.home, "token", "create", f"bench-{int(time.time())}", "--admin", "--json"))["token"]
+    token = json.loads(
+        run_cli(args.home, "token", "create", f"bench-{int(time.time())}", "--admin", "--json")
+    )["token"]
     env = {"CODEMOAT_ENGINE__MAX_QUEUE": "64"}
     server = Server(args.home, env)
     try:
@@ -204,19 +222,28 @@ async def main() -> None:
         levels = [int(c) for c in args.concurrency.split(",") if c]
         bodies = requests_for(args.requests, args.seed, args.max_tokens, args.keystrokes)
         load = requests_for(max(levels) * args.per_client, args.seed + 1, args.max_tokens)
-        async with openai.AsyncOpenAI(base_url=server.url + "/v1", api_key=token, max_retries=0,
-                                      timeout=600) as client:
-            await one(client, load[0])  # warm the embedder, store and tokenizer (another cursor than measured)
+        async with openai.AsyncOpenAI(
+            base_url=server.url + "/v1", api_key=token, max_retries=0, timeout=600
+        ) as client:
+            await one(
+                client, load[0]
+            )  # warm the embedder, store and tokenizer (another cursor than measured)
             print(f"machine: {describe()}; load average {os.getloadavg()[0]:.1f} at start")
-            print(f"completions with repo/path/suffix on the stdlib index, max_tokens={args.max_tokens}, greedy")
+            print(
+                f"completions with repo/path/suffix on the stdlib index, max_tokens={args.max_tokens}, greedy"
+            )
             await sequential(client, bodies[: args.requests])
-            print(f"\n### Throughput and latency by concurrent clients ({args.per_client} completions each)\n")
+            print(
+                f"\n### Throughput and latency by concurrent clients ({args.per_client} completions each)\n"
+            )
             print("| clients | done | completions/s | tokens/s | latency p50 ms | latency p99 ms | errors |")
             print("|---:|---:|---:|---:|---:|---:|---|")
             for clients in levels:
                 await concurrent(client, load, clients, args.per_client)
-        print(f"\ngateway RSS (model, index, embedder loaded): {idle_rss:.0f} MiB idle after start, "
-              f"{server.rss_mib():.0f} MiB after the runs; load average {os.getloadavg()[0]:.1f} at the end")
+        print(
+            f"\ngateway RSS (model, index, embedder loaded): {idle_rss:.0f} MiB idle after start, "
+            f"{server.rss_mib():.0f} MiB after the runs; load average {os.getloadavg()[0]:.1f} at the end"
+        )
     finally:
         server.stop()
 

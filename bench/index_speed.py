@@ -36,8 +36,12 @@ def run_index(corpus: Path, home: Path) -> tuple[dict, float, float]:
         "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(code)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(corpus)], capture_output=True, text=True,
-                          env={**os.environ, "CODEMOAT_HOME": str(home)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(corpus)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CODEMOAT_HOME": str(home)},
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
@@ -54,20 +58,28 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="codemoat-bench-"))
     corpus = tmp / "stdlib"
-    shutil.copytree(args.corpus, corpus, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "__pycache__"))
+    shutil.copytree(
+        args.corpus, corpus, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "__pycache__")
+    )
     home = tmp / "home"
     print(f"machine: {describe()}")
     print(f"corpus: {args.corpus} (copied to {corpus})")
 
     full, wall, rss = run_index(corpus, home)
     mb = full["bytes"] / 1e6
-    print(f"full index: {full['files']} files, {mb:.1f} MB, {full['total_chunks']} chunks, "
-          f"{full['symbols']} symbols, skipped {full['skipped']} {full['skip_reasons']}")
-    print(f"  wall {wall:.1f} s (in-run {full['seconds']:.1f} s), {full['files'] / full['seconds']:.0f} files/s, "
-          f"{mb / full['seconds']:.2f} MB/s, peak RSS {rss:.0f} MiB")
+    print(
+        f"full index: {full['files']} files, {mb:.1f} MB, {full['total_chunks']} chunks, "
+        f"{full['symbols']} symbols, skipped {full['skipped']} {full['skip_reasons']}"
+    )
+    print(
+        f"  wall {wall:.1f} s (in-run {full['seconds']:.1f} s), {full['files'] / full['seconds']:.0f} files/s, "
+        f"{mb / full['seconds']:.2f} MB/s, peak RSS {rss:.0f} MiB"
+    )
 
     noop, wall_noop, _ = run_index(corpus, home)
-    print(f"re-index, nothing changed: in-run {noop['seconds']:.2f} s (wall {wall_noop:.1f} s incl. start-up)")
+    print(
+        f"re-index, nothing changed: in-run {noop['seconds']:.2f} s (wall {wall_noop:.1f} s incl. start-up)"
+    )
 
     py_files = sorted(p for p in corpus.rglob("*.py") if "test" not in p.parts)
 
@@ -80,8 +92,10 @@ def main() -> None:
     for n in (1, 100):
         touch(n)
         rep, wall_n, _ = run_index(corpus, home)
-        print(f"  touched {n:>3} file(s): wall {wall_n:.2f} s, in-run {rep['seconds']:.2f} s, "
-              f"{rep['files_changed']} changed, {rep['chunks']} chunks written")
+        print(
+            f"  touched {n:>3} file(s): wall {wall_n:.2f} s, in-run {rep['seconds']:.2f} s, "
+            f"{rep['files_changed']} changed, {rep['chunks']} chunks written"
+        )
 
     # Warm: what the appliance's repository jobs (and any long-lived caller of CodeIndex) pay.
     from indexer.config import IndexerSettings
@@ -98,8 +112,10 @@ def main() -> None:
                 rep = index.index(corpus, name="stdlib")
                 runs.append(time.perf_counter() - t0)
             runs.sort()
-            print(f"  touched {n:>3} file(s): median {runs[1]:.2f} s of 3 (min {runs[0]:.2f}), "
-                  f"{rep.files_changed} changed, {rep.chunks} chunks written")
+            print(
+                f"  touched {n:>3} file(s): median {runs[1]:.2f} s of 3 (min {runs[0]:.2f}), "
+                f"{rep.files_changed} changed, {rep.chunks} chunks written"
+            )
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
 

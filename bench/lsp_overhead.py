@@ -46,8 +46,15 @@ async def run(requests: int) -> None:
             bridge = await start_bridge(
                 root,
                 # Small windows keep the CPU model's prefill short; snippet selection still scans all eight files.
-                init_options={"url": appliance.url, "token": appliance.token, "maxTokens": 1, "timeoutMs": 300000,
-                              "prefixChars": 600, "suffixChars": 200, "snippetChars": 600},
+                init_options={
+                    "url": appliance.url,
+                    "token": appliance.token,
+                    "maxTokens": 1,
+                    "timeoutMs": 300000,
+                    "prefixChars": 600,
+                    "suffixChars": 200,
+                    "snippetChars": 600,
+                },
             )
             for name in NEIGHBOURS:
                 module = __import__(name)
@@ -62,7 +69,9 @@ async def run(requests: int) -> None:
             letters = "qzjkvw"
             for i in range(requests + 3):
                 # A letter the model is unlikely to have suggested: each request must reach the appliance.
-                bridge.type_at(uri, i + 2, types.Position(line=line, character=character), letters[i % len(letters)])
+                bridge.type_at(
+                    uri, i + 2, types.Position(line=line, character=character), letters[i % len(letters)]
+                )
                 character += 1
                 before = await bridge.stats()
                 started = time.perf_counter()
@@ -75,7 +84,11 @@ async def run(requests: int) -> None:
                 internal.append(after["overhead_ms"][-1])
                 upstream.append(after["upstream_ms"][-1])
                 if len(overhead) % 5 == 0:
-                    print(f"  {len(overhead)} requests, last round trip {round_trip:.0f} ms", file=sys.stderr, flush=True)
+                    print(
+                        f"  {len(overhead)} requests, last round trip {round_trip:.0f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             stats = await bridge.stats()
             hits: list[float] = []
             for _ in range(200):
@@ -94,14 +107,22 @@ async def run(requests: int) -> None:
         finally:
             appliance.stop()
     print(f"requests measured: {len(overhead)} (sent upstream: {stats['sent']}, errors: {stats['errors']})")
-    print(f"bridge overhead (client round trip - upstream HTTP): p50 {statistics.median(overhead):.2f} ms, "
-          f"p99 {percentile(overhead, 0.99):.2f} ms")
-    print(f"  of which inside the bridge's handler: p50 {statistics.median(internal):.2f} ms, "
-          f"p99 {percentile(internal, 0.99):.2f} ms")
+    print(
+        f"bridge overhead (client round trip - upstream HTTP): p50 {statistics.median(overhead):.2f} ms, "
+        f"p99 {percentile(overhead, 0.99):.2f} ms"
+    )
+    print(
+        f"  of which inside the bridge's handler: p50 {statistics.median(internal):.2f} ms, "
+        f"p99 {percentile(internal, 0.99):.2f} ms"
+    )
     print(f"upstream HTTP (appliance, max_tokens=1): p50 {statistics.median(upstream):.1f} ms")
-    print(f"cache hit round trip (no upstream): p50 {statistics.median(hits):.2f} ms, p99 {percentile(hits, 0.99):.2f} ms")
-    print(f"cache hit round trip after sleeping like an upstream wait: median {statistics.median(cold):.2f} ms "
-          f"(n={len(cold)}; max {max(cold):.2f} ms)")
+    print(
+        f"cache hit round trip (no upstream): p50 {statistics.median(hits):.2f} ms, p99 {percentile(hits, 0.99):.2f} ms"
+    )
+    print(
+        f"cache hit round trip after sleeping like an upstream wait: median {statistics.median(cold):.2f} ms "
+        f"(n={len(cold)}; max {max(cold):.2f} ms)"
+    )
 
 
 def main() -> None:

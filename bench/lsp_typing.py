@@ -73,8 +73,14 @@ async def run(seed: int, limit: int | None, pause_for_suggestions: bool) -> None
         try:
             bridge = await start_bridge(
                 root,
-                init_options={"url": appliance.url, "token": appliance.token, "maxTokens": 16, "timeoutMs": 120000,
-                              "prefixChars": 1000, "suffixChars": 300},
+                init_options={
+                    "url": appliance.url,
+                    "token": appliance.token,
+                    "maxTokens": 16,
+                    "timeoutMs": 120000,
+                    "prefixChars": 1000,
+                    "suffixChars": 300,
+                },
             )
             uri = (root / "shlex.py").as_uri()
             bridge.open(uri, initial)
@@ -114,7 +120,9 @@ async def run(seed: int, limit: int | None, pause_for_suggestions: bool) -> None
                     types.InlineCompletionParams(
                         text_document=types.TextDocumentIdentifier(uri=uri),
                         position=types.Position(line=line, character=character),
-                        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+                        context=types.InlineCompletionContext(
+                            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                        ),
                     ),
                     msg_id=pending_id,
                 )
@@ -128,16 +136,24 @@ async def run(seed: int, limit: int | None, pause_for_suggestions: bool) -> None
             await bridge.close()
         finally:
             appliance.stop()
-    print(f"typed {len(typed)} characters of shlex.quote (seed {seed}, "
-          f"{'pausing at new lines' if pause_for_suggestions else 'no pauses'})")
-    print(f"editor requests: {requests}; sent to the appliance: {stats['sent']}; served from cache: "
-          f"{stats['cache_hits']}; shown: {stats['shown']}; superseded: {stats['superseded']}; "
-          f"cancelled upstream: {stats['cancelled_upstream']}; timeouts: {stats['timeouts']}; errors: {stats['errors']}")
-    print(f"cache hit rate: {stats['cache_hits'] / requests:.1%} of editor requests, "
-          f"{stats['cache_hits'] / max(1, stats['shown']):.1%} of suggestions shown")
+    print(
+        f"typed {len(typed)} characters of shlex.quote (seed {seed}, "
+        f"{'pausing at new lines' if pause_for_suggestions else 'no pauses'})"
+    )
+    print(
+        f"editor requests: {requests}; sent to the appliance: {stats['sent']}; served from cache: "
+        f"{stats['cache_hits']}; shown: {stats['shown']}; superseded: {stats['superseded']}; "
+        f"cancelled upstream: {stats['cancelled_upstream']}; timeouts: {stats['timeouts']}; errors: {stats['errors']}"
+    )
+    print(
+        f"cache hit rate: {stats['cache_hits'] / requests:.1%} of editor requests, "
+        f"{stats['cache_hits'] / max(1, stats['shown']):.1%} of suggestions shown"
+    )
     if latencies:
-        print(f"keystroke → suggestion (shown, received by the client): n={len(latencies)} "
-              f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms")
+        print(
+            f"keystroke → suggestion (shown, received by the client): n={len(latencies)} "
+            f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms"
+        )
     if stats["upstream_ms"]:
         print(f"appliance time per sent request: p50 {statistics.median(stats['upstream_ms']):.0f} ms")
 
@@ -146,8 +162,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--limit", type=int, default=None, help="type only the first N characters")
-    parser.add_argument("--no-pause", action="store_true",
-                        help="never stop to read a suggestion (by default the typist waits at each new line)")
+    parser.add_argument(
+        "--no-pause",
+        action="store_true",
+        help="never stop to read a suggestion (by default the typist waits at each new line)",
+    )
     args = parser.parse_args()
     asyncio.run(run(args.seed, args.limit, not args.no_pause))
 

@@ -79,12 +79,24 @@ async def run(args: argparse.Namespace) -> None:
     for task in make_tasks(stdlib_dir(), args.positions, args.seed):
         previous = None
         for typed in range(args.keystrokes + 1):
-            request = CursorContext(prefix=task.prefix + task.target[:typed], suffix=task.suffix,
-                                        path=task.path, language="python", repo=REPO, scope=scope)
+            request = CursorContext(
+                prefix=task.prefix + task.target[:typed],
+                suffix=task.suffix,
+                path=task.path,
+                language="python",
+                repo=REPO,
+                scope=scope,
+            )
             t = time.perf_counter()
-            built = await build_completion_prompt(request, family=family, count_tokens=count,
-                                                  context_length=args.context_length, max_tokens=args.max_tokens,
-                                                  source=index, settings=settings)
+            built = await build_completion_prompt(
+                request,
+                family=family,
+                count_tokens=count,
+                context_length=args.context_length,
+                max_tokens=args.max_tokens,
+                source=index,
+                settings=settings,
+            )
             totals.append((time.perf_counter() - t) * 1000)
             for stage in built.stages:
                 stage_ms.setdefault(stage.name, []).append(stage.ms)
@@ -132,7 +144,9 @@ def main() -> None:
     ap.add_argument("--context-length", type=int, default=2048)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--latency-budget-ms", type=float, default=60.0)
-    ap.add_argument("--all-repos", action="store_true", help="scope every repository instead of `stdlib` only")
+    ap.add_argument(
+        "--all-repos", action="store_true", help="scope every repository instead of `stdlib` only"
+    )
     asyncio.run(run(ap.parse_args()))
 
 

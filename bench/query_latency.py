@@ -30,11 +30,22 @@ def make_queries(n: int) -> list[str]:
     rng = random.Random(7)
     words = set()
     for p in sorted(stdlib_dir().glob("*.py"))[:200]:
-        words.update(re.findall(r"\bdef ([a-z_][a-z0-9_]{3,})", p.read_text(encoding="utf-8", errors="replace")))
+        words.update(
+            re.findall(r"\bdef ([a-z_][a-z0-9_]{3,})", p.read_text(encoding="utf-8", errors="replace"))
+        )
     names = sorted(words)
-    phrases = ["parse an http header", "open a temporary file securely", "retry a failed connection",
-               "compare two dates", "read a config file", "encode bytes to base64", "walk a directory tree",
-               "format a traceback", "split a path into parts", "compute a checksum of a file"]
+    phrases = [
+        "parse an http header",
+        "open a temporary file securely",
+        "retry a failed connection",
+        "compare two dates",
+        "read a config file",
+        "encode bytes to base64",
+        "walk a directory tree",
+        "format a traceback",
+        "split a path into parts",
+        "compute a checksum of a file",
+    ]
     return [rng.choice(names) if i % 2 else rng.choice(phrases) for i in range(n)]
 
 
@@ -70,7 +81,9 @@ def main() -> None:
             t0 = time.perf_counter()
             lat = measure(index, queries, mode, threads)
             qps = len(queries) / (time.perf_counter() - t0)
-            print(f"| {mode} | {threads} | {percentile(lat, 50):.2f} | {percentile(lat, 99):.2f} | {qps:.0f} |")
+            print(
+                f"| {mode} | {threads} | {percentile(lat, 50):.2f} | {percentile(lat, 99):.2f} | {qps:.0f} |"
+            )
     index.close()
 
 

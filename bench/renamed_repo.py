@@ -25,9 +25,54 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-_SYLLABLES = ("ba", "be", "bo", "da", "de", "dri", "fa", "fe", "ga", "go", "ka", "ke", "ko", "la", "le", "lo",
-              "ma", "me", "mo", "na", "ne", "no", "pa", "pe", "po", "ra", "re", "ro", "sa", "se", "so", "ta", "te",
-              "to", "va", "ve", "vo", "za", "ze", "zo", "tri", "plu", "qua", "xe", "ny", "gry")
+_SYLLABLES = (
+    "ba",
+    "be",
+    "bo",
+    "da",
+    "de",
+    "dri",
+    "fa",
+    "fe",
+    "ga",
+    "go",
+    "ka",
+    "ke",
+    "ko",
+    "la",
+    "le",
+    "lo",
+    "ma",
+    "me",
+    "mo",
+    "na",
+    "ne",
+    "no",
+    "pa",
+    "pe",
+    "po",
+    "ra",
+    "re",
+    "ro",
+    "sa",
+    "se",
+    "so",
+    "ta",
+    "te",
+    "to",
+    "va",
+    "ve",
+    "vo",
+    "za",
+    "ze",
+    "zo",
+    "tri",
+    "plu",
+    "qua",
+    "xe",
+    "ny",
+    "gry",
+)
 _TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
 _ENDINGS = ("", "n", "r", "m", "s", "x", "l", "t", "k")
 
@@ -42,8 +87,23 @@ class Renamed:
 
 def _external_names() -> set[str]:
     names = set(dir(builtins)) | set(keyword.kwlist) | set(sys.stdlib_module_names)
-    for kind in (str, bytes, dict, list, set, frozenset, tuple, int, float, complex, object, BaseException,
-                 io.TextIOBase, io.BufferedIOBase, type):
+    for kind in (
+        str,
+        bytes,
+        dict,
+        list,
+        set,
+        frozenset,
+        tuple,
+        int,
+        float,
+        complex,
+        object,
+        BaseException,
+        io.TextIOBase,
+        io.BufferedIOBase,
+        type,
+    ):
         names.update(dir(kind))
     return names
 
@@ -127,14 +187,20 @@ def _stdlib_attributes(trees: list[ast.Module]) -> set[str]:
         "print(json.dumps(sorted(names)))\n"
     )
     chosen = json.dumps(sorted(modules & set(sys.stdlib_module_names)))
-    done = subprocess.run([sys.executable, "-I", "-c", script, chosen], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script, chosen], capture_output=True, text=True, check=True
+    )
     return set(json.loads(done.stdout))
 
 
 def _imported_from_outside(tree: ast.AST, package: str) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and not (node.module or "").startswith(package):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and not (node.module or "").startswith(package)
+        ):
             names.update(alias.asname or alias.name for alias in node.names)
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -153,9 +219,15 @@ def make_renamed(source: Path, out: Path, *, seed: int = 7) -> Renamed:
     defined: dict[str, set[Path]] = {}
     for path, tree in trees.items():
         for name in _definitions(tree):
-            if len(name.strip("_")) >= 4 and not (name.startswith("__") and name.endswith("__")) and name not in keep:
+            if (
+                len(name.strip("_")) >= 4
+                and not (name.startswith("__") and name.endswith("__"))
+                and name not in keep
+            ):
                 defined.setdefault(name, set()).add(path)
-    modules = {p.stem for p in files if p.stem != "__init__"} | {d.name for d in source.rglob("*") if d.is_dir()}
+    modules = {p.stem for p in files if p.stem != "__init__"} | {
+        d.name for d in source.rglob("*") if d.is_dir()
+    }
     modules = {m for m in modules if m not in keep and not m.startswith("__")}
     rng = random.Random(seed)
     taken: set[str] = set()

@@ -88,7 +88,7 @@ def find_tasks(renamed: Renamed, count: int, seed: int = 11, per_file: int = 6) 
                 continue
             seen_lines.add(row)
             cut = offsets[row - 1] + col
-            found.append(Task(f"{rel}:{row}", rel, text[:cut], text[offsets[row]:], target, tok.string))
+            found.append(Task(f"{rel}:{row}", rel, text[:cut], text[offsets[row] :], target, tok.string))
         rng = random.Random(f"{seed}:{rel}")
         rng.shuffle(found)
         candidates.extend(found[:per_file])
@@ -152,10 +152,15 @@ async def run(args: argparse.Namespace) -> None:
     home = work / "home"
     engine_settings = {"cache_dir": str(work / "models"), "threads": args.threads, "contexts": 1}
     prompt = {"latency_budget_ms": 1000.0}
-    with_ctx = load_settings(home=home, engine=engine_settings, gateway={"completion_prompt": prompt},
-                             console={"enabled": False})
-    without = load_settings(home=home, engine=engine_settings, console={"enabled": False},
-                            gateway={"completion_prompt": {**prompt, "use_symbols": False, "use_retrieval": False}})
+    with_ctx = load_settings(
+        home=home, engine=engine_settings, gateway={"completion_prompt": prompt}, console={"enabled": False}
+    )
+    without = load_settings(
+        home=home,
+        engine=engine_settings,
+        console={"enabled": False},
+        gateway={"completion_prompt": {**prompt, "use_symbols": False, "use_retrieval": False}},
+    )
     with CodeIndex.open(with_ctx.indexer, home) as index:
         report = index.index(repo_root, name=REPO)
     print(f"indexed: {report.files} files, {report.total_chunks} chunks", flush=True)
@@ -190,15 +195,28 @@ async def run(args: argparse.Namespace) -> None:
                     if (task.id, condition) in done:
                         continue
                     started = time.perf_counter()
-                    response = await http.post(f"{urls[condition]}/v1/completions", json={
-                        "prompt": task.prefix, "suffix": task.suffix, "max_tokens": args.max_tokens,
-                        "temperature": 0, "path": task.path, "repo": REPO, "language": "python"})
+                    response = await http.post(
+                        f"{urls[condition]}/v1/completions",
+                        json={
+                            "prompt": task.prefix,
+                            "suffix": task.suffix,
+                            "max_tokens": args.max_tokens,
+                            "temperature": 0,
+                            "path": task.path,
+                            "repo": REPO,
+                            "language": "python",
+                        },
+                    )
                     response.raise_for_status()
                     data = response.json()
                     text = data["choices"][0]["text"]
                     row = {
-                        "id": task.id, "condition": condition, "target": task.target, "name": task.name,
-                        "text": text, "exact": text.rstrip() == task.target,
+                        "id": task.id,
+                        "condition": condition,
+                        "target": task.target,
+                        "name": task.name,
+                        "text": text,
+                        "exact": text.rstrip() == task.target,
                         "edit_similarity": edit_similarity(text.rstrip(), task.target),
                         "names_it": task.name in text,
                         "context_tokens": data["codemoat"].get("context_tokens"),
@@ -208,8 +226,11 @@ async def run(args: argparse.Namespace) -> None:
                     done[(task.id, condition)] = row
                     with out.open("a") as f:
                         f.write(json.dumps(row) + "\n")
-                print(f"[{i + 1}/{len(tasks)}] {task.id}: without={done[(task.id, 'without')]['exact']} "
-                      f"with={done[(task.id, 'with')]['exact']}", flush=True)
+                print(
+                    f"[{i + 1}/{len(tasks)}] {task.id}: without={done[(task.id, 'without')]['exact']} "
+                    f"with={done[(task.id, 'with')]['exact']}",
+                    flush=True,
+                )
     finally:
         for server, serving in servers:
             server.should_exit = True
@@ -227,13 +248,17 @@ def report_table(tasks: list[dict], done: dict[tuple[str, str], dict]) -> None:
     for condition in ("without", "with"):
         rows = [done[(i, condition)] for i in ids]
         exact = sum(r["exact"] for r in rows)
-        print(f"| {condition} context | {100 * exact / len(rows):.1f}% ({exact}/{len(rows)}) | "
-              f"{sum(r['edit_similarity'] for r in rows) / len(rows):.3f} | "
-              f"{100 * sum(r['names_it'] for r in rows) / len(rows):.1f}% | "
-              f"{percentile([r['prompt_tokens'] for r in rows], 50):.0f} | "
-              f"{percentile([r['seconds'] for r in rows], 50):.1f} |")
+        print(
+            f"| {condition} context | {100 * exact / len(rows):.1f}% ({exact}/{len(rows)}) | "
+            f"{sum(r['edit_similarity'] for r in rows) / len(rows):.3f} | "
+            f"{100 * sum(r['names_it'] for r in rows) / len(rows):.1f}% | "
+            f"{percentile([r['prompt_tokens'] for r in rows], 50):.0f} | "
+            f"{percentile([r['seconds'] for r in rows], 50):.1f} |"
+        )
     for metric, scale in (("exact", 100), ("edit_similarity", 1), ("names_it", 100)):
-        diffs = [scale * (float(done[(i, "with")][metric]) - float(done[(i, "without")][metric])) for i in ids]
+        diffs = [
+            scale * (float(done[(i, "with")][metric]) - float(done[(i, "without")][metric])) for i in ids
+        ]
         low, high = bootstrap(diffs)
         print(f"{metric}: with - without = {sum(diffs) / len(diffs):+.2f} (95% CI {low:+.2f} .. {high:+.2f})")
 

@@ -80,8 +80,11 @@ def docstring_tasks(corpus: Path, mods, n: int, rng: random.Random) -> list[Task
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or len(node.body) < 2:
                 continue
             first = node.body[0]
-            if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
+            if not (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 continue
             sentence = _first_sentence(first.value.value)
             if len(sentence.split()) < 5 or first.lineno == node.lineno:
@@ -100,14 +103,19 @@ def docstring_tasks(corpus: Path, mods, n: int, rng: random.Random) -> list[Task
             for i in range(a - 1, b):
                 lines[i] = "\n"
         path.write_text("".join(lines), encoding="utf-8")
-    return [Task(s, rel.as_posix(), node.lineno, node.end_lineno or node.lineno) for rel, node, _d, s in chosen]
+    return [
+        Task(s, rel.as_posix(), node.lineno, node.end_lineno or node.lineno) for rel, node, _d, s in chosen
+    ]
 
 
 def callsite_tasks(corpus: Path, mods, n: int, rng: random.Random) -> list[Task]:
     defs: dict[str, dict[str, tuple[int, int]]] = {}
     for name, (rel, tree) in mods.items():
-        defs[name] = {f.name: (f.lineno, f.end_lineno or f.lineno) for f in tree.body
-                      if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and not f.name.startswith("_")}
+        defs[name] = {
+            f.name: (f.lineno, f.end_lineno or f.lineno)
+            for f in tree.body
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and not f.name.startswith("_")
+        }
     candidates = []
     for name, (rel, tree) in mods.items():
         imported: dict[str, tuple[str, str]] = {}  # local name → (module, function)
@@ -128,13 +136,17 @@ def callsite_tasks(corpus: Path, mods, n: int, rng: random.Random) -> list[Task]
             target = None
             if isinstance(node.func, ast.Name) and node.func.id in imported:
                 target, local = imported[node.func.id], node.func.id
-            elif (isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-                  and node.func.value.id in modules and node.func.attr in defs[modules[node.func.value.id]]):
+            elif (
+                isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in modules
+                and node.func.attr in defs[modules[node.func.value.id]]
+            ):
                 target, local = (modules[node.func.value.id], node.func.attr), node.func.attr
             if target is None:
                 continue
             line = node.lineno
-            context = "\n".join(src_lines[max(0, line - 10): line])
+            context = "\n".join(src_lines[max(0, line - 10) : line])
             masked = re.sub(rf"\b{re.escape(local)}\b", "___", context)
             mod, func = target
             start, end = defs[mod][func]
@@ -156,17 +168,26 @@ def evaluate(index: CodeIndex, tasks: list[Task], mode: str, repo: str) -> dict[
     plain = [t for t in tasks if t.exclude is None]
     results: dict[int, list] = {}
     if plain:
-        batch = index.search_batch([t.query for t in plain], k=10, mode=mode,
-                                   flt=SearchFilter(repos=(repo,)))  # type: ignore[arg-type]
+        batch = index.search_batch([t.query for t in plain], k=10, mode=mode, flt=SearchFilter(repos=(repo,)))  # type: ignore[arg-type]
         ids = [i for i, t in enumerate(tasks) if t.exclude is None]
         results.update(zip(ids, batch))
     for i, t in enumerate(tasks):
         if t.exclude is not None:
-            results[i] = index.search(t.query, k=10, mode=mode,  # type: ignore[arg-type]
-                                      flt=SearchFilter(repos=(repo,), exclude_paths=((repo, t.exclude),)))
+            results[i] = index.search(
+                t.query,
+                k=10,
+                mode=mode,  # type: ignore[arg-type]
+                flt=SearchFilter(repos=(repo,), exclude_paths=((repo, t.exclude),)),
+            )
     for i, t in enumerate(tasks):
-        rank = next((r for r, h in enumerate(results[i], 1)
-                     if h.path == t.path and h.start_line <= t.end and h.end_line >= t.start), None)
+        rank = next(
+            (
+                r
+                for r, h in enumerate(results[i], 1)
+                if h.path == t.path and h.start_line <= t.end and h.end_line >= t.start
+            ),
+            None,
+        )
         rr.append(1.0 / rank if rank else 0.0)
         r1 += rank == 1
         r10 += rank is not None
@@ -182,7 +203,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="codemoat-quality-"))
     corpus = tmp / "stdlib"
-    shutil.copytree(args.corpus, corpus, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "__pycache__"))
+    shutil.copytree(
+        args.corpus, corpus, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "__pycache__")
+    )
     rng = random.Random(20261122)
     mods = _modules(corpus)
     tasks = {
@@ -198,8 +221,10 @@ def main() -> None:
         t0 = time.perf_counter()
         with CodeIndex.open(settings, tmp / f"home-{chunker}") as index:
             report = index.index(corpus, name="stdlib")
-            print(f"{chunker}: indexed {report.files} files into {report.total_chunks} chunks "
-                  f"in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"{chunker}: indexed {report.files} files into {report.total_chunks} chunks "
+                f"in {time.perf_counter() - t0:.1f} s"
+            )
             for task_name, task_list in tasks.items():
                 for mode in MODES:
                     m = evaluate(index, task_list, mode, "stdlib")

@@ -47,8 +47,11 @@ async def run(args: argparse.Namespace) -> None:
     shutil.rmtree(work / "repo", ignore_errors=True)
     renamed = make_renamed(Path(args.source), work / "repo", seed=7)
     home = work / "home"
-    settings = load_settings(home=home, engine={"cache_dir": str(work / "models"), "threads": args.threads},
-                             console={"enabled": False})
+    settings = load_settings(
+        home=home,
+        engine={"cache_dir": str(work / "models"), "threads": args.threads},
+        console={"enabled": False},
+    )
     with CodeIndex.open(settings.indexer, home) as index:
         index.index(renamed.root, name=REPO)
     database = Database.open(settings.state, home)
@@ -65,36 +68,61 @@ async def run(args: argparse.Namespace) -> None:
     tasks = [t for t in find_tasks(renamed, 400, seed=5) if len(t.target) > args.keystrokes][: args.cursors]
     rows = []
     try:
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600) as http:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600
+        ) as http:
             for task in tasks:
                 for typed in range(args.keystrokes + 1):
                     before = llama.prompt_tokens_computed
                     started = time.perf_counter()
-                    response = await http.post("/v1/completions", json={
-                        "prompt": task.prefix + task.target[:typed], "suffix": task.suffix, "max_tokens": 24,
-                        "temperature": 0, "path": task.path, "repo": REPO, "language": "python"})
+                    response = await http.post(
+                        "/v1/completions",
+                        json={
+                            "prompt": task.prefix + task.target[:typed],
+                            "suffix": task.suffix,
+                            "max_tokens": 24,
+                            "temperature": 0,
+                            "path": task.path,
+                            "repo": REPO,
+                            "language": "python",
+                        },
+                    )
                     response.raise_for_status()
-                    rows.append({"task": task.id, "typed": typed, "seconds": time.perf_counter() - started,
-                                 "computed": llama.prompt_tokens_computed - before,
-                                 "prompt_tokens": response.json()["usage"]["prompt_tokens"]})
+                    rows.append(
+                        {
+                            "task": task.id,
+                            "typed": typed,
+                            "seconds": time.perf_counter() - started,
+                            "computed": llama.prompt_tokens_computed - before,
+                            "prompt_tokens": response.json()["usage"]["prompt_tokens"],
+                        }
+                    )
                     print(json.dumps(rows[-1]), flush=True)
             # The prompt rate on this run: one long raw prompt, one token out.
             before = llama.prompt_tokens_computed
             started = time.perf_counter()
-            calibrate = await http.post("/v1/completions", json={"prompt": tasks[0].prefix[-6000:], "max_tokens": 1})
+            calibrate = await http.post(
+                "/v1/completions", json={"prompt": tasks[0].prefix[-6000:], "max_tokens": 1}
+            )
             calibrate.raise_for_status()
             rate = (llama.prompt_tokens_computed - before) / (time.perf_counter() - started)
             chat = []
-            code = (renamed.root / renamed.package / "text.py")
+            code = renamed.root / renamed.package / "text.py"
             source = code.read_text() if code.exists() else next(renamed.root.rglob("*.py")).read_text()
             for size in args.chat_sizes:
                 pasted = source[: size * 4]
                 before = llama.prompt_tokens_computed
                 started = time.perf_counter()
                 first = None
-                async with http.stream("POST", "/v1/chat/completions", json={
+                async with http.stream(
+                    "POST",
+                    "/v1/chat/completions",
+                    json={
                         "messages": [{"role": "user", "content": f"What does this code do?\n\n{pasted}"}],
-                        "max_tokens": 16, "stream": True}) as streamed:
+                        "max_tokens": 16,
+                        "stream": True,
+                    },
+                ) as streamed:
                     async for line in streamed.aiter_lines():
                         if first is None and line.startswith("data: ") and '"content"' in line:
                             first = time.perf_counter() - started
@@ -108,14 +136,18 @@ async def run(args: argparse.Namespace) -> None:
 
     new = [r for r in rows if r["typed"] == 0]
     typing = [r for r in rows if r["typed"] > 0]
-    print(f"\nmachine: {describe()}; {args.threads} threads; {len(tasks)} cursors x {args.keystrokes} keystrokes")
+    print(
+        f"\nmachine: {describe()}; {args.threads} threads; {len(tasks)} cursors x {args.keystrokes} keystrokes"
+    )
     print("| | requests | latency p50 / p95 s | prompt tokens computed p50 / p95 | prompt tokens p50 |")
     print("|---|---|---|---|---|")
     for label, group in (("new cursor", new), ("while typing", typing)):
-        print(f"| {label} | {len(group)} | {percentile([r['seconds'] for r in group], 50):.2f} / "
-              f"{percentile([r['seconds'] for r in group], 95):.2f} | "
-              f"{percentile([r['computed'] for r in group], 50):.0f} / {percentile([r['computed'] for r in group], 95):.0f} | "
-              f"{percentile([r['prompt_tokens'] for r in group], 50):.0f} |")
+        print(
+            f"| {label} | {len(group)} | {percentile([r['seconds'] for r in group], 50):.2f} / "
+            f"{percentile([r['seconds'] for r in group], 95):.2f} | "
+            f"{percentile([r['computed'] for r in group], 50):.0f} / {percentile([r['computed'] for r in group], 95):.0f} | "
+            f"{percentile([r['prompt_tokens'] for r in group], 50):.0f} |"
+        )
     print(f"\nchat (prompt rate measured on a raw prompt in the same run: {rate:.1f} tokens/s)")
     print("| prompt tokens computed | time to first token s | tokens ÷ rate s | ratio |\n|---|---|---|---|")
     for c in chat:

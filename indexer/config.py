@@ -8,10 +8,35 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 
 DEFAULT_SKIP_DIRS: tuple[str, ...] = (
-    ".git", ".hg", ".svn", "node_modules", "bower_components", "vendor", "third_party", "Pods",
-    ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".nox",
-    "dist", "build", "target", "out", ".next", ".nuxt", ".gradle", ".idea", ".vscode", "coverage",
-    ".terraform", ".cache", "site-packages", ".eggs",
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "bower_components",
+    "vendor",
+    "third_party",
+    "Pods",
+    ".venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    "dist",
+    "build",
+    "target",
+    "out",
+    ".next",
+    ".nuxt",
+    ".gradle",
+    ".idea",
+    ".vscode",
+    "coverage",
+    ".terraform",
+    ".cache",
+    "site-packages",
+    ".eggs",
 )
 
 
@@ -24,7 +49,9 @@ class IndexerSettings(BaseModel):
     max_file_bytes: int = Field(1_000_000, ge=1, description="Files larger than this are skipped.")
     skip_dirs: list[str] = Field(default_factory=lambda: list(DEFAULT_SKIP_DIRS))
     max_line_length: int = Field(1_000, ge=80, description="A longer average line marks minified code.")
-    min_alnum_share: float = Field(0.25, ge=0, le=1, description="Less alphanumeric content marks generated data.")
+    min_alnum_share: float = Field(
+        0.25, ge=0, le=1, description="Less alphanumeric content marks generated data."
+    )
 
     # Chunking: "cast" = tree-sitter split-then-merge; "lines" = plain line windows (for comparison).
     chunker: Literal["cast", "lines"] = "cast"

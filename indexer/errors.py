@@ -1,12 +1,12 @@
 """Errors the indexer raises, each with a message written for the person at the terminal.
 
-    IndexerError
-    ├── RepositoryPathError      the path to index is missing or not a directory
-    ├── DataDirError             the data directory cannot be created, read or written
-    ├── ManifestError            the manifest is corrupt or from an incompatible version
-    ├── StoreError               the vector store refused an operation or cannot be opened
-    ├── EmbedderError            the embedding model cannot be found or loaded
-    └── QueryError               a search request is malformed (empty query, bad mode, bad k)
+IndexerError
+├── RepositoryPathError      the path to index is missing or not a directory
+├── DataDirError             the data directory cannot be created, read or written
+├── ManifestError            the manifest is corrupt or from an incompatible version
+├── StoreError               the vector store refused an operation or cannot be opened
+├── EmbedderError            the embedding model cannot be found or loaded
+└── QueryError               a search request is malformed (empty query, bad mode, bad k)
 """
 
 from __future__ import annotations

@@ -81,7 +81,9 @@ class RepoRecord:
     @property
     def interrupted(self) -> bool:
         """The last run started and never finished: the store may hold orphans only a sweep can find."""
-        return self.run_started is not None and (self.run_finished is None or self.run_finished < self.run_started)
+        return self.run_started is not None and (
+            self.run_finished is None or self.run_finished < self.run_started
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,9 @@ class Manifest:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataDirError(f"cannot create the index directory {path.parent}: {exc.strerror or exc}") from None
+            raise DataDirError(
+                f"cannot create the index directory {path.parent}: {exc.strerror or exc}"
+            ) from None
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._open_checked()
@@ -216,7 +220,8 @@ class Manifest:
 
     def repo(self, name: str) -> RepoRecord | None:
         row = self._conn.execute(
-            "SELECT name, root, created, run_started, run_finished, last_commit FROM repos WHERE name=?", (name,)
+            "SELECT name, root, created, run_started, run_finished, last_commit FROM repos WHERE name=?",
+            (name,),
         ).fetchone()
         return RepoRecord(*row) if row else None
 
@@ -232,16 +237,20 @@ class Manifest:
         now = time.time()
         with self._tx() as conn:
             if before is None:
-                conn.execute("INSERT INTO repos (name, root, created, run_started) VALUES (?, ?, ?, ?)",
-                             (name, root, now, now))
+                conn.execute(
+                    "INSERT INTO repos (name, root, created, run_started) VALUES (?, ?, ?, ?)",
+                    (name, root, now, now),
+                )
             else:
                 conn.execute("UPDATE repos SET root=?, run_started=? WHERE name=?", (root, now, name))
         return before
 
     def finish_run(self, name: str, last_commit: str | None) -> None:
         with self._tx() as conn:
-            conn.execute("UPDATE repos SET run_finished=?, last_commit=? WHERE name=?",
-                         (time.time(), last_commit, name))
+            conn.execute(
+                "UPDATE repos SET run_finished=?, last_commit=? WHERE name=?",
+                (time.time(), last_commit, name),
+            )
 
     def remove_repo(self, name: str) -> None:
         with self._tx() as conn:
@@ -272,8 +281,10 @@ class Manifest:
     def touch_files(self, repo: str, stats: Iterable[tuple[str, int, int]]) -> None:
         """Record new (size, mtime) for files whose content hash did not change, so the next run skips reading."""
         with self._tx() as conn:
-            conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE repo=? AND path=?",
-                             [(size, mtime, repo, path) for path, size, mtime in stats])
+            conn.executemany(
+                "UPDATE files SET size=?, mtime_ns=? WHERE repo=? AND path=?",
+                [(size, mtime, repo, path) for path, size, mtime in stats],
+            )
 
     def commit_files(self, repo: str, updates: Sequence[FileUpdate], removed: Sequence[str]) -> list[str]:
         """Record re-indexed and removed files in one transaction; returns the point ids they superseded, which
@@ -281,7 +292,9 @@ class Manifest:
         superseded: list[str] = []
         with self._tx() as conn:
             for path in [u.path for u in updates] + list(removed):
-                row = conn.execute("SELECT point_ids FROM files WHERE repo=? AND path=?", (repo, path)).fetchone()
+                row = conn.execute(
+                    "SELECT point_ids FROM files WHERE repo=? AND path=?", (repo, path)
+                ).fetchone()
                 if row:
                     superseded.extend(json.loads(row[0]))
             for path in removed:
@@ -290,17 +303,29 @@ class Manifest:
             for u in updates:
                 conn.execute(
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (repo, u.path, u.content_hash, u.language, u.size, u.mtime_ns, json.dumps(list(u.point_ids))),
+                    (
+                        repo,
+                        u.path,
+                        u.content_hash,
+                        u.language,
+                        u.size,
+                        u.mtime_ns,
+                        json.dumps(list(u.point_ids)),
+                    ),
                 )
                 conn.execute("DELETE FROM symbols WHERE repo=? AND path=?", (repo, u.path))
                 conn.executemany(
                     "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(repo, u.path, s.name, s.kind, s.start_line, s.end_line, s.container, text)
-                     for s, text in u.symbols],
+                    [
+                        (repo, u.path, s.name, s.kind, s.start_line, s.end_line, s.container, text)
+                        for s, text in u.symbols
+                    ],
                 )
             kept = {pid for u in updates for pid in u.point_ids}
             superseded = sorted(set(superseded) - kept)
-            conn.executemany("INSERT OR IGNORE INTO pending_deletes VALUES (?, ?)", [(p, repo) for p in superseded])
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending_deletes VALUES (?, ?)", [(p, repo) for p in superseded]
+            )
         return superseded
 
     # -- the intent log --------------------------------------------------------------------------------------
@@ -329,8 +354,10 @@ class Manifest:
         names = list(dict.fromkeys(n for n in names if n))
         if not names or (repos is not None and not repos) or limit <= 0:
             return []
-        sql = ("SELECT repo, path, name, kind, start_line, end_line, container, text FROM symbols "
-               f"WHERE name IN ({','.join('?' * len(names))})")
+        sql = (
+            "SELECT repo, path, name, kind, start_line, end_line, container, text FROM symbols "
+            f"WHERE name IN ({','.join('?' * len(names))})"
+        )
         params: list[object] = list(names)
         if repos is not None:
             # Unary + keeps SQLite on symbols_by_name: by repo it would scan every symbol of the repository.

@@ -94,8 +94,13 @@ class IndexReport:
 
 def git_head(root: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -203,12 +208,18 @@ class IndexRun:
 
     # -- writing -----------------------------------------------------------------------------------------------
 
-    def _write(self, repo: str, batch: Sequence[Prepared], removed: Sequence[str], report: IndexReport) -> None:
+    def _write(
+        self, repo: str, batch: Sequence[Prepared], removed: Sequence[str], report: IndexReport
+    ) -> None:
         points = [p for item in batch for p in item.points]
         if points:
-            texts = [embedding_text(p.payload["path"], p.payload["symbol"], p.payload["text"]) for p in points]
+            texts = [
+                embedding_text(p.payload["path"], p.payload["symbol"], p.payload["text"]) for p in points
+            ]
             vectors = self.embed_documents(texts)
-            self.store.upsert([ChunkPoint(p.id, vectors[i], p.sparse, p.payload) for i, p in enumerate(points)])
+            self.store.upsert(
+                [ChunkPoint(p.id, vectors[i], p.sparse, p.payload) for i, p in enumerate(points)]
+            )
             self.store.flush()
             report.chunks += len(points)
         if not batch and not removed:
@@ -239,5 +250,6 @@ class IndexRun:
     def _count_skip(report: IndexReport, skip: Skip) -> None:
         report.skip_reasons[skip.reason.value] = report.skip_reasons.get(skip.reason.value, 0) + 1
         if len(report.skipped_examples) < 50:
-            report.skipped_examples.append({"path": skip.rel_path, "reason": skip.reason.value,
-                                            "detail": skip.detail})
+            report.skipped_examples.append(
+                {"path": skip.rel_path, "reason": skip.reason.value, "detail": skip.detail}
+            )

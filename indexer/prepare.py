@@ -79,11 +79,22 @@ def prepare_file(task: PrepareTask, settings: IndexerSettings) -> PrepareResult:
     if task.known_hash == content_hash:
         return Unchanged(path, task.size, task.mtime_ns)
     language = detect_language(path, source.text[:200]) or "text"
-    parsed = parse_file(source.text, language if settings.chunker == "cast" else None,
-                        budget=settings.chunk_budget, window_lines=settings.fallback_window_lines)
+    parsed = parse_file(
+        source.text,
+        language if settings.chunker == "cast" else None,
+        budget=settings.chunk_budget,
+        window_lines=settings.fallback_window_lines,
+    )
     points = tuple(_points(task.repo, path, content_hash, parsed))
-    update = FileUpdate(path, content_hash, parsed.language, task.size, task.mtime_ns,
-                        tuple(p.id for p in points), _symbol_texts(parsed, source.text))
+    update = FileUpdate(
+        path,
+        content_hash,
+        parsed.language,
+        task.size,
+        task.mtime_ns,
+        tuple(p.id for p in points),
+        _symbol_texts(parsed, source.text),
+    )
     return Prepared(update, points, source.size, source.redactions)
 
 
@@ -101,8 +112,12 @@ def _points(repo: str, path: str, content_hash: str, parsed: ParsedFile) -> Iter
             "content_hash": content_hash,
             "text": chunk.text,
         }
-        yield ChunkPoint(id=point_id(repo, path, ordinal, chunk.text), dense=(),
-                         sparse=encode_document(embedding_text(path, chunk.symbol, chunk.text)), payload=payload)
+        yield ChunkPoint(
+            id=point_id(repo, path, ordinal, chunk.text),
+            dense=(),
+            sparse=encode_document(embedding_text(path, chunk.symbol, chunk.text)),
+            payload=payload,
+        )
 
 
 def _symbol_texts(parsed: ParsedFile, text: str) -> tuple:
@@ -111,7 +126,7 @@ def _symbol_texts(parsed: ParsedFile, text: str) -> tuple:
     lines = text.splitlines(keepends=True)
     out = []
     for sym in parsed.symbols:
-        body = "".join(lines[sym.start_line - 1: min(sym.end_line, sym.start_line - 1 + _SYMBOL_TEXT_LINES)])
+        body = "".join(lines[sym.start_line - 1 : min(sym.end_line, sym.start_line - 1 + _SYMBOL_TEXT_LINES)])
         out.append((sym, body[:_SYMBOL_TEXT_CHARS]))
     return tuple(out)
 

@@ -106,8 +106,13 @@ class CodeIndex:
             raise RepositoryPathError(
                 f"invalid repository name {repo!r}: use letters, digits, '.', '_', '-' and '/' (at most 128)"
             )
-        run = IndexRun(self.settings, self.manifest, self.store,
-                       lambda texts: self.embedder.embed_documents(texts), progress)
+        run = IndexRun(
+            self.settings,
+            self.manifest,
+            self.store,
+            lambda texts: self.embedder.embed_documents(texts),
+            progress,
+        )
         return run.run(root, repo)
 
     def remove_repository(self, name: str) -> int:
@@ -125,8 +130,17 @@ class CodeIndex:
         out = []
         for rec in self.manifest.repos():
             stats = self.manifest.file_stats(rec.name)
-            out.append(RepoInfo(rec.name, rec.root, stats["files"], stats["chunks"], rec.last_commit,
-                                rec.run_finished, rec.interrupted))
+            out.append(
+                RepoInfo(
+                    rec.name,
+                    rec.root,
+                    stats["files"],
+                    stats["chunks"],
+                    rec.last_commit,
+                    rec.run_finished,
+                    rec.interrupted,
+                )
+            )
         return out
 
     # -- retrieval ---------------------------------------------------------------------------------------------
@@ -137,16 +151,24 @@ class CodeIndex:
             self._retriever = Retriever(self.embedder, self.store)
         return self._retriever
 
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               flt: SearchFilter = SearchFilter()) -> list[Hit]:
+    def search(
+        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
+    ) -> list[Hit]:
         return self.retriever.search(query, k=k, mode=mode, flt=flt)
 
-    def search_batch(self, queries: Sequence[str], *, k: int = 10, mode: SearchMode = "hybrid",
-                     flt: SearchFilter = SearchFilter()) -> list[list[Hit]]:
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        flt: SearchFilter = SearchFilter(),
+    ) -> list[list[Hit]]:
         return self.retriever.search_batch(queries, k=k, mode=mode, flt=flt)
 
-    def lookup_symbols(self, names: Sequence[str], *, repos: Sequence[str] | None = None,
-                       limit: int = 20) -> list[SymbolHit]:
+    def lookup_symbols(
+        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+    ) -> list[SymbolHit]:
         if limit < 0:
             raise QueryError("limit must be ≥ 0")
         return self.manifest.lookup_symbols(names, repos=repos, limit=limit)

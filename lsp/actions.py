@@ -107,7 +107,9 @@ class ActionRunner:
         uri = str(argument["uri"])
         document = self.server.workspace.get_text_document(uri)
         selection = _range(argument["range"])
-        code = document.source[document.offset_at_position(selection.start) : document.offset_at_position(selection.end)]
+        code = document.source[
+            document.offset_at_position(selection.start) : document.offset_at_position(selection.end)
+        ]
         if not code.strip():
             self.bridge.info(f"{action.title}: select some code first")
             return None
@@ -119,13 +121,17 @@ class ActionRunner:
         )
         try:
             async with asyncio.timeout(CHAT_TIMEOUT_S):
-                answer = await self.bridge.client().chat(messages, max_tokens=self.bridge.config.chat_max_tokens)
+                answer = await self.bridge.client().chat(
+                    messages, max_tokens=self.bridge.config.chat_max_tokens
+                )
         except TimeoutError:
             self.bridge.info(f"{action.title}: the appliance did not answer within {CHAT_TIMEOUT_S:.0f} s")
             return None
         except BridgeError as exc:
             # Asked for explicitly: always say why it failed (one message per click is no flood).
-            self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=exc.message))
+            self.server.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=exc.message)
+            )
             return None
         self.bridge.reporter.recovered()
         if action.result == "explanation":
@@ -142,7 +148,9 @@ class ActionRunner:
         document_changes, _ = self._supports_document_changes()
         if document_changes:
             identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
-            return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)])
+            return types.WorkspaceEdit(
+                document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)]
+            )
         return types.WorkspaceEdit(changes={uri: edits})
 
     def _edit(self, document: TextDocument, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
@@ -153,7 +161,9 @@ class ActionRunner:
             types.ApplyWorkspaceEditParams(edit=edit, label=action.title)
         )
         if not result.applied:
-            self.bridge.info(f"{action.title}: the editor did not apply the edit ({result.failure_reason or 'refused'})")
+            self.bridge.info(
+                f"{action.title}: the editor did not apply the edit ({result.failure_reason or 'refused'})"
+            )
         return {"kind": "edit", "applied": bool(result.applied), "answer": answer}
 
     async def _explain(self, action: Action, text: str, path: str, selection: types.Range) -> dict[str, Any]:
@@ -162,9 +172,13 @@ class ActionRunner:
             self._explanations.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha1(f"{path}:{selection}".encode()).hexdigest()[:8]
             target = self._explanations / f"explain-{Path(path).stem or 'selection'}-{digest}.md"
-            target.write_text(f"# {path}, lines {selection.start.line + 1}–{selection.end.line + 1}\n\n{text}\n")
+            target.write_text(
+                f"# {path}, lines {selection.start.line + 1}–{selection.end.line + 1}\n\n{text}\n"
+            )
             uri = from_fs_path(str(target)) or target.as_uri()
-            shown = await self.server.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
+            shown = await self.server.window_show_document_async(
+                types.ShowDocumentParams(uri=uri, take_focus=True)
+            )
             result["uri"] = uri
             if shown.success:
                 return result
@@ -207,10 +221,16 @@ class ActionRunner:
                 origin = types.Position(line=0, character=0)
                 edit = types.WorkspaceEdit(
                     document_changes=[
-                        types.CreateFile(uri=target_uri, options=types.CreateFileOptions(ignore_if_exists=True)),
+                        types.CreateFile(
+                            uri=target_uri, options=types.CreateFileOptions(ignore_if_exists=True)
+                        ),
                         types.TextDocumentEdit(
-                            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=target_uri, version=None),
-                            edits=[types.TextEdit(range=types.Range(start=origin, end=origin), new_text=code)],
+                            text_document=types.OptionalVersionedTextDocumentIdentifier(
+                                uri=target_uri, version=None
+                            ),
+                            edits=[
+                                types.TextEdit(range=types.Range(start=origin, end=origin), new_text=code)
+                            ],
                         ),
                     ]
                 )

@@ -90,7 +90,9 @@ class Bridge:
     def reconfigure(self) -> None:
         """Re-read every layer; on a bad setting keep the old configuration and say what is wrong."""
         try:
-            config = resolve_config(init_options=self.init_options, workspace=self.workspace_settings, env=self.env)
+            config = resolve_config(
+                init_options=self.init_options, workspace=self.workspace_settings, env=self.env
+            )
         except ConfigError as exc:
             self.reporter.report(exc)
             return
@@ -112,7 +114,10 @@ class Bridge:
                 task.add_done_callback(self._closing.discard)
             # A new URL or token may fail differently, or not at all: report afresh.
             self.reporter.reset()
-        self._log(types.MessageType.Info, f"CodeMoat: using {config.url} (token {'set' if config.token else 'missing'})")
+        self._log(
+            types.MessageType.Info,
+            f"CodeMoat: using {config.url} (token {'set' if config.token else 'missing'})",
+        )
 
     async def aclose(self) -> None:
         await self.telemetry.drain()

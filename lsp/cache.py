@@ -45,7 +45,9 @@ class CompletionCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def put(self, uri: str, text: str, offset: int, suggestion: str, *, completion_id: str, model: str) -> None:
+    def put(
+        self, uri: str, text: str, offset: int, suggestion: str, *, completion_id: str, model: str
+    ) -> None:
         """Remember `suggestion` made for `text` with the cursor at `offset`. Empty suggestions are cached too:
         asking again for the same state would get the same nothing."""
         entry = CachedSuggestion(

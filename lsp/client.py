@@ -161,7 +161,12 @@ class ApplianceClient:
         )
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int) -> ChatAnswer:
-        body: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0, "stream": False}
+        body: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "stream": False,
+        }
         if self.config.model:
             body["model"] = self.config.model
         data = await self._post("/v1/chat/completions", body)
@@ -215,7 +220,9 @@ def error_for_response(response: httpx.Response, url: str) -> BridgeError:
             "appliance and set `codemoat.token` (or CODEMOAT_TOKEN)"
         )
     if status == 403:
-        return PermissionDenied(f"CodeMoat: this token may not do that{said}: ask your administrator for access")
+        return PermissionDenied(
+            f"CodeMoat: this token may not do that{said}: ask your administrator for access"
+        )
     if status == 429:
         return ApplianceBusy(f"CodeMoat is busy{said}")
     if status == 404:

@@ -51,7 +51,9 @@ class BridgeStats:
     cache_hits: int = 0
     shown: int = 0  # non-empty suggestions returned
     superseded: int = 0
-    cancelled_upstream: int = 0  # appliance requests abandoned mid-flight ($/cancelRequest, superseded, deadline)
+    cancelled_upstream: int = (
+        0  # appliance requests abandoned mid-flight ($/cancelRequest, superseded, deadline)
+    )
     timeouts: int = 0
     errors: int = 0
     disabled_language: int = 0
@@ -100,7 +102,9 @@ class Completer:
         at = self.tracker.changed(document)
         self.debounce.keystroke(document.uri, at)
 
-    async def suggest(self, document: TextDocument, position: types.Position, *, invoked: bool) -> Suggestion | None:
+    async def suggest(
+        self, document: TextDocument, position: types.Position, *, invoked: bool
+    ) -> Suggestion | None:
         started = time.perf_counter()
         self.stats.requests += 1
         config = self.config
@@ -190,11 +194,13 @@ class Completer:
         if self._slow_reported:
             return
         self._slow_reported = True
-        self.reporter.report(SuggestionTooSlow(
-            f"CodeMoat: a suggestion did not arrive within {waited_ms / 1000:.1f} s (a CPU appliance can take "
-            f"longer); suggestions now wait up to {next_ms / 1000:.1f} s, adjusting to how fast the appliance "
-            f"answers (at most codemoat.maxTimeoutMs = {self.config.max_timeout_ms / 1000:.0f} s)"
-        ))
+        self.reporter.report(
+            SuggestionTooSlow(
+                f"CodeMoat: a suggestion did not arrive within {waited_ms / 1000:.1f} s (a CPU appliance can take "
+                f"longer); suggestions now wait up to {next_ms / 1000:.1f} s, adjusting to how fast the appliance "
+                f"answers (at most codemoat.maxTimeoutMs = {self.config.max_timeout_ms / 1000:.0f} s)"
+            )
+        )
 
     def _request(
         self, document: TextDocument, text: str, offset: int, language: str, config: BridgeConfig

@@ -78,7 +78,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"CodeMoat setting {where}.{name} must be a number, got {value!r}") from None
         low, high = _INT_FIELDS[name]
         if not low <= number <= high:
-            raise ConfigError(f"CodeMoat setting {where}.{name} must be between {low} and {high}, got {number}")
+            raise ConfigError(
+                f"CodeMoat setting {where}.{name} must be between {low} and {high}, got {number}"
+            )
         return number
     if name == "enabled_languages":
         if isinstance(value, str):
@@ -120,7 +122,11 @@ def _layer(source: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
-    for variable, name in (("CODEMOAT_URL", "url"), ("CODEMOAT_TOKEN", "token"), ("CODEMOAT_TOKEN_FILE", "token_file")):
+    for variable, name in (
+        ("CODEMOAT_URL", "url"),
+        ("CODEMOAT_TOKEN", "token"),
+        ("CODEMOAT_TOKEN_FILE", "token_file"),
+    ):
         if env.get(variable):
             layer[name] = env[variable].strip()
     return layer
@@ -134,7 +140,9 @@ def _read_token_file(path: str) -> str:
             f"CodeMoat cannot read the token file {path} ({exc.strerror or exc}): fix `codemoat.tokenFile`"
         ) from None
     if not token:
-        raise ConfigError(f"CodeMoat token file {path} is empty: put the token from `codemoat token create` in it")
+        raise ConfigError(
+            f"CodeMoat token file {path} is empty: put the token from `codemoat token create` in it"
+        )
     return token
 
 
@@ -146,7 +154,11 @@ def resolve_config(
 ) -> BridgeConfig:
     """Merge the layers and validate; raises ConfigError with a message for the user."""
     merged: dict[str, Any] = {}
-    for layer in (_env_layer(env or {}), _layer(init_options, "initializationOptions"), _layer(workspace, SECTION)):
+    for layer in (
+        _env_layer(env or {}),
+        _layer(init_options, "initializationOptions"),
+        _layer(workspace, SECTION),
+    ):
         # A token given in a higher layer overrides a token file from a lower one, and the other way round.
         if "token" in layer or "token_file" in layer:
             merged.pop("token", None)

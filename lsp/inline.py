@@ -21,7 +21,9 @@ TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
 
 
 def _accept_command(suggestion: Suggestion) -> types.Command:
-    return types.Command(title="CodeMoat: accepted", command=ACCEPTED_COMMAND, arguments=[suggestion.completion_id])
+    return types.Command(
+        title="CodeMoat: accepted", command=ACCEPTED_COMMAND, arguments=[suggestion.completion_id]
+    )
 
 
 def inline_items(suggestion: Suggestion | None, position: types.Position) -> types.InlineCompletionList:

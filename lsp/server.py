@@ -116,7 +116,9 @@ async def _pull_configuration(server: LanguageServer, bridge: Bridge) -> None:
         )
     except Exception as exc:  # noqa: BLE001 - a client that fails this request must not stop the bridge
         server.window_log_message(
-            types.LogMessageParams(type=types.MessageType.Warning, message=f"CodeMoat: no workspace settings ({exc})")
+            types.LogMessageParams(
+                type=types.MessageType.Warning, message=f"CodeMoat: no workspace settings ({exc})"
+            )
         )
         return
     settings = answer[0] if answer else None

@@ -37,7 +37,9 @@ class ShownSuggestion:
 
 
 class Telemetry:
-    def __init__(self, client_of: Callable[[], ApplianceClient], *, enabled: bool, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, client_of: Callable[[], ApplianceClient], *, enabled: bool, log: Callable[[str], None]
+    ) -> None:
         self._client_of = client_of
         self.enabled = enabled
         self._log = log

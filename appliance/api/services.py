@@ -80,7 +80,9 @@ class Services:
         """Tokens a prompt plus its answer may take in `role`, on `model` (default: the role's own)."""
         model = model or self.models[role]
         gateway = self.settings.gateway
-        configured = gateway.completion_context_tokens if role == "completion" else gateway.chat_context_tokens
+        configured = (
+            gateway.completion_context_tokens if role == "completion" else gateway.chat_context_tokens
+        )
         if configured is None and self.settings.engine.for_role(model.roles[0]).kind in _CPU_KINDS:
             configured = _CPU_WINDOWS[role]
         limit = model.engine.context_length

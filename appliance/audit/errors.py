@@ -1,9 +1,9 @@
 """Errors of the audit log.
 
-    ApplianceError
-    └── AuditError
-        ├── AuditChainBroken     `codemoat audit verify` found deleted, edited or reordered entries
-        └── AuditNotRecorded     a command's change was made, but its audit entry could not be written
+ApplianceError
+└── AuditError
+    ├── AuditChainBroken     `codemoat audit verify` found deleted, edited or reordered entries
+    └── AuditNotRecorded     a command's change was made, but its audit entry could not be written
 """
 
 from __future__ import annotations

@@ -56,9 +56,17 @@ class AuditRecord:
     hash: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "created": self.created.isoformat(), "actor": self.actor,
-                "actor_id": self.actor_id, "action": self.action, "target": self.target, "detail": self.detail,
-                "source": self.source, "hash": self.hash}
+        return {
+            "seq": self.seq,
+            "created": self.created.isoformat(),
+            "actor": self.actor,
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "source": self.source,
+            "hash": self.hash,
+        }
 
 
 @dataclass(slots=True)
@@ -73,13 +81,27 @@ class Verification:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "entries": self.entries, "head_seq": self.head_seq, "head_hash": self.head_hash,
-                "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "problems": self.problems,
+        }
 
 
 def _record(row: AuditEntry) -> AuditRecord:
-    return AuditRecord(row.seq, row.created, row.actor, row.actor_id, row.action, row.target, dict(row.detail),
-                       row.source, row.hash)
+    return AuditRecord(
+        row.seq,
+        row.created,
+        row.actor,
+        row.actor_id,
+        row.action,
+        row.target,
+        dict(row.detail),
+        row.source,
+        row.hash,
+    )
 
 
 class AuditLog:
@@ -89,7 +111,9 @@ class AuditLog:
     def record(self, session: Session, actor: Actor, action: str, target: str = "", **detail: Any) -> int:
         """Append one entry in `session`'s transaction (it commits or rolls back with the change it records).
         Returns the entry's sequence number."""
-        bumped = session.execute(update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=AuditHead.seq + 1))
+        bumped = session.execute(
+            update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=AuditHead.seq + 1)
+        )
         if bumped.rowcount == 0:  # type: ignore[attr-defined]
             session.add(AuditHead(id=_HEAD_ID, seq=1, hash=GENESIS))
             session.flush()
@@ -99,11 +123,31 @@ class AuditLog:
         seq, prev = head.seq, head.hash
         created = utcnow()
         clean = plain_detail(detail)
-        digest = entry_hash(prev_hash=prev, seq=seq, created=created, actor=actor.name, actor_id=actor.user_id,
-                            action=action, target=target, detail=clean, source=actor.source)
-        session.add(AuditEntry(seq=seq, created=created, actor=actor.name[:160], actor_id=actor.user_id,
-                               action=action, target=target[:512], detail=clean, source=actor.source[:160],
-                               prev_hash=prev, hash=digest))
+        digest = entry_hash(
+            prev_hash=prev,
+            seq=seq,
+            created=created,
+            actor=actor.name,
+            actor_id=actor.user_id,
+            action=action,
+            target=target,
+            detail=clean,
+            source=actor.source,
+        )
+        session.add(
+            AuditEntry(
+                seq=seq,
+                created=created,
+                actor=actor.name[:160],
+                actor_id=actor.user_id,
+                action=action,
+                target=target[:512],
+                detail=clean,
+                source=actor.source[:160],
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
         head.hash = digest
         session.flush()
         return seq
@@ -113,7 +157,9 @@ class AuditLog:
         with self._db.session() as session:
             return self.record(session, actor, action, target, **detail)
 
-    def entries(self, *, limit: int = 100, before: int | None = None, action: str | None = None) -> list[AuditRecord]:
+    def entries(
+        self, *, limit: int = 100, before: int | None = None, action: str | None = None
+    ) -> list[AuditRecord]:
         """The newest entries first (`before`: only entries with a smaller sequence number, for paging)."""
         with self._db.session() as session:
             query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
@@ -131,8 +177,14 @@ class AuditLog:
         after = 0
         while True:
             with self._db.session() as session:
-                rows = list(session.scalars(
-                    select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(_BATCH)))
+                rows = list(
+                    session.scalars(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq > after)
+                        .order_by(AuditEntry.seq)
+                        .limit(_BATCH)
+                    )
+                )
             if not rows:
                 return
             yield from rows
@@ -146,29 +198,45 @@ class AuditLog:
         for row in self._rows():
             report.entries += 1
             if row.seq != expected_seq:
-                missing = (f"entry {expected_seq}" if row.seq == expected_seq + 1
-                           else f"entries {expected_seq} to {row.seq - 1}")
+                missing = (
+                    f"entry {expected_seq}"
+                    if row.seq == expected_seq + 1
+                    else f"entries {expected_seq} to {row.seq - 1}"
+                )
                 report.problems.append(f"{missing} missing (deleted)")
-            recomputed = entry_hash(prev_hash=row.prev_hash, seq=row.seq, created=row.created, actor=row.actor,
-                                    actor_id=row.actor_id, action=row.action, target=row.target,
-                                    detail=dict(row.detail), source=row.source)
+            recomputed = entry_hash(
+                prev_hash=row.prev_hash,
+                seq=row.seq,
+                created=row.created,
+                actor=row.actor,
+                actor_id=row.actor_id,
+                action=row.action,
+                target=row.target,
+                detail=dict(row.detail),
+                source=row.source,
+            )
             if recomputed != row.hash:
-                report.problems.append(f"entry {row.seq} ({row.action} {row.target}) was edited: its hash does "
-                                       "not match its content")
+                report.problems.append(
+                    f"entry {row.seq} ({row.action} {row.target}) was edited: its hash does "
+                    "not match its content"
+                )
             elif row.prev_hash != prev and row.seq == expected_seq:
-                report.problems.append(f"entry {row.seq} does not follow entry {row.seq - 1}: the chain was "
-                                       "rewritten from there")
+                report.problems.append(
+                    f"entry {row.seq} does not follow entry {row.seq - 1}: the chain was rewritten from there"
+                )
             expected_seq, prev = row.seq + 1, row.hash
             report.head_seq, report.head_hash = row.seq, row.hash
         with self._db.session() as session:
             head = session.get(AuditHead, _HEAD_ID)
             if head is not None and (head.seq != report.head_seq or head.hash != report.head_hash):
                 if head.seq > report.head_seq:
-                    report.problems.append(f"entries {report.head_seq + 1} to {head.seq} missing from the end "
-                                           "(deleted)")
+                    report.problems.append(
+                        f"entries {report.head_seq + 1} to {head.seq} missing from the end (deleted)"
+                    )
                 else:
-                    report.problems.append(f"the chain head (entry {head.seq}) does not match the last entry "
-                                           f"({report.head_seq})")
+                    report.problems.append(
+                        f"the chain head (entry {head.seq}) does not match the last entry ({report.head_seq})"
+                    )
             elif head is None and report.entries:
                 report.problems.append("the chain head is missing")
         return report

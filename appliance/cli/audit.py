@@ -33,8 +33,10 @@ def verify(
     if as_json:
         out.print_json(json.dumps(report.to_json()))
     elif report.ok:
-        out.print(f"audit log intact: {report.entries} entries, head {report.head_seq} {report.head_hash}",
-                  markup=False)
+        out.print(
+            f"audit log intact: {report.entries} entries, head {report.head_seq} {report.head_hash}",
+            markup=False,
+        )
     else:
         for problem in report.problems:
             out.print(f"- {problem}", markup=False)
@@ -47,7 +49,9 @@ def verify(
 def list_entries(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many entries, newest first."),
-    action: str | None = typer.Option(None, "--action", help="Only actions starting with this (user., repo.)."),
+    action: str | None = typer.Option(
+        None, "--action", help="Only actions starting with this (user., repo.)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """Show the newest entries."""
@@ -59,8 +63,15 @@ def list_entries(
     for column in ("seq", "when (UTC)", "actor", "source", "action", "target", "detail"):
         table.add_column(column, no_wrap=column != "detail")
     for e in entries:
-        table.add_row(str(e.seq), e.created.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.source, e.action, e.target,
-                      json.dumps(e.detail, sort_keys=True) if e.detail else "")
+        table.add_row(
+            str(e.seq),
+            e.created.strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.source,
+            e.action,
+            e.target,
+            json.dumps(e.detail, sort_keys=True) if e.detail else "",
+        )
     out.print(table)
 
 

@@ -40,7 +40,9 @@ class _RateColumn(ProgressColumn):
         if elapsed <= 0:
             return Text("")
         mb = task.fields.get("bytes", 0) / 1e6
-        return Text(f"{task.completed / elapsed:,.0f} files/s  {mb / elapsed:,.1f} MB/s", style="progress.data.speed")
+        return Text(
+            f"{task.completed / elapsed:,.0f} files/s  {mb / elapsed:,.1f} MB/s", style="progress.data.speed"
+        )
 
 
 class RichProgress:
@@ -48,8 +50,13 @@ class RichProgress:
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-            TimeElapsedColumn(), console=console, transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         )
         self._task = None
         self._bytes = 0
@@ -115,8 +122,10 @@ def index_command(
             report = index.index(path, name=name, progress=progress)
             reports.append(report)
             if report.recovered_manifest:
-                err.print(f"warning: the manifest was corrupt; moved to {report.recovered_manifest} and rebuilt",
-                          markup=False)
+                err.print(
+                    f"warning: the manifest was corrupt; moved to {report.recovered_manifest} and rebuilt",
+                    markup=False,
+                )
             if as_json:
                 out.print(json.dumps(report.to_json()), markup=False)
     if not as_json:
@@ -171,14 +180,17 @@ def search_command(
         raise QueryError("give either a QUERY or --queries FILE.jsonl")
     if not 1 <= k <= 1000:
         raise QueryError("-k must be between 1 and 1000")
-    flt = SearchFilter(repos=tuple(repo) if repo else None, languages=tuple(lang) if lang else None,
-                       path_prefix=path_prefix or None)
+    flt = SearchFilter(
+        repos=tuple(repo) if repo else None,
+        languages=tuple(lang) if lang else None,
+        path_prefix=path_prefix or None,
+    )
     with _open(ctx) as index:
         if queries is not None:
             batch = _read_queries(queries)
             step = 256
             for start in range(0, len(batch), step):
-                part = batch[start:start + step]
+                part = batch[start : start + step]
                 results = index.search_batch([q for _, q in part], k=k, mode=mode, flt=flt)  # type: ignore[arg-type]
                 for (qid, _), hits in zip(part, results):
                     sys.stdout.write(json.dumps({"id": qid, "hits": [h.to_json() for h in hits]}) + "\n")
@@ -203,8 +215,14 @@ def repo_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
     for col in ("repository", "root", "files", "chunks", "last commit", "state"):
         table.add_column(col)
     for r in repos:
-        table.add_row(r.name, r.root, f"{r.files:,}", f"{r.chunks:,}", (r.last_commit or "")[:12],
-                      "interrupted" if r.interrupted else "ok")
+        table.add_row(
+            r.name,
+            r.root,
+            f"{r.files:,}",
+            f"{r.chunks:,}",
+            (r.last_commit or "")[:12],
+            "interrupted" if r.interrupted else "ok",
+        )
     out.print(table)
 
 

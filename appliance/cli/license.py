@@ -80,9 +80,16 @@ def activate_command(
             f"license {license_.license_id} for {license_.customer} activated: {license_.seats} seats, models "
             f"{', '.join(models)}, until {format_time(license_.expires_at)}"
         )
-        log.record(f"license {license_.license_id} was activated", "license.activate", license_.license_id,
-                   license_id=license_.license_id, customer=license_.customer, seats=license_.seats,
-                   expires=_iso(license_.expires_at), models=models)
+        log.record(
+            f"license {license_.license_id} was activated",
+            "license.activate",
+            license_.license_id,
+            license_id=license_.license_id,
+            customer=license_.customer,
+            seats=license_.seats,
+            expires=_iso(license_.expires_at),
+            models=models,
+        )
 
 
 @license_app.command("renew")
@@ -93,8 +100,13 @@ def renew_command(
     with audit(ctx) as log:
         lease = service(ctx).renew(read_text(lease_file, "lease file"))
         out.print(f"lease {lease.sequence} applied; valid until {format_time(lease.expires_at)}")
-        log.record(f"lease {lease.sequence} was applied", "license.renew", str(lease.license_id),
-                   sequence=lease.sequence, expires=_iso(lease.expires_at))
+        log.record(
+            f"lease {lease.sequence} was applied",
+            "license.renew",
+            str(lease.license_id),
+            sequence=lease.sequence,
+            expires=_iso(lease.expires_at),
+        )
 
 
 @license_app.command("status")
@@ -147,8 +159,12 @@ def deactivate_command(
         else:
             write_new(out_file, receipt)
             out.print(f"license deactivated; send {out_file} to the vendor to free the seat")
-        log.record(f"license {license_id} was deactivated", "license.deactivate", license_id,
-                   receipt=str(out_file) if out_file is not None else "stdout")
+        log.record(
+            f"license {license_id} was deactivated",
+            "license.deactivate",
+            license_id,
+            receipt=str(out_file) if out_file is not None else "stdout",
+        )
 
 
 @license_app.command("check-model")
@@ -196,8 +212,13 @@ def trust_command(
         read_text(root_file, "root key file")
         root = TrustStore.load(directory).add_operator_root(directory, root_file)
         out.print(f"trusting root {root.kid} ({root.name})", markup=False)
-        log.record(f"root {root.kid} was added to the trusted roots", "license.trust", root.kid,
-                   name=root.name, file=str(root_file))
+        log.record(
+            f"root {root.kid} was added to the trusted roots",
+            "license.trust",
+            root.kid,
+            name=root.name,
+            file=str(root_file),
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 @app.callback()
 def _root(
     ctx: typer.Context,
-    home: Optional[Path] = typer.Option(None, "--home", help="Data directory (default: $CODEMOAT_HOME or ~/.codemoat)."),
+    home: Optional[Path] = typer.Option(
+        None, "--home", help="Data directory (default: $CODEMOAT_HOME or ~/.codemoat)."
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML configuration file."),
 ) -> None:
     ctx.obj = load_settings(home=home, config_file=config)

@@ -46,7 +46,9 @@ def serve(
     chat_model = settings.engine.for_role("chat").served_model_id()
 
     def started(where: Listening) -> None:
-        models = completion_model if chat_model == completion_model else f"{completion_model}, chat {chat_model}"
+        models = (
+            completion_model if chat_model == completion_model else f"{completion_model}, chat {chat_model}"
+        )
         print(
             f"CodeMoat gateway listening on {where.url} (model {models}; "
             f"it loads in the background, GET /readyz says when it is ready)",

@@ -79,12 +79,18 @@ def create(
                 f"scope: {scope}. Copy it now: it is not shown again.",
                 markup=False,
             )
-        made = [("token.create", info.name, {"user": info.user, "repos": info.repos, "role": info.role,
-                                             "id": info.id})]
+        made = [
+            (
+                "token.create",
+                info.name,
+                {"user": info.user, "repos": info.repos, "role": info.role, "id": info.id},
+            )
+        ]
         done = f"token {info.name!r} (id {info.id}) was created"
         if not owner_existed:  # `token create` made its user too: the console's user list shows it
-            made.insert(0, ("user.create", info.user,
-                            {"role": info.role, "password": False, "via": "token create"}))
+            made.insert(
+                0, ("user.create", info.user, {"role": info.role, "password": False, "via": "token create"})
+            )
             done += f" with its user {info.user!r}"
         audit.record_all(done, made)
 
@@ -145,8 +151,13 @@ def revoke(
             out.print_json(json.dumps(info.to_json()))
         else:
             out.print(f"revoked token {info.name!r} (id {info.id})", markup=False)
-        audit.record(f"token {info.name!r} (id {info.id}) was revoked", "token.revoke", info.name,
-                     user=info.user, id=info.id)
+        audit.record(
+            f"token {info.name!r} (id {info.id}) was revoked",
+            "token.revoke",
+            info.name,
+            user=info.user,
+            id=info.id,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -46,22 +46,31 @@ def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="User name (letters, digits, . _ @ + -)."),
     admin: bool = typer.Option(False, "--admin", help="An administrator."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
     no_password: bool = typer.Option(False, "--no-password", help="No console password (tokens only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the user (and a generated password) as JSON."),
 ) -> None:
     """Create a user. Without --password-stdin a password is generated and printed once."""
     accounts, _ = _services(ctx)
     password = _read_password() if password_stdin else None
-    created = accounts.create(name, role="admin" if admin else "user", password=password,
-                              generate=not password_stdin and not no_password, actor=Actor.cli())
+    created = accounts.create(
+        name,
+        role="admin" if admin else "user",
+        password=password,
+        generate=not password_stdin and not no_password,
+        actor=Actor.cli(),
+    )
     if as_json:
         out.print_json(json.dumps({**created.user.to_json(), "password": created.password}))
         return
     out.print(f"created {created.user.role} {created.user.name!r}", markup=False)
     if created.password:
-        out.print(f"password: {created.password}   (shown once; they can change it on the console's account page)",
-                  markup=False)
+        out.print(
+            f"password: {created.password}   (shown once; they can change it on the console's account page)",
+            markup=False,
+        )
 
 
 @user_app.command("list")
@@ -76,8 +85,14 @@ def list_users(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
     for column in ("name", "role", "state", "password", "groups", "may read"):
         table.add_column(column)
     for u in users:
-        table.add_row(u.name, u.role, "disabled" if u.disabled else "enabled", "set" if u.has_password else "-",
-                      ",".join(u.groups) or "-", "all" if u.repos is None else ",".join(u.repos) or "nothing")
+        table.add_row(
+            u.name,
+            u.role,
+            "disabled" if u.disabled else "enabled",
+            "set" if u.has_password else "-",
+            ",".join(u.groups) or "-",
+            "all" if u.repos is None else ",".join(u.repos) or "nothing",
+        )
     out.print(table)
 
 
@@ -100,7 +115,9 @@ def enable(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
 def passwd(
     ctx: typer.Context,
     name: str = typer.Argument(...),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the new password from standard input."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from standard input."
+    ),
 ) -> None:
     """Set a user's password (generated and printed once unless --password-stdin). Signs them out."""
     accounts, _ = _services(ctx)
@@ -109,8 +126,11 @@ def passwd(
 
 
 @user_app.command("role")
-def role(ctx: typer.Context, name: str = typer.Argument(...),
-         new_role: str = typer.Argument(..., metavar="admin|user")) -> None:
+def role(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    new_role: str = typer.Argument(..., metavar="admin|user"),
+) -> None:
     """Make a user an administrator, or an ordinary user."""
     accounts, _ = _services(ctx)
     accounts.set_role(name, new_role, actor=Actor.cli())
@@ -122,15 +142,21 @@ def group_create(
     ctx: typer.Context,
     name: str = typer.Argument(...),
     members: str | None = typer.Option(None, "--members", help="Comma-separated user names."),
-    repos: str | None = typer.Option(None, "--repos", help="Comma-separated repositories the group may read."),
+    repos: str | None = typer.Option(
+        None, "--repos", help="Comma-separated repositories the group may read."
+    ),
     description: str = typer.Option("", "--description"),
 ) -> None:
     """Create a group, with members and repository grants."""
     _, groups = _services(ctx)
-    info = groups.create(name, description=description, members=_csv(members), repos=_csv(repos),
-                         actor=Actor.cli())
-    out.print(f"created group {info.name!r}: members {', '.join(info.members) or '-'}; "
-              f"repositories {', '.join(info.repos) or '-'}", markup=False)
+    info = groups.create(
+        name, description=description, members=_csv(members), repos=_csv(repos), actor=Actor.cli()
+    )
+    out.print(
+        f"created group {info.name!r}: members {', '.join(info.members) or '-'}; "
+        f"repositories {', '.join(info.repos) or '-'}",
+        markup=False,
+    )
 
 
 @group_app.command("list")
@@ -164,7 +190,9 @@ def group_add(ctx: typer.Context, name: str = typer.Argument(...), user: str = t
 
 
 @group_app.command("remove")
-def group_remove(ctx: typer.Context, name: str = typer.Argument(...), user: str = typer.Argument(...)) -> None:
+def group_remove(
+    ctx: typer.Context, name: str = typer.Argument(...), user: str = typer.Argument(...)
+) -> None:
     """Remove a user from a group."""
     _, groups = _services(ctx)
     groups.remove_member(name, user, actor=Actor.cli())
@@ -180,7 +208,9 @@ def group_grant(ctx: typer.Context, name: str = typer.Argument(...), repo: str =
 
 
 @group_app.command("revoke")
-def group_revoke(ctx: typer.Context, name: str = typer.Argument(...), repo: str = typer.Argument(...)) -> None:
+def group_revoke(
+    ctx: typer.Context, name: str = typer.Argument(...), repo: str = typer.Argument(...)
+) -> None:
     _, groups = _services(ctx)
     groups.revoke(name, repo, actor=Actor.cli())
     out.print(f"{name!r} may no longer read {repo!r}", markup=False)

@@ -21,7 +21,9 @@ class NewToken(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(max_length=128)
-    repos: list[str] | None = Field(None, max_length=256, description="Narrow the token to these repositories.")
+    repos: list[str] | None = Field(
+        None, max_length=256, description="Narrow the token to these repositories."
+    )
 
 
 class PasswordChange(BaseModel):
@@ -64,6 +66,7 @@ def revoke_my_token(token_id: int, caller: CallerDep, console: ConsoleDep) -> Re
 @router.post("/account/password", status_code=204)
 def change_password(body: PasswordChange, caller: CallerDep, console: ConsoleDep) -> Response:
     """Change your own password; every session of yours ends (sign in again)."""
-    console.accounts.change_own_password(caller.principal.user_id, body.current_password, body.new_password,
-                                         actor=caller.actor)
+    console.accounts.change_own_password(
+        caller.principal.user_id, body.current_password, body.new_password, actor=caller.actor
+    )
     return Response(status_code=204)

@@ -111,8 +111,9 @@ def users(_: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
 def create_user(body: NewUser, caller: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
     for group in body.groups:
         console.groups.get(group)  # refuse before creating anything
-    created = console.accounts.create(body.name, role=body.role, password=body.password,
-                                      generate=body.password is None, actor=caller.actor)
+    created = console.accounts.create(
+        body.name, role=body.role, password=body.password, generate=body.password is None, actor=caller.actor
+    )
     for group in body.groups:
         console.groups.add_member(group, created.user.name, actor=caller.actor)
     return {**console.accounts.get(created.user.name).to_json(), "password": created.password}
@@ -132,7 +133,9 @@ def change_user(name: str, body: UserChange, caller: AdminCallerDep, console: Co
 
 
 @router.post("/users/{name}/password")
-def reset_password(name: str, body: PasswordReset, caller: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
+def reset_password(
+    name: str, body: PasswordReset, caller: AdminCallerDep, console: ConsoleDep
+) -> dict[str, Any]:
     generated = console.accounts.set_password(name, body.password, actor=caller.actor)
     return {"name": name, "password": generated}
 
@@ -147,8 +150,9 @@ def groups(_: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
 
 @router.post("/groups", status_code=201)
 def create_group(body: NewGroup, caller: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
-    return console.groups.create(body.name, description=body.description, members=body.members, repos=body.repos,
-                                 actor=caller.actor).to_json()
+    return console.groups.create(
+        body.name, description=body.description, members=body.members, repos=body.repos, actor=caller.actor
+    ).to_json()
 
 
 @router.delete("/groups/{name}", status_code=204)
@@ -181,9 +185,12 @@ def revoke(name: str, repo: str, caller: AdminCallerDep, console: ConsoleDep) ->
 
 
 @router.get("/tokens")
-def tokens(_: AdminCallerDep, console: ConsoleDep,
-           include_revoked: Annotated[bool, Query()] = False) -> dict[str, Any]:
-    return {"tokens": [t.to_json() for t in console.gateway.tokens.list_tokens(include_revoked=include_revoked)]}
+def tokens(
+    _: AdminCallerDep, console: ConsoleDep, include_revoked: Annotated[bool, Query()] = False
+) -> dict[str, Any]:
+    return {
+        "tokens": [t.to_json() for t in console.gateway.tokens.list_tokens(include_revoked=include_revoked)]
+    }
 
 
 @router.post("/tokens", status_code=201)
@@ -209,8 +216,14 @@ def repositories(_: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
 
 @router.post("/repositories", status_code=201)
 def add_repository(body: NewRepository, caller: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
-    return console.repositories.add(body.kind, body.location, name=body.name, branch=body.branch,
-                                    sync_interval_s=body.sync_interval_s, actor=caller.actor).to_json()
+    return console.repositories.add(
+        body.kind,
+        body.location,
+        name=body.name,
+        branch=body.branch,
+        sync_interval_s=body.sync_interval_s,
+        actor=caller.actor,
+    ).to_json()
 
 
 @router.post("/repositories/reindex", status_code=202)
@@ -220,8 +233,9 @@ def reindex(body: RepositoryName, caller: AdminCallerDep, console: ConsoleDep) -
 
 
 @router.patch("/repositories/{name:path}")
-def change_repository(name: str, body: RepositoryChange, caller: AdminCallerDep,
-                      console: ConsoleDep) -> dict[str, Any]:
+def change_repository(
+    name: str, body: RepositoryChange, caller: AdminCallerDep, console: ConsoleDep
+) -> dict[str, Any]:
     return console.repositories.set_interval(name, body.sync_interval_s, actor=caller.actor).to_json()
 
 
@@ -256,20 +270,31 @@ def license_lease(body: LicenseFile, caller: AdminCallerDep, console: ConsoleDep
 @router.post("/license/request")
 def license_request(caller: AdminCallerDep, console: ConsoleDep) -> Response:
     text = console.license.activation_request(actor=caller.actor)
-    return Response(text, media_type="text/plain; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="codemoat-activation-request.txt"'})
+    return Response(
+        text,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="codemoat-activation-request.txt"'},
+    )
 
 
 @router.get("/usage")
-def usage(_: AdminCallerDep, console: ConsoleDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict[str, Any]:
+def usage(
+    _: AdminCallerDep, console: ConsoleDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> dict[str, Any]:
     return console.usage.summary(days=days)
 
 
 @router.get("/audit")
-def audit(_: AdminCallerDep, console: ConsoleDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-          before: Annotated[int | None, Query(ge=1)] = None,
-          action: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
-    return {"entries": [e.to_json() for e in console.audit.entries(limit=limit, before=before, action=action)]}
+def audit(
+    _: AdminCallerDep,
+    console: ConsoleDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    return {
+        "entries": [e.to_json() for e in console.audit.entries(limit=limit, before=before, action=action)]
+    }
 
 
 @router.get("/audit/verify")

@@ -50,8 +50,13 @@ def _check_access(caller: CallerDep, repos: list[str] | None) -> None:
 @router.get("/me")
 def me(caller: CallerDep) -> dict[str, Any]:
     p = caller.principal
-    return {"id": p.user_id, "name": p.user_name, "role": p.role, "repos": list(p.repos) if p.repos is not None
-            else None, "csrf": caller.session.csrf if caller.session else None}
+    return {
+        "id": p.user_id,
+        "name": p.user_name,
+        "role": p.role,
+        "repos": list(p.repos) if p.repos is not None else None,
+        "csrf": caller.session.csrf if caller.session else None,
+    }
 
 
 @router.get("/repositories")
@@ -70,7 +75,9 @@ def list_conversations(caller: CallerDep, console: ConsoleDep) -> dict[str, Any]
 @router.post("/conversations", status_code=201)
 def create_conversation(body: NewConversation, caller: CallerDep, console: ConsoleDep) -> dict[str, Any]:
     _check_access(caller, body.repos)
-    return console.conversations.create(caller.principal.user_id, title=body.title, repos=body.repos).to_json()
+    return console.conversations.create(
+        caller.principal.user_id, title=body.title, repos=body.repos
+    ).to_json()
 
 
 @router.get("/conversations/{conversation_id}")
@@ -83,11 +90,17 @@ def get_conversation(conversation_id: int, caller: CallerDep, console: ConsoleDe
 
 
 @router.patch("/conversations/{conversation_id}")
-def change_conversation(conversation_id: int, body: ConversationChange, caller: CallerDep,
-                        console: ConsoleDep) -> dict[str, Any]:
+def change_conversation(
+    conversation_id: int, body: ConversationChange, caller: CallerDep, console: ConsoleDep
+) -> dict[str, Any]:
     _check_access(caller, body.repos)
-    return console.conversations.update(caller.principal.user_id, conversation_id, title=body.title,
-                                        repos=body.repos, set_repos="repos" in body.model_fields_set).to_json()
+    return console.conversations.update(
+        caller.principal.user_id,
+        conversation_id,
+        title=body.title,
+        repos=body.repos,
+        set_repos="repos" in body.model_fields_set,
+    ).to_json()
 
 
 @router.delete("/conversations/{conversation_id}", status_code=204)
@@ -96,9 +109,12 @@ def delete_conversation(conversation_id: int, caller: CallerDep, console: Consol
     return Response(status_code=204)
 
 
-@router.post("/conversations/{conversation_id}/messages", summary="Ask; the answer streams as server-sent events")
-async def ask(conversation_id: int, body: Question, caller: CallerDep, console: ConsoleDep,
-              request: Request) -> Response:
+@router.post(
+    "/conversations/{conversation_id}/messages", summary="Ask; the answer streams as server-sent events"
+)
+async def ask(
+    conversation_id: int, body: Question, caller: CallerDep, console: ConsoleDep, request: Request
+) -> Response:
     return await chat.answer(console, caller.principal, conversation_id, body.content, body.repos, request)
 
 
@@ -134,6 +150,13 @@ async def source(
 ) -> dict[str, Any]:
     if not caller.principal.may_read(repo):
         raise PermissionDeniedError(f"you may not read repository {repo!r}", param="repo")
-    excerpt = await run_in_threadpool(read_excerpt, console.gateway.index, console.settings.indexer, repo, path,
-                                      start_line, end_line if end_line is not None else start_line + 199)
+    excerpt = await run_in_threadpool(
+        read_excerpt,
+        console.gateway.index,
+        console.settings.indexer,
+        repo,
+        path,
+        start_line,
+        end_line if end_line is not None else start_line + 199,
+    )
     return excerpt.to_json()

@@ -45,8 +45,14 @@ def _history(conversation_messages: list[Any], limit: int) -> list[dict[str, str
     return [{"role": m.role, "content": m.content} for m in kept]
 
 
-async def answer(console: ConsoleServices, principal: Principal, conversation_id: int, content: str,
-                 repos: list[str] | None, request: Request) -> EventStreamResponse:
+async def answer(
+    console: ConsoleServices,
+    principal: Principal,
+    conversation_id: int,
+    content: str,
+    repos: list[str] | None,
+    request: Request,
+) -> EventStreamResponse:
     settings = console.settings.console
     if not isinstance(content, str) or not content.strip():
         raise InvalidInputError("content: ask a question", param="content")
@@ -55,30 +61,41 @@ async def answer(console: ConsoleServices, principal: Principal, conversation_id
     conversations = console.conversations
     conversation = conversations.get(principal.user_id, conversation_id)
     selected = repos if repos is not None else conversation.repos
-    scope = principal.scope(selected or None)  # 403 naming `repo` for a repository outside the caller's access
+    scope = principal.scope(
+        selected or None
+    )  # 403 naming `repo` for a repository outside the caller's access
     check_serving(console.gateway, principal)
     history = _history(conversation.messages, settings.chat_history_messages)
     asked = conversations.add_message(principal.user_id, conversation_id, "user", content)
-    body = ChatCompletionRequest.model_validate({
-        "messages": [*history, {"role": "user", "content": content}],
-        "stream": True,
-        "max_tokens": settings.chat_max_tokens,
-        "repo": list(scope) if selected else None,
-    })
+    body = ChatCompletionRequest.model_validate(
+        {
+            "messages": [*history, {"role": "user", "content": content}],
+            "stream": True,
+            "max_tokens": settings.chat_max_tokens,
+            "repo": list(scope) if selected else None,
+        }
+    )
     try:
-        upstream = await serve_chat(body, principal=principal, services=console.gateway, timer=StageTimer(),
-                                    request=request)
+        upstream = await serve_chat(
+            body, principal=principal, services=console.gateway, timer=StageTimer(), request=request
+        )
     except Exception as exc:
         conversations.add_message(principal.user_id, conversation_id, "assistant", str(exc), status="error")
         raise
     if not isinstance(upstream, EventStreamResponse):  # pragma: no cover - stream=True always streams
         raise TypeError("the chat serving code did not stream")
-    return EventStreamResponse(_relay(upstream, conversations, principal.user_id, conversation_id,
-                                      asked.to_json()))
+    return EventStreamResponse(
+        _relay(upstream, conversations, principal.user_id, conversation_id, asked.to_json())
+    )
 
 
-async def _relay(upstream: EventStreamResponse, conversations: Conversations, user_id: int, conversation_id: int,
-                 asked: dict[str, Any]) -> AsyncIterator[bytes]:
+async def _relay(
+    upstream: EventStreamResponse,
+    conversations: Conversations,
+    user_id: int,
+    conversation_id: int,
+    asked: dict[str, Any],
+) -> AsyncIterator[bytes]:
     text, citations, status, rendered_at = "", [], "cancelled", 0.0
     yield sse("start", {"message": asked})
     try:
@@ -108,8 +125,9 @@ async def _relay(upstream: EventStreamResponse, conversations: Conversations, us
                         rendered_at = time.monotonic()
                         yield sse("html", {"html": markdown_html(text)})
     finally:
-        stored = conversations.add_message(user_id, conversation_id, "assistant", text, citations=citations,
-                                           status=status)
+        stored = conversations.add_message(
+            user_id, conversation_id, "assistant", text, citations=citations, status=status
+        )
     yield sse("done", {"message": stored.to_json(), "html": markdown_html(text)})
 
 

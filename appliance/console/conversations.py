@@ -30,8 +30,14 @@ class MessageView:
     created: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role, "content": self.content, "citations": self.citations,
-                "status": self.status, "created": self.created.isoformat()}
+        return {
+            "id": self.id,
+            "role": self.role,
+            "content": self.content,
+            "citations": self.citations,
+            "status": self.status,
+            "created": self.created.isoformat(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +50,13 @@ class ConversationView:
     messages: list[MessageView] = field(default_factory=list)
 
     def to_json(self, *, with_messages: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "title": self.title, "repos": self.repos,
-                               "created": self.created.isoformat(), "updated": self.updated.isoformat()}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "repos": self.repos,
+            "created": self.created.isoformat(),
+            "updated": self.updated.isoformat(),
+        }
         if with_messages:
             out["messages"] = [m.to_json() for m in self.messages]
         return out
@@ -71,8 +82,14 @@ def _message(row: ConversationMessage) -> MessageView:
 
 
 def _view(row: Conversation, messages: list[ConversationMessage] | None = None) -> ConversationView:
-    return ConversationView(row.id, row.title, list(row.repos) if row.repos is not None else None, row.created,
-                            row.updated, [_message(m) for m in messages or []])
+    return ConversationView(
+        row.id,
+        row.title,
+        list(row.repos) if row.repos is not None else None,
+        row.created,
+        row.updated,
+        [_message(m) for m in messages or []],
+    )
 
 
 class Conversations:
@@ -81,11 +98,16 @@ class Conversations:
 
     def list(self, user_id: int) -> list[ConversationView]:
         with self._db.session() as session:
-            rows = session.scalars(select(Conversation).where(Conversation.user_id == user_id)
-                                   .order_by(Conversation.updated.desc(), Conversation.id.desc()))
+            rows = session.scalars(
+                select(Conversation)
+                .where(Conversation.user_id == user_id)
+                .order_by(Conversation.updated.desc(), Conversation.id.desc())
+            )
             return [_view(r) for r in rows]
 
-    def create(self, user_id: int, *, title: str | None = None, repos: list[str] | None = None) -> ConversationView:
+    def create(
+        self, user_id: int, *, title: str | None = None, repos: list[str] | None = None
+    ) -> ConversationView:
         title = check_title(title) if title is not None else DEFAULT_TITLE
         repos = check_repos(repos)
         now = utcnow()
@@ -98,13 +120,24 @@ class Conversations:
     def get(self, user_id: int, conversation_id: int) -> ConversationView:
         with self._db.session() as session:
             row = self._own(session, user_id, conversation_id)
-            messages = list(session.scalars(select(ConversationMessage)
-                                            .where(ConversationMessage.conversation_id == row.id)
-                                            .order_by(ConversationMessage.id)))
+            messages = list(
+                session.scalars(
+                    select(ConversationMessage)
+                    .where(ConversationMessage.conversation_id == row.id)
+                    .order_by(ConversationMessage.id)
+                )
+            )
             return _view(row, messages)
 
-    def update(self, user_id: int, conversation_id: int, *, title: str | None = None,
-               repos: list[str] | None = None, set_repos: bool = False) -> ConversationView:
+    def update(
+        self,
+        user_id: int,
+        conversation_id: int,
+        *,
+        title: str | None = None,
+        repos: list[str] | None = None,
+        set_repos: bool = False,
+    ) -> ConversationView:
         with self._db.session() as session:
             row = self._own(session, user_id, conversation_id)
             if title is not None:
@@ -120,12 +153,26 @@ class Conversations:
             session.execute(delete(ConversationMessage).where(ConversationMessage.conversation_id == row.id))
             session.delete(row)
 
-    def add_message(self, user_id: int, conversation_id: int, role: str, content: str, *,
-                    citations: list[dict[str, Any]] | None = None, status: str = "ok") -> MessageView:
+    def add_message(
+        self,
+        user_id: int,
+        conversation_id: int,
+        role: str,
+        content: str,
+        *,
+        citations: list[dict[str, Any]] | None = None,
+        status: str = "ok",
+    ) -> MessageView:
         with self._db.session() as session:
             conversation = self._own(session, user_id, conversation_id)
-            row = ConversationMessage(conversation_id=conversation.id, role=role, content=content,
-                                      citations=citations or [], status=status, created=utcnow())
+            row = ConversationMessage(
+                conversation_id=conversation.id,
+                role=role,
+                content=content,
+                citations=citations or [],
+                status=status,
+                created=utcnow(),
+            )
             session.add(row)
             conversation.updated = row.created
             if role == "user" and conversation.title == DEFAULT_TITLE:

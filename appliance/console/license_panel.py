@@ -33,8 +33,10 @@ class LicensePanel:
         try:
             from licensing.service import LicenseService
         except ImportError as exc:
-            raise LicensingUnavailable(f"the licensing package is not available in this installation ({exc}); "
-                                       "install the appliance with its [licensing] extra") from None
+            raise LicensingUnavailable(
+                f"the licensing package is not available in this installation ({exc}); "
+                "install the appliance with its [licensing] extra"
+            ) from None
         return LicenseService(self.state_dir)
 
     def status(self, *, seats_in_use: int | None) -> dict[str, Any]:
@@ -44,16 +46,18 @@ class LicensePanel:
             return {"available": False, "message": str(exc)}
         data = status.to_json() if hasattr(status, "to_json") else dict(vars(status))
         state = getattr(status.state, "value", str(status.state))
-        data.update({
-            "available": True,
-            "state": state,
-            "reason": status.reason,
-            "expires": _when(status.expires_at),
-            "lease_expires": _when(status.lease_expires_at),
-            "grace_ends": _when(status.grace_ends_at),
-            "stops": _when(status.stops_at),
-            "installed": status.license_id is not None,
-        })
+        data.update(
+            {
+                "available": True,
+                "state": state,
+                "reason": status.reason,
+                "expires": _when(status.expires_at),
+                "lease_expires": _when(status.lease_expires_at),
+                "grace_ends": _when(status.grace_ends_at),
+                "stops": _when(status.stops_at),
+                "installed": status.license_id is not None,
+            }
+        )
         return data
 
     def activation_request(self, *, actor: Actor) -> str:
@@ -64,8 +68,12 @@ class LicensePanel:
     def activate(self, text: str, *, actor: Actor) -> dict[str, Any]:
         text = _check_text(text)
         license_ = self._service().activate(text)
-        summary = {"license_id": license_.license_id, "customer": license_.customer, "seats": license_.seats,
-                   "expires": _when(license_.expires_at)}
+        summary = {
+            "license_id": license_.license_id,
+            "customer": license_.customer,
+            "seats": license_.seats,
+            "expires": _when(license_.expires_at),
+        }
         self.audit.append(actor, "license.activate", license_.license_id, **summary)
         return summary
 
@@ -83,8 +91,9 @@ def _check_text(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError("file: choose the file the vendor sent", param="file")
     if len(text) > MAX_FILE_CHARS:
-        raise InvalidInputError(f"file: larger than {MAX_FILE_CHARS // 1024} KiB: not a license or lease file",
-                                param="file")
+        raise InvalidInputError(
+            f"file: larger than {MAX_FILE_CHARS // 1024} KiB: not a license or lease file", param="file"
+        )
     return text
 
 

@@ -30,14 +30,33 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _login_form(request: Request, console: ConsoleDep, *, status: int = 200, error: str = "", username: str = "",
-                next_url: str = "", method: str = "password", headers: dict[str, str] | None = None) -> Response:
+def _login_form(
+    request: Request,
+    console: ConsoleDep,
+    *,
+    status: int = 200,
+    error: str = "",
+    username: str = "",
+    next_url: str = "",
+    method: str = "password",
+    headers: dict[str, str] | None = None,
+) -> Response:
     secure = console.cookie_secure(request.url.scheme == "https")
     _, csrf_cookie = cookie_names(secure)
     token = secrets.token_urlsafe(32)
-    response = render(request, "login.html", status_code=status, error=error, username=username,
-                      next_url=safe_next(next_url), login_csrf=token, method=method)
-    response.set_cookie(csrf_cookie, token, max_age=3600, path="/", secure=secure, httponly=True, samesite="strict")
+    response = render(
+        request,
+        "login.html",
+        status_code=status,
+        error=error,
+        username=username,
+        next_url=safe_next(next_url),
+        login_csrf=token,
+        method=method,
+    )
+    response.set_cookie(
+        csrf_cookie, token, max_age=3600, path="/", secure=secure, httponly=True, samesite="strict"
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -62,7 +81,11 @@ async def sign_in(
 ) -> Response:
     secure = console.cookie_secure(request.url.scheme == "https")
     session_cookie, csrf_cookie = cookie_names(secure)
-    form = {"username": username.strip(), "next_url": next, "method": "token" if method == "token" else "password"}
+    form = {
+        "username": username.strip(),
+        "next_url": next,
+        "method": "token" if method == "token" else "password",
+    }
     check_origin(request)
     if not same_token(csrf, request.cookies.get(csrf_cookie)):
         return _login_form(request, console, status=403, error="The sign-in form expired: try again.", **form)
@@ -70,7 +93,9 @@ async def sign_in(
     keys = [source_key(source)]
     if form["method"] == "password":
         if not form["username"] or not password:
-            return _login_form(request, console, status=400, error="Enter your user name and password.", **form)
+            return _login_form(
+                request, console, status=400, error="Enter your user name and password.", **form
+            )
         keys.insert(0, user_key(form["username"]))
     elif not token.strip():
         return _login_form(request, console, status=400, error="Paste an API token.", **form)
@@ -84,8 +109,14 @@ async def sign_in(
             user_id, user_name = principal.user_id, principal.user_name
             token_id, token_name = principal.token_id, principal.token_name
     except SignInThrottledError as exc:
-        return _login_form(request, console, status=429, error=str(exc), headers={"Retry-After": str(exc.retry_after)},
-                           **form)
+        return _login_form(
+            request,
+            console,
+            status=429,
+            error=str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+            **form,
+        )
     except AuthError as exc:
         lockouts = await run_in_threadpool(console.throttle.failed, keys)
         message = str(exc) if form["method"] == "password" else "That token is not valid (or was revoked)."
@@ -94,18 +125,37 @@ async def sign_in(
             from appliance.auth.tokens import hash_secret
 
             token_hash = hash_secret(token.strip())
-        attempt = FailedSignIn(form["method"], source, str(exc), username=form["username"],
-                               token_hash=token_hash, lockouts=lockouts)
+        attempt = FailedSignIn(
+            form["method"],
+            source,
+            str(exc),
+            username=form["username"],
+            token_hash=token_hash,
+            lockouts=lockouts,
+        )
         background.add_task(_audit(console).failed, attempt)  # after the answer: see sign_in_audit
         return _login_form(request, console, status=401, error=message, **form)
     await run_in_threadpool(console.throttle.succeeded, keys[:1] if form["method"] == "password" else [])
     secret, _ = await run_in_threadpool(console.sessions.create, user_id, token_id=token_id, source=source)
     # No cookie until the sign-in is in the log: a database that cannot record it refuses the sign-in.
-    await run_in_threadpool(_audit(console).succeeded, user_id=user_id, user_name=user_name, source=source,
-                            method=form["method"], token_name=token_name)
+    await run_in_threadpool(
+        _audit(console).succeeded,
+        user_id=user_id,
+        user_name=user_name,
+        source=source,
+        method=form["method"],
+        token_name=token_name,
+    )
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(session_cookie, secret, max_age=int(console.sessions.lifetime.total_seconds()), path="/",
-                        secure=secure, httponly=True, samesite="strict")
+    response.set_cookie(
+        session_cookie,
+        secret,
+        max_age=int(console.sessions.lifetime.total_seconds()),
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
     response.delete_cookie(csrf_cookie, path="/", secure=secure, httponly=True, samesite="strict")
     return response
 
@@ -114,8 +164,9 @@ def _audit(console: ConsoleServices) -> SignInAudit:
     return SignInAudit(console.gateway.db, console.audit)
 
 
-async def sign_out(request: Request, console: ConsoleDep,
-                   csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+async def sign_out(
+    request: Request, console: ConsoleDep, csrf: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
     secure = console.cookie_secure(request.url.scheme == "https")
     session_cookie, _ = cookie_names(secure)
     session = await run_in_threadpool(read_session, request, console)

@@ -30,12 +30,18 @@ def home(request: Request, console: ConsoleDep) -> Response:
 
 @router.get("/chat")
 @router.get("/chat/{conversation_id}")
-def chat_page(request: Request, session: PageSessionDep, console: ConsoleDep,
-              conversation_id: int | None = None) -> Response:
+def chat_page(
+    request: Request, session: PageSessionDep, console: ConsoleDep, conversation_id: int | None = None
+) -> Response:
     if conversation_id is not None:
         console.conversations.get(session.principal.user_id, conversation_id)  # 404 page for another's
-    return render(request, "chat.html", active="chat", conversation_id=conversation_id or "",
-                  model=console.gateway.models["chat"].model_id)
+    return render(
+        request,
+        "chat.html",
+        active="chat",
+        conversation_id=conversation_id or "",
+        model=console.gateway.models["chat"].model_id,
+    )
 
 
 @router.get("/account")
@@ -52,16 +58,27 @@ def admin_home(_: PageAdminDep) -> Response:
 
 @router.get("/admin/repositories")
 def repositories_page(request: Request, _: PageAdminDep, console: ConsoleDep) -> Response:
-    return render(request, "admin_repositories.html", active="repositories",
-                  repositories=console.repositories.list(), jobs_here=console.settings.jobs.run_jobs,
-                  default_interval=console.settings.jobs.sync_interval_s)
+    return render(
+        request,
+        "admin_repositories.html",
+        active="repositories",
+        repositories=console.repositories.list(),
+        jobs_here=console.settings.jobs.run_jobs,
+        default_interval=console.settings.jobs.sync_interval_s,
+    )
 
 
 @router.get("/admin/users")
 def users_page(request: Request, _: PageAdminDep, console: ConsoleDep) -> Response:
-    return render(request, "admin_users.html", active="users", users=console.accounts.list(),
-                  groups=console.groups.list(), tokens=console.gateway.tokens.list_tokens(),
-                  repositories=console.repositories.names())
+    return render(
+        request,
+        "admin_users.html",
+        active="users",
+        users=console.accounts.list(),
+        groups=console.groups.list(),
+        tokens=console.gateway.tokens.list_tokens(),
+        repositories=console.repositories.names(),
+    )
 
 
 @router.get("/admin/license")
@@ -71,8 +88,12 @@ def license_page(request: Request, _: PageAdminDep, console: ConsoleDep) -> Resp
 
 
 @router.post("/admin/license/request")
-async def license_request(request: Request, session: PageAdminDep, console: ConsoleDep,
-                          csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+async def license_request(
+    request: Request,
+    session: PageAdminDep,
+    console: ConsoleDep,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
     """A plain form post (works without scripts) answered with the request file as a download."""
     check_csrf(request, session, csrf)
     from appliance.audit.log import Actor
@@ -80,8 +101,11 @@ async def license_request(request: Request, session: PageAdminDep, console: Cons
 
     actor = Actor(session.principal.user_name, session.principal.user_id, client_address(request))
     text = await run_in_threadpool(console.license.activation_request, actor=actor)
-    return Response(text, media_type="text/plain; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="codemoat-activation-request.txt"'})
+    return Response(
+        text,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="codemoat-activation-request.txt"'},
+    )
 
 
 @router.get("/admin/usage")
@@ -93,5 +117,10 @@ def usage_page(request: Request, _: PageAdminDep, console: ConsoleDep, days: int
 @router.get("/admin/audit")
 def audit_page(request: Request, _: PageAdminDep, console: ConsoleDep, before: int | None = None) -> Response:
     entries = console.audit.entries(limit=100, before=before)
-    return render(request, "admin_audit.html", active="audit", entries=entries,
-                  older=entries[-1].seq if len(entries) == 100 else None)
+    return render(
+        request,
+        "admin_audit.html",
+        active="audit",
+        entries=entries,
+        older=entries[-1].seq if len(entries) == 100 else None,
+    )

@@ -27,23 +27,51 @@ NAV = (
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True,
-                      default_for_string=True), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
     return env
 
 
-def render(request: Request, template: str, *, status_code: int = 200, active: str = "", **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, *, status_code: int = 200, active: str = "", **context: Any
+) -> HTMLResponse:
     session = getattr(request.state, "session", None)
     nav = [item for item in NAV if not item[3] or (session is not None and session.is_admin)]
-    html = environment().get_template(template).render(
-        session=session, user=session.principal if session else None, csrf=session.csrf if session else "",
-        nav=nav if session is not None else [], active=active, **context)
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            session=session,
+            user=session.principal if session else None,
+            csrf=session.csrf if session else "",
+            nav=nav if session is not None else [],
+            active=active,
+            **context,
+        )
+    )
     return HTMLResponse(html, status_code=status_code)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found", 409: "Conflict",
-              429: "Too many requests", 503: "Unavailable"}
-    return render(request, "error.html", status_code=status, title=titles.get(status, "Something went wrong"),
-                  message=message, code=status)
+    titles = {
+        400: "Bad request",
+        401: "Sign in first",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        429: "Too many requests",
+        503: "Unavailable",
+    }
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        title=titles.get(status, "Something went wrong"),
+        message=message,
+        code=status,
+    )

@@ -28,8 +28,9 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
-                                   "highlight": _highlight})
+    md = MarkdownIt(
+        "commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": _highlight}
+    )
     md.enable(["table", "strikethrough"])
     md.disable(["image"])
     return md

@@ -58,8 +58,9 @@ class SessionContext:
 
 
 class SessionStore:
-    def __init__(self, db: Database, *, lifetime: timedelta, idle: timedelta,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, db: Database, *, lifetime: timedelta, idle: timedelta, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._db = db
         self.lifetime = lifetime
         self.idle = idle
@@ -71,8 +72,18 @@ class SessionStore:
         now = self._clock()
         with self._db.session() as session:
             session.execute(delete(ConsoleSession).where(ConsoleSession.expires < now))
-            session.add(ConsoleSession(id=_digest(secret), user_id=user_id, token_id=token_id, csrf=csrf,
-                                       created=now, expires=now + self.lifetime, last_seen=now, source=source[:160]))
+            session.add(
+                ConsoleSession(
+                    id=_digest(secret),
+                    user_id=user_id,
+                    token_id=token_id,
+                    csrf=csrf,
+                    created=now,
+                    expires=now + self.lifetime,
+                    last_seen=now,
+                    source=source[:160],
+                )
+            )
         return secret, csrf
 
     def resolve(self, secret: str | None) -> SessionContext | None:
@@ -87,8 +98,13 @@ class SessionStore:
                 return None
             user = session.get(User, row.user_id)
             token = session.get(ApiToken, row.token_id) if row.token_id is not None else None
-            dead = (row.expires <= now or now - row.last_seen > self.idle or user is None or user.disabled
-                    or (row.token_id is not None and (token is None or token.revoked is not None)))
+            dead = (
+                row.expires <= now
+                or now - row.last_seen > self.idle
+                or user is None
+                or user.disabled
+                or (row.token_id is not None and (token is None or token.revoked is not None))
+            )
             if dead:
                 session.delete(row)
                 return None
@@ -96,9 +112,14 @@ class SessionStore:
             if now - row.last_seen >= _TOUCH_EVERY:
                 row.last_seen = now
             scope = effective_scope(session, user.id, user.role, token.repos if token is not None else None)
-            principal = Principal(user_id=user.id, user_name=user.name, role=user.role,
-                                  token_id=token.id if token is not None else None,
-                                  token_name=token.name if token is not None else "console", repos=scope)
+            principal = Principal(
+                user_id=user.id,
+                user_name=user.name,
+                role=user.role,
+                token_id=token.id if token is not None else None,
+                token_name=token.name if token is not None else "console",
+                repos=scope,
+            )
             return SessionContext(row.id, principal, row.csrf, token is not None, row.expires)
 
     def destroy(self, secret: str | None) -> None:

@@ -49,8 +49,9 @@ class SignInAudit:
         self._db = db
         self._audit = audit
 
-    def succeeded(self, *, user_id: int, user_name: str, source: str, method: str,
-                  token_name: str | None = None) -> None:
+    def succeeded(
+        self, *, user_id: int, user_name: str, source: str, method: str, token_name: str | None = None
+    ) -> None:
         detail = {"method": method} | ({"token": token_name} if token_name else {})
         self._audit.append(Actor(user_name, user_id, source), "sign_in.success", user_name, **detail)
 
@@ -69,13 +70,18 @@ class SignInAudit:
             detail: dict[str, str] = {"method": attempt.method, "reason": attempt.reason}
             if attempt.method == "password" and attempt.username:
                 # The throttle counts user names case-blind; so does the question "is this an account?".
-                account = session.scalar(select(User.name).where(
-                    func.lower(User.name) == attempt.username.strip().lower()).order_by(User.id).limit(1))
+                account = session.scalar(
+                    select(User.name)
+                    .where(func.lower(User.name) == attempt.username.strip().lower())
+                    .order_by(User.id)
+                    .limit(1)
+                )
                 if account is not None and account != attempt.username:
                     detail["typed"] = attempt.username
             elif attempt.token_hash is not None:
-                row = session.execute(select(ApiToken.name, User.name).join(User)
-                                      .where(ApiToken.hash == attempt.token_hash)).first()
+                row = session.execute(
+                    select(ApiToken.name, User.name).join(User).where(ApiToken.hash == attempt.token_hash)
+                ).first()
                 if row is not None:
                     detail["token"], account = row[0], row[1]
             if account is not None:
@@ -87,6 +93,13 @@ class SignInAudit:
                     target = account
                 else:  # a user name that is no account: the address's own lockout covers sprays of those
                     continue
-                self._audit.record(session, actor, "sign_in.lockout", target, kind=lockout.kind,
-                                   failures=lockout.failures, seconds=lockout.seconds,
-                                   until=lockout.until.isoformat())
+                self._audit.record(
+                    session,
+                    actor,
+                    "sign_in.lockout",
+                    target,
+                    kind=lockout.kind,
+                    failures=lockout.failures,
+                    seconds=lockout.seconds,
+                    until=lockout.until.isoformat(),
+                )

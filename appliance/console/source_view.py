@@ -29,13 +29,21 @@ class Excerpt:
     text: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"repo": self.repo, "path": self.path, "language": self.language, "start_line": self.start_line,
-                "end_line": self.end_line, "total_lines": self.total_lines, "text": self.text,
-                "html": code_html(self.text, path=self.path, language=self.language)}
+        return {
+            "repo": self.repo,
+            "path": self.path,
+            "language": self.language,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "total_lines": self.total_lines,
+            "text": self.text,
+            "html": code_html(self.text, path=self.path, language=self.language),
+        }
 
 
-def read_excerpt(index: CodeIndex | None, settings: IndexerSettings, repo: str, path: str, start_line: int,
-                 end_line: int) -> Excerpt:
+def read_excerpt(
+    index: CodeIndex | None, settings: IndexerSettings, repo: str, path: str, start_line: int, end_line: int
+) -> Excerpt:
     from indexer.discovery import read_source
     from indexer.discovery.paths import classify
     from indexer.types import Skip
@@ -61,5 +69,6 @@ def read_excerpt(index: CodeIndex | None, settings: IndexerSettings, repo: str, 
     end = min(end_line, len(lines), start_line + MAX_LINES - 1)
     if start_line > len(lines):
         raise NotFoundError(f"start_line: {path!r} has only {len(lines)} lines now", param="start_line")
-    return Excerpt(repo, path, record.language, start_line, end, len(lines),
-                   "\n".join(lines[start_line - 1:end]))
+    return Excerpt(
+        repo, path, record.language, start_line, end, len(lines), "\n".join(lines[start_line - 1 : end])
+    )

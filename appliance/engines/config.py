@@ -24,19 +24,42 @@ BundledName = Literal["qwen2.5-coder-1.5b", "smollm2-135m"]
 Role = Literal["completion", "chat"]
 ROLES: tuple[Role, ...] = ("completion", "chat")
 # Fields of the chat role that may differ from the completion role's (the limits in front are shared).
-_ROLE_FIELDS = frozenset({
-    "kind", "model", "model_path", "model_id", "family", "context_length", "cache_dir", "threads",
-    "prefill_chunk", "max_batch", "contexts", "upstream_urls", "upstream_api_key", "upstream_model",
-    "tokenizer_path", "vllm",
-})
+_ROLE_FIELDS = frozenset(
+    {
+        "kind",
+        "model",
+        "model_path",
+        "model_id",
+        "family",
+        "context_length",
+        "cache_dir",
+        "threads",
+        "prefill_chunk",
+        "max_batch",
+        "contexts",
+        "upstream_urls",
+        "upstream_api_key",
+        "upstream_model",
+        "tokenizer_path",
+        "vllm",
+    }
+)
 
 # The default `vllm serve` command line; `{name}` fields are filled per replica by the supervisor.
 DEFAULT_VLLM_COMMAND: tuple[str, ...] = (
-    "{executable}", "serve", "{model_dir}",
-    "--host", "{host}", "--port", "{port}",
-    "--served-model-name", "{model_id}",
-    "--tensor-parallel-size", "{tensor_parallel_size}",
-    "--gpu-memory-utilization", "{gpu_memory_utilization}",
+    "{executable}",
+    "serve",
+    "{model_dir}",
+    "--host",
+    "{host}",
+    "--port",
+    "{port}",
+    "--served-model-name",
+    "{model_id}",
+    "--tensor-parallel-size",
+    "{tensor_parallel_size}",
+    "--gpu-memory-utilization",
+    "{gpu_memory_utilization}",
 )
 
 
@@ -58,7 +81,9 @@ class VllmSettings(BaseModel):
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     replicas: int = Field(1, ge=1)
-    gpu_ids: list[int] | None = Field(None, description="GPUs to share out, tensor_parallel_size per replica.")
+    gpu_ids: list[int] | None = Field(
+        None, description="GPUs to share out, tensor_parallel_size per replica."
+    )
     host: str = "127.0.0.1"
     base_port: int = Field(8100, ge=1, le=65535, description="Replica i listens on base_port + i.")
     enable_prefix_caching: bool = True
@@ -83,20 +108,41 @@ class EngineSettings(BaseModel):
     kind: EngineKind = "llama_cpp"
 
     # The model: a bundled one by name, or model_path (a .gguf file, a transformers or sealed directory).
-    model: BundledName = Field("qwen2.5-coder-1.5b", description="The bundled model, when model_path is unset.")
+    model: BundledName = Field(
+        "qwen2.5-coder-1.5b", description="The bundled model, when model_path is unset."
+    )
     model_path: Path | None = None
-    model_id: str | None = Field(None, min_length=1, description="Name served in /v1/models (default: the "
-                                 "bundled model's, or the file's name).")
-    family: str | None = Field(None, min_length=1, description="Prompt family key in appliance.prompts "
-                               "(default: the bundled model's, or guessed from the model's name).")
-    context_length: int | None = Field(None, ge=16, description="Tokens of context (llama.cpp: per context; "
-                                       "default 4096, at most the model's own).")
-    cache_dir: Path | None = Field(None, description="Assembled and converted models (default <home>/models).")
+    model_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Name served in /v1/models (default: the bundled model's, or the file's name).",
+    )
+    family: str | None = Field(
+        None,
+        min_length=1,
+        description="Prompt family key in appliance.prompts "
+        "(default: the bundled model's, or guessed from the model's name).",
+    )
+    context_length: int | None = Field(
+        None,
+        ge=16,
+        description="Tokens of context (llama.cpp: per context; default 4096, at most the model's own).",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Assembled and converted models (default <home>/models)."
+    )
     threads: int = Field(2, ge=1, description="CPU threads of the embedded engine.")
     prefill_chunk: int = Field(256, ge=1, description="Prompt tokens per step; bounds others' wait.")
-    max_batch: int = Field(8, ge=1, description="Requests decoded together in one forward pass (transformers).")
-    contexts: int = Field(2, ge=1, le=16, description="llama.cpp contexts on one copy of the weights: requests "
-                          "that run at once, each with its own prompt cache.")
+    max_batch: int = Field(
+        8, ge=1, description="Requests decoded together in one forward pass (transformers)."
+    )
+    contexts: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="llama.cpp contexts on one copy of the weights: requests "
+        "that run at once, each with its own prompt cache.",
+    )
     load_timeout_s: float = Field(300.0, gt=0, description="How long a request waits for the model to load.")
 
     # Limits in front of any engine (BoundedEngine): the API answers 429 + Retry-After past them.
@@ -107,7 +153,9 @@ class EngineSettings(BaseModel):
     # Upstream OpenAI-compatible servers (kind = "upstream").
     upstream_urls: list[str] = Field(default_factory=list)
     upstream_api_key: SecretStr | None = None
-    upstream_model: str | None = Field(None, description="Model name to request; default: the upstream's first.")
+    upstream_model: str | None = Field(
+        None, description="Model name to request; default: the upstream's first."
+    )
     tokenizer_path: Path | None = Field(None, description="Local tokenizer to count tokens for upstreams.")
     connect_timeout_s: float = Field(5.0, gt=0)
     read_timeout_s: float = Field(120.0, gt=0, description="Longest silence between two streamed chunks.")

@@ -81,7 +81,9 @@ class LlamaCppEngine:
         self._suspended: str | None = None
         self._generation = 0  # bumped by suspend: running requests of an older generation stop
         self._closed = False
-        self._pool = ThreadPoolExecutor(max_workers=settings.contexts, thread_name_prefix=f"llama-{self.model_id}")
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.contexts, thread_name_prefix=f"llama-{self.model_id}"
+        )
         self._loader = threading.Thread(target=self._load, name=f"load-{self.model_id}", daemon=True)
         self._loader.start()
 
@@ -193,8 +195,14 @@ class LlamaCppEngine:
             self.load_seconds = model.seconds
             self.loads += 1
             self._loaded.set_result(model)
-        log.info("model %s loaded from %s in %.2f s (%d contexts of %d tokens)", self.model_id, path,
-                 model.seconds, len(model.contexts), model.context_length)
+        log.info(
+            "model %s loaded from %s in %.2f s (%d contexts of %d tokens)",
+            self.model_id,
+            path,
+            model.seconds,
+            len(model.contexts),
+            model.context_length,
+        )
 
     def _open(self, path: Path, started: float) -> LlamaModel:
         try:
@@ -234,8 +242,9 @@ class LlamaCppEngine:
                 eos_token=first.detokenize([eos], special=True).decode() if eos >= 0 else "",
                 bos_token=first.detokenize([bos], special=True).decode() if bos >= 0 else "",
             )
-        return LlamaModel(path, tuple(contexts), min(n_ctx, trained), trained, formatter,
-                          time.perf_counter() - started)
+        return LlamaModel(
+            path, tuple(contexts), min(n_ctx, trained), trained, formatter, time.perf_counter() - started
+        )
 
     def _unload_when_idle(self, reason: str) -> None:
         with self._lock:
@@ -277,7 +286,9 @@ class LlamaCppEngine:
         try:
             return await asyncio.wait_for(asyncio.shield(waiting), timeout)
         except TimeoutError:
-            raise EngineUnavailableError(f"the model {self.model_id} is still loading; try again shortly") from None
+            raise EngineUnavailableError(
+                f"the model {self.model_id} is still loading; try again shortly"
+            ) from None
 
     def _loaded_blocking(self) -> LlamaModel:
         try:
@@ -354,8 +365,9 @@ class LlamaCppEngine:
         finally:
             self._release(context)
 
-    def _generate(self, llama: Any, request: GenerationRequest, prompt_ids: list[int], stopped: Any,
-                  sink: Any) -> object | None:
+    def _generate(
+        self, llama: Any, request: GenerationRequest, prompt_ids: list[int], stopped: Any, sink: Any
+    ) -> object | None:
         keep = _common_prefix(llama, prompt_ids)
         if keep == len(prompt_ids):
             keep -= 1  # the last prompt token is computed again: its logits choose the first new token
@@ -384,8 +396,15 @@ class LlamaCppEngine:
         finally:
             tokens.close()
 
-    def _decode(self, llama: Any, tokens: Any, request: GenerationRequest, prompt_ids: list[int], stopped: Any,
-                sink: Any) -> object | None:
+    def _decode(
+        self,
+        llama: Any,
+        tokens: Any,
+        request: GenerationRequest,
+        prompt_ids: list[int],
+        stopped: Any,
+        sink: Any,
+    ) -> object | None:
         import llama_cpp
 
         matcher = StopMatcher(request.stop)
@@ -417,7 +436,9 @@ class LlamaCppEngine:
         return None
 
     @staticmethod
-    def _last(text: str, reason: FinishReason, prompt_ids: list[int], generated: list[int]) -> GenerationChunk:
+    def _last(
+        text: str, reason: FinishReason, prompt_ids: list[int], generated: list[int]
+    ) -> GenerationChunk:
         return GenerationChunk(
             text, finish_reason=reason, prompt_tokens=len(prompt_ids), completion_tokens=len(generated)
         )

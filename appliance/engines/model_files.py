@@ -41,11 +41,13 @@ def gguf_file(settings: EngineSettings, home: Path) -> Path:
         return resolve_bundled(bundled_model(settings.model), settings.model_cache_dir(home))
     path = Path(settings.model_path).expanduser()
     if is_sealed_model(path):
-        raise ModelFilesError(f"{path} holds sealed weights, which llama.cpp cannot read (the transformers engine does)")
+        raise ModelFilesError(
+            f"{path} holds sealed weights, which llama.cpp cannot read (the transformers engine does)"
+        )
     if path.is_dir():
         found = sorted(path.glob("*.gguf"))
         if len(found) != 1:
-            raise ModelFilesError(f"{path} must hold exactly one .gguf file for engine.kind = \"llama_cpp\"")
+            raise ModelFilesError(f'{path} must hold exactly one .gguf file for engine.kind = "llama_cpp"')
         path = found[0]
     if not path.is_file():
         raise ModelFilesError(f"model path {path} does not exist")
@@ -61,7 +63,9 @@ def cache_dir_for(gguf: Path, cache_root: Path) -> Path:
     return cache_root / f"{gguf.stem}-fp32-{key}"
 
 
-def load_model(settings: EngineSettings, home: Path, sealed_loader: SealedLoader | None = None) -> LoadedModel:
+def load_model(
+    settings: EngineSettings, home: Path, sealed_loader: SealedLoader | None = None
+) -> LoadedModel:
     """Load a transformers model directory, a sealed delivery (decrypted in memory by `sealed_loader`, which
     checks the license), or a GGUF file (the bundled model's by default) through its fp32 cache (converting
     on first use)."""

@@ -48,6 +48,7 @@ class UpstreamState:
 
 def rendezvous_order(key: str, urls: Sequence[str]) -> list[str]:
     """Highest-random-weight order of `urls` for `key`: removing one URL moves only the keys it held."""
+
     def weight(url: str) -> bytes:
         return hashlib.blake2b(f"{url}\0{key}".encode(), digest_size=8).digest()
 

@@ -49,7 +49,9 @@ class TransformersEngine:
     directory loads through `sealed_loader` (the license). `suspend` unloads the model, `resume` loads it
     again: the license heartbeat drives both."""
 
-    def __init__(self, settings: EngineSettings, home: Path, *, sealed_loader: SealedLoader | None = None) -> None:
+    def __init__(
+        self, settings: EngineSettings, home: Path, *, sealed_loader: SealedLoader | None = None
+    ) -> None:
         self.model_id = settings.served_model_id()
         self.family = settings.served_family()
         self.tokens_generated = 0  # total over the engine's life, for metrics and tests
@@ -248,8 +250,13 @@ class TransformersEngine:
             return None
         self.load_seconds, self.load_source = loaded.seconds, loaded.source
         self.loads += 1
-        log.info("model %s loaded from %s (%s) in %.2f s", self.model_id, loaded.directory, loaded.source,
-                 loaded.seconds)
+        log.info(
+            "model %s loaded from %s (%s) in %.2f s",
+            self.model_id,
+            loaded.directory,
+            loaded.source,
+            loaded.seconds,
+        )
         self._loaded.set_result(loaded)
         return loaded
 
@@ -285,7 +292,9 @@ class TransformersEngine:
                 item = self._inbox.get(block=not prefilling and not batch)
                 while True:
                     if item is _SHUTDOWN:
-                        self._fail_all(prefilling, batch, EngineUnavailableError("the engine is shutting down"))
+                        self._fail_all(
+                            prefilling, batch, EngineUnavailableError("the engine is shutting down")
+                        )
                         return item
                     if isinstance(item, _Unload):
                         self._fail_all(prefilling, batch, EngineUnavailableError(item.reason))

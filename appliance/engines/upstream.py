@@ -164,8 +164,9 @@ class UpstreamEngine:
             if not isinstance(models, list):
                 raise TypeError("data is not a list")
         except (ValueError, KeyError, TypeError) as exc:
-            raise UpstreamError(f"upstream {self.url} answered /v1/models with a malformed list",
-                                upstream=self.url) from exc
+            raise UpstreamError(
+                f"upstream {self.url} answered /v1/models with a malformed list", upstream=self.url
+            ) from exc
         return models
 
     async def discover_model(self) -> str:
@@ -205,7 +206,9 @@ class UpstreamEngine:
         try:
             event = json.loads(data)
         except ValueError:
-            raise UpstreamError(f"upstream {self.url} sent a malformed stream event", upstream=self.url) from None
+            raise UpstreamError(
+                f"upstream {self.url} sent a malformed stream event", upstream=self.url
+            ) from None
         if not isinstance(event, dict):
             raise UpstreamError(f"upstream {self.url} sent a malformed stream event", upstream=self.url)
         if "error" in event:
@@ -232,8 +235,9 @@ class UpstreamEngine:
         if status in (400, 404, 413, 422):
             return EngineRequestError(f"{where} refused the request: {reason}")
         if status in (401, 403):
-            return UpstreamError(f"{where} refused our credentials (check engine.upstream_api_key)",
-                                 upstream=self.url)
+            return UpstreamError(
+                f"{where} refused our credentials (check engine.upstream_api_key)", upstream=self.url
+            )
         if status == 503:
             return EngineUnavailableError(f"{where} is unavailable: {reason}")
         return UpstreamError(f"{where} answered HTTP {status}: {reason}", upstream=self.url)
@@ -244,8 +248,11 @@ class UpstreamEngine:
             return EngineUnavailableError(f"{where} is unreachable: {exc or type(exc).__name__}")
         if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
             return UpstreamError(f"{where} timed out", upstream=self.url)
-        return UpstreamError(f"{where} broke the connection: {exc or type(exc).__name__}", upstream=self.url,
-                             connection_lost=True)
+        return UpstreamError(
+            f"{where} broke the connection: {exc or type(exc).__name__}",
+            upstream=self.url,
+            connection_lost=True,
+        )
 
 
 def _finish_reason(upstream: str | None) -> FinishReason:

@@ -130,8 +130,9 @@ class VllmSupervisor:
             return
         for replica in self.replicas:
             replica.log_path.parent.mkdir(parents=True, exist_ok=True)
-            thread = threading.Thread(target=self._supervise, args=(replica,), name=f"vllm-{replica.index}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._supervise, args=(replica,), name=f"vllm-{replica.index}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -203,8 +204,12 @@ class VllmSupervisor:
                 continue
             with replica.log_path.open("ab") as output:
                 process = subprocess.Popen(
-                    replica.command, env=env, stdout=output, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
+                    replica.command,
+                    env=env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
             replica.process = process
             log.info("replica %d started (pid %d): %s", replica.index, process.pid, " ".join(replica.command))
@@ -227,8 +232,13 @@ class VllmSupervisor:
                 replica.changed.notify_all()
             if self._stopping.is_set():
                 return
-            log.warning("replica %d exited (status %s); restarting in %.1f s (log: %s)",
-                        replica.index, process.returncode, backoff, replica.log_path)
+            log.warning(
+                "replica %d exited (status %s); restarting in %.1f s (log: %s)",
+                replica.index,
+                process.returncode,
+                backoff,
+                replica.log_path,
+            )
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, self.settings.restart_backoff_max_s)
@@ -256,8 +266,11 @@ class VllmSupervisor:
                     pass
                 self._stopping.wait(READY_POLL_S)
         if process.poll() is None and not self._stopping.is_set():
-            log.error("replica %d not ready after %.0f s; killing it", replica.index,
-                      self.settings.startup_timeout_s)
+            log.error(
+                "replica %d not ready after %.0f s; killing it",
+                replica.index,
+                self.settings.startup_timeout_s,
+            )
         return False
 
 

@@ -1,12 +1,12 @@
 """Errors of repository management and index jobs.
 
-    ApplianceError
-    └── JobError
-        ├── SourceError              400: the location, name or interval of a repository is not acceptable
-        ├── RepositoryNotFound       404
-        ├── RepositoryConflict       409: the name is taken
-        ├── SyncError                cloning or pulling failed (the job records it)
-        └── JobCancelled             the repository was removed, or the server is stopping, during its job
+ApplianceError
+└── JobError
+    ├── SourceError              400: the location, name or interval of a repository is not acceptable
+    ├── RepositoryNotFound       404
+    ├── RepositoryConflict       409: the name is taken
+    ├── SyncError                cloning or pulling failed (the job records it)
+    └── JobCancelled             the repository was removed, or the server is stopping, during its job
 """
 
 from __future__ import annotations

@@ -23,13 +23,17 @@ def redact_url(url: str) -> str:
 def check_git_url(url: str) -> str:
     url = url.strip()
     if not url or len(url) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise SourceError("location: a git URL is one line without spaces, at most 2048 characters",
-                          param="location")
+        raise SourceError(
+            "location: a git URL is one line without spaces, at most 2048 characters", param="location"
+        )
     if url.startswith("-") or "::" in url.split("/", 1)[0]:
         raise SourceError("location: this kind of git URL is not allowed", param="location")
     if not (url.startswith(_SCHEMES) or _SCP_LIKE.match(url)):
-        raise SourceError("location: a git URL starts with https://, http://, ssh://, git:// or file://, or is "
-                          "user@host:path", param="location")
+        raise SourceError(
+            "location: a git URL starts with https://, http://, ssh://, git:// or file://, or is "
+            "user@host:path",
+            param="location",
+        )
     return url
 
 
@@ -37,8 +41,12 @@ def check_branch(branch: str | None) -> str | None:
     if branch is None or not branch.strip():
         return None
     branch = branch.strip()
-    if (branch.startswith("-") or len(branch) > 256 or ".." in branch
-            or not re.fullmatch(r"[A-Za-z0-9._/+-]+", branch)):
+    if (
+        branch.startswith("-")
+        or len(branch) > 256
+        or ".." in branch
+        or not re.fullmatch(r"[A-Za-z0-9._/+-]+", branch)
+    ):
         raise SourceError("branch: not a valid branch name", param="branch")
     return branch
 
@@ -49,12 +57,19 @@ class Git:
         self.executable = executable
 
     def _run(self, args: list[str], *, cwd: Path | None = None, what: str, url: str = "") -> str:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true",
-               "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"), "LC_ALL": "C"}
+        env = {
+            **os.environ,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",
+            "SSH_ASKPASS": "true",
+            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+            "LC_ALL": "C",
+        }
         command = [self.executable, "-c", "protocol.ext.allow=never", *args]
         try:
-            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=self.timeout_s, check=False)
+            done = subprocess.run(
+                command, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout_s, check=False
+            )
         except FileNotFoundError:
             raise SyncError("git is not installed on the appliance") from None
         except subprocess.TimeoutExpired:
@@ -77,9 +92,15 @@ class Git:
                 args += ["--branch", branch]
             self._run([*args, "--", url, str(dest)], what=f"cloning {redact_url(url)}", url=url)
         else:
-            self._run(["fetch", "--quiet", "--depth", "1", "--no-tags", "origin", ref], cwd=dest,
-                      what=f"pulling {redact_url(url)}", url=url)
-            self._run(["reset", "--quiet", "--hard", "FETCH_HEAD"], cwd=dest, what="checking out the new commit")
+            self._run(
+                ["fetch", "--quiet", "--depth", "1", "--no-tags", "origin", ref],
+                cwd=dest,
+                what=f"pulling {redact_url(url)}",
+                url=url,
+            )
+            self._run(
+                ["reset", "--quiet", "--hard", "FETCH_HEAD"], cwd=dest, what="checking out the new commit"
+            )
         return self.head(dest)
 
     def head(self, root: Path) -> str:

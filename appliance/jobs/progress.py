@@ -41,11 +41,16 @@ class JobProgress:
 
     def finish(self) -> None:
         self._write()
-        if self._cancel.is_set():  # removed while its last batch was embedded: report it, the lock holder cleans up
+        if (
+            self._cancel.is_set()
+        ):  # removed while its last batch was embedded: report it, the lock holder cleans up
             raise JobCancelled("the job was cancelled")
 
     def _write(self, **extra: object) -> None:
         self._written = time.monotonic()
         with self._db.session() as session:
-            session.execute(update(IndexJob).where(IndexJob.id == self._job_id).values(
-                files_total=self.total, files_done=self.done, **extra))
+            session.execute(
+                update(IndexJob)
+                .where(IndexJob.id == self._job_id)
+                .values(files_total=self.total, files_done=self.done, **extra)
+            )

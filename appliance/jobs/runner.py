@@ -51,8 +51,16 @@ def checkout_path(settings: JobSettings, home: Path, repo_id: int) -> Path:
 
 
 class JobRunner:
-    def __init__(self, db: Database, index: CodeIndex | None, settings: JobSettings, home: Path, *,
-                 index_error: str | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        index: CodeIndex | None,
+        settings: JobSettings,
+        home: Path,
+        *,
+        index_error: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.index = index
         self.index_error = index_error
@@ -73,8 +81,9 @@ class JobRunner:
     def enqueue(self, repo_id: int, trigger: str) -> int:
         """Queue a job for the repository, unless one is queued already (then that one's id)."""
         with self.db.session() as session:
-            queued = session.scalar(select(IndexJob.id).where(IndexJob.repo_id == repo_id,
-                                                              IndexJob.state == "queued"))
+            queued = session.scalar(
+                select(IndexJob.id).where(IndexJob.repo_id == repo_id, IndexJob.state == "queued")
+            )
             if queued is not None:
                 return int(queued)
             job = IndexJob(repo_id=repo_id, trigger=trigger, state="queued", created=self._clock())
@@ -94,8 +103,11 @@ class JobRunner:
         if flag is not None:
             flag.set()
         with self.db.session() as session:
-            session.execute(update(IndexJob).where(IndexJob.repo_id == repo_id, IndexJob.state == "queued")
-                            .values(state="failed", error="cancelled", finished=self._clock()))
+            session.execute(
+                update(IndexJob)
+                .where(IndexJob.repo_id == repo_id, IndexJob.state == "queued")
+                .values(state="failed", error="cancelled", finished=self._clock())
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -146,8 +158,9 @@ class JobRunner:
         host = socket.gethostname() + ":"
         try:
             with self.db.session() as session:
-                for job in session.scalars(select(IndexJob).where(IndexJob.state == "running",
-                                                                  IndexJob.runner.startswith(host))):
+                for job in session.scalars(
+                    select(IndexJob).where(IndexJob.state == "running", IndexJob.runner.startswith(host))
+                ):
                     if not _alive(job.runner.removeprefix(host)):
                         job.state, job.runner, job.started = "queued", "", None
         except DatabaseError as exc:
@@ -172,12 +185,19 @@ class JobRunner:
     def claim(self) -> int | None:
         """Take the oldest queued job; None when there is none (or another replica took it first)."""
         with self.db.session() as session:
-            candidate = session.scalar(select(IndexJob.id).where(IndexJob.state == "queued")
-                                       .order_by(IndexJob.created, IndexJob.id).limit(1))
+            candidate = session.scalar(
+                select(IndexJob.id)
+                .where(IndexJob.state == "queued")
+                .order_by(IndexJob.created, IndexJob.id)
+                .limit(1)
+            )
             if candidate is None:
                 return None
-            won = session.execute(update(IndexJob).where(IndexJob.id == candidate, IndexJob.state == "queued")
-                                  .values(state="running", runner=self.name, started=self._clock(), phase="sync"))
+            won = session.execute(
+                update(IndexJob)
+                .where(IndexJob.id == candidate, IndexJob.state == "queued")
+                .values(state="running", runner=self.name, started=self._clock(), phase="sync")
+            )
             return int(candidate) if won.rowcount else None  # type: ignore[attr-defined]
 
     def run_job(self, job_id: int) -> JobOutcome:
@@ -193,7 +213,9 @@ class JobRunner:
             with self.index_lock:
                 outcome = self._sync_and_index(job_id, repo_id, name, kind, location, branch, cancel)
         except JobCancelled:
-            outcome = JobOutcome("failed", error="cancelled: the repository was removed or the server stopped")
+            outcome = JobOutcome(
+                "failed", error="cancelled: the repository was removed or the server stopped"
+            )
         except (JobError, OSError) as exc:
             outcome = JobOutcome("failed", error=str(exc))
         except Exception as exc:  # the indexer's own errors and anything unexpected: recorded, never fatal
@@ -201,14 +223,26 @@ class JobRunner:
             outcome = JobOutcome("failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._cancel.pop(repo_id, None)
-        if self._stopping.is_set() and outcome.state == "failed" and (outcome.error or "").startswith("cancelled"):
+        if (
+            self._stopping.is_set()
+            and outcome.state == "failed"
+            and (outcome.error or "").startswith("cancelled")
+        ):
             self._requeue(job_id)
             return outcome
         self._record(job_id, repo_id, outcome)
         return outcome
 
-    def _sync_and_index(self, job_id: int, repo_id: int, name: str, kind: str, location: str,
-                        branch: str | None, cancel: threading.Event) -> JobOutcome:
+    def _sync_and_index(
+        self,
+        job_id: int,
+        repo_id: int,
+        name: str,
+        kind: str,
+        location: str,
+        branch: str | None,
+        cancel: threading.Event,
+    ) -> JobOutcome:
         if self.index is None:
             raise JobError(f"the code index is not open: {self.index_error or 'unknown reason'}")
         if kind == "git":
@@ -223,8 +257,13 @@ class JobRunner:
             raise JobCancelled("cancelled")
         progress = JobProgress(self.db, job_id, interval=self.settings.progress_interval_s, cancel=cancel)
         report = self.index.index(root, name=name, progress=progress)
-        return JobOutcome("done", commit=commit or report.last_commit, files=report.files,
-                          chunks=report.total_chunks, changed=report.files_changed)
+        return JobOutcome(
+            "done",
+            commit=commit or report.last_commit,
+            files=report.files,
+            chunks=report.total_chunks,
+            changed=report.files_changed,
+        )
 
     def _record(self, job_id: int, repo_id: int, outcome: JobOutcome) -> None:
         now = self._clock()
@@ -243,13 +282,18 @@ class JobRunner:
 
     def _requeue(self, job_id: int) -> None:
         with self.db.session() as session:
-            session.execute(update(IndexJob).where(IndexJob.id == job_id)
-                            .values(state="queued", runner="", started=None, phase=""))
+            session.execute(
+                update(IndexJob)
+                .where(IndexJob.id == job_id)
+                .values(state="queued", runner="", started=None, phase="")
+            )
 
     def pending(self) -> int:
         with self.db.session() as session:
-            return int(session.scalar(select(func.count()).select_from(IndexJob)
-                                      .where(IndexJob.state.in_(ACTIVE))) or 0)
+            return int(
+                session.scalar(select(func.count()).select_from(IndexJob).where(IndexJob.state.in_(ACTIVE)))
+                or 0
+            )
 
 
 def _alive(pid_text: str) -> bool:

@@ -41,10 +41,19 @@ class JobView:
     error: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "trigger": self.trigger, "state": self.state, "phase": self.phase,
-                "created": self.created.isoformat(), "started": _iso(self.started), "finished": _iso(self.finished),
-                "files_total": self.files_total, "files_done": self.files_done, "files_changed": self.files_changed,
-                "error": self.error}
+        return {
+            "id": self.id,
+            "trigger": self.trigger,
+            "state": self.state,
+            "phase": self.phase,
+            "created": self.created.isoformat(),
+            "started": _iso(self.started),
+            "finished": _iso(self.finished),
+            "files_total": self.files_total,
+            "files_done": self.files_done,
+            "files_changed": self.files_changed,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +80,21 @@ class RepositoryView:
         return "indexed" if self.files or self.chunks or self.last_sync else "new"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "managed": self.managed, "kind": self.kind, "location": self.location,
-                "branch": self.branch, "sync_interval_s": self.sync_interval_s, "files": self.files,
-                "chunks": self.chunks, "last_commit": self.last_commit, "last_sync": _iso(self.last_sync),
-                "last_error": self.last_error, "state": self.state,
-                "job": self.job.to_json() if self.job else None}
+        return {
+            "name": self.name,
+            "managed": self.managed,
+            "kind": self.kind,
+            "location": self.location,
+            "branch": self.branch,
+            "sync_interval_s": self.sync_interval_s,
+            "files": self.files,
+            "chunks": self.chunks,
+            "last_commit": self.last_commit,
+            "last_sync": _iso(self.last_sync),
+            "last_error": self.last_error,
+            "state": self.state,
+            "job": self.job.to_json() if self.job else None,
+        }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -85,8 +104,19 @@ def _iso(value: datetime | None) -> str | None:
 def _job(job: IndexJob | None) -> JobView | None:
     if job is None:
         return None
-    return JobView(job.id, job.trigger, job.state, job.phase, job.created, job.started, job.finished,
-                   job.files_total, job.files_done, job.files_changed, job.error)
+    return JobView(
+        job.id,
+        job.trigger,
+        job.state,
+        job.phase,
+        job.created,
+        job.started,
+        job.finished,
+        job.files_total,
+        job.files_done,
+        job.files_changed,
+        job.error,
+    )
 
 
 def _default_name(kind: str, location: str) -> str:
@@ -108,15 +138,36 @@ class RepositorySources:
     def list(self) -> list[RepositoryView]:
         with self.db.session() as session:
             repos = list(session.scalars(select(Repository).order_by(Repository.name)))
-            latest_ids = {repo_id: job_id for repo_id, job_id in session.execute(
-                select(IndexJob.repo_id, func.max(IndexJob.id)).group_by(IndexJob.repo_id))}
-            jobs = {j.repo_id: j for j in session.scalars(select(IndexJob).where(IndexJob.id.in_(latest_ids.values())))}
+            latest_ids = {
+                repo_id: job_id
+                for repo_id, job_id in session.execute(
+                    select(IndexJob.repo_id, func.max(IndexJob.id)).group_by(IndexJob.repo_id)
+                )
+            }
+            jobs = {
+                j.repo_id: j
+                for j in session.scalars(select(IndexJob).where(IndexJob.id.in_(latest_ids.values())))
+            }
             views = [self._view(r, jobs.get(r.id)) for r in repos]
         managed = {v.name for v in views}
         for info in self._indexed():
             if info.name not in managed:
-                views.append(RepositoryView(info.name, False, "indexed", info.root, None, 0, info.files, info.chunks,
-                                            info.last_commit, None, None, None))
+                views.append(
+                    RepositoryView(
+                        info.name,
+                        False,
+                        "indexed",
+                        info.root,
+                        None,
+                        0,
+                        info.files,
+                        info.chunks,
+                        info.last_commit,
+                        None,
+                        None,
+                        None,
+                    )
+                )
         return sorted(views, key=lambda v: v.name)
 
     def get(self, name: str) -> RepositoryView:
@@ -133,15 +184,37 @@ class RepositorySources:
 
     def _view(self, repo: Repository, job: IndexJob | None) -> RepositoryView:
         location = redact_url(repo.location) if repo.kind == "git" else repo.location
-        return RepositoryView(repo.name, True, repo.kind, location, repo.branch, repo.sync_interval_s, repo.files,
-                              repo.chunks, repo.last_commit, repo.last_sync, repo.last_error, _job(job))
+        return RepositoryView(
+            repo.name,
+            True,
+            repo.kind,
+            location,
+            repo.branch,
+            repo.sync_interval_s,
+            repo.files,
+            repo.chunks,
+            repo.last_commit,
+            repo.last_sync,
+            repo.last_error,
+            _job(job),
+        )
 
     # -- changing ----------------------------------------------------------------------------------------------
 
-    def add(self, kind: Literal["path", "git"] | str, location: str, *, name: str | None = None,
-            branch: str | None = None, sync_interval_s: int | None = None, actor: Actor) -> RepositoryView:
+    def add(
+        self,
+        kind: Literal["path", "git"] | str,
+        location: str,
+        *,
+        name: str | None = None,
+        branch: str | None = None,
+        sync_interval_s: int | None = None,
+        actor: Actor,
+    ) -> RepositoryView:
         if kind not in ("path", "git"):
-            raise SourceError("kind: must be 'path' (a folder on the appliance) or 'git' (a URL)", param="kind")
+            raise SourceError(
+                "kind: must be 'path' (a folder on the appliance) or 'git' (a URL)", param="kind"
+            )
         if not isinstance(location, str) or not location.strip():
             raise SourceError("location: give a folder path or a git URL", param="location")
         if kind == "git":
@@ -163,15 +236,31 @@ class RepositorySources:
             if name in indexed:
                 raise RepositoryConflict(
                     f"name: {name!r} is already indexed from {indexed[name].root} (by `codemoat index`); choose "
-                    "another name, or remove it first", param="name")
-            repo = Repository(name=name, kind=kind, location=location, branch=branch, sync_interval_s=interval,
-                              created=utcnow(), created_by=actor.name)
+                    "another name, or remove it first",
+                    param="name",
+                )
+            repo = Repository(
+                name=name,
+                kind=kind,
+                location=location,
+                branch=branch,
+                sync_interval_s=interval,
+                created=utcnow(),
+                created_by=actor.name,
+            )
             session.add(repo)
             session.flush()
             repo_id = repo.id
-            self.audit.record(session, actor, "repo.add", name, kind=kind,
-                              location=redact_url(location) if kind == "git" else location, branch=branch,
-                              sync_interval_s=interval)
+            self.audit.record(
+                session,
+                actor,
+                "repo.add",
+                name,
+                kind=kind,
+                location=redact_url(location) if kind == "git" else location,
+                branch=branch,
+                sync_interval_s=interval,
+            )
         self.runner.enqueue(repo_id, "added")
         return self.get(name)
 
@@ -180,8 +269,11 @@ class RepositorySources:
             repo = session.scalar(select(Repository).where(Repository.name == name))
             if repo is None:
                 if any(info.name == name for info in self._indexed()):
-                    raise SourceError(f"name: {name!r} was indexed with `codemoat index`; add its folder here to "
-                                      "re-index it from the console", param="name")
+                    raise SourceError(
+                        f"name: {name!r} was indexed with `codemoat index`; add its folder here to "
+                        "re-index it from the console",
+                        param="name",
+                    )
                 raise RepositoryNotFound(f"no repository named {name!r}", param="name")
             repo_id = repo.id
             self.audit.record(session, actor, "repo.reindex", name)
@@ -194,7 +286,9 @@ class RepositorySources:
             if repo is None:
                 raise RepositoryNotFound(f"no repository named {name!r}", param="name")
             previous, repo.sync_interval_s = repo.sync_interval_s, interval
-            self.audit.record(session, actor, "repo.schedule", name, sync_interval_s=interval, previous=previous)
+            self.audit.record(
+                session, actor, "repo.schedule", name, sync_interval_s=interval, previous=previous
+            )
         return self.get(name)
 
     def remove(self, name: str, *, actor: Actor) -> int:
@@ -214,7 +308,9 @@ class RepositorySources:
                     session.execute(delete(Repository).where(Repository.id == repo_id))
                 grants = list(session.scalars(select(RepoGrant.repo).where(RepoGrant.repo == name)))
                 session.execute(delete(RepoGrant).where(RepoGrant.repo == name))
-                self.audit.record(session, actor, "repo.remove", name, points=removed, grants_dropped=len(grants))
+                self.audit.record(
+                    session, actor, "repo.remove", name, points=removed, grants_dropped=len(grants)
+                )
         if kind == "git" and repo_id is not None:
             shutil.rmtree(checkout_path(self.settings, self.runner.home, repo_id), ignore_errors=True)
         return removed
@@ -224,7 +320,9 @@ class RepositorySources:
     def _check_folder(self, location: str) -> Path:
         path = Path(location.strip()).expanduser()
         if not path.is_absolute():
-            raise SourceError("location: give an absolute path (it is read on the appliance)", param="location")
+            raise SourceError(
+                "location: give an absolute path (it is read on the appliance)", param="location"
+            )
         path = path.resolve()
         if not path.exists():
             raise SourceError(f"location: {path} does not exist on the appliance", param="location")
@@ -240,9 +338,13 @@ class RepositorySources:
         if value is None:
             return self.settings.sync_interval_s
         if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 30 * 86400:
-            raise SourceError("sync_interval_s: a number of seconds from 0 (only when asked) to 2592000 (30 days)",
-                              param="sync_interval_s")
+            raise SourceError(
+                "sync_interval_s: a number of seconds from 0 (only when asked) to 2592000 (30 days)",
+                param="sync_interval_s",
+            )
         if 0 < value < self.settings.min_sync_interval_s:
-            raise SourceError(f"sync_interval_s: at least {self.settings.min_sync_interval_s} seconds (or 0)",
-                              param="sync_interval_s")
+            raise SourceError(
+                f"sync_interval_s: at least {self.settings.min_sync_interval_s} seconds (or 0)",
+                param="sync_interval_s",
+            )
         return value

@@ -40,7 +40,9 @@ log = logging.getLogger("codemoat.license")
 DAY_S = 86400
 INSTALLED_WHILE_SERVING = "a license was installed while serving"
 UNLICENSED = ServingState(
-    True, "UNLICENSED", "no license is installed and the model is not sealed: the open model serves without one"
+    True,
+    "UNLICENSED",
+    "no license is installed and the model is not sealed: the open model serves without one",
 )
 
 
@@ -109,7 +111,8 @@ class LicenseRuntime:
             seat_window_s=options.seat_window_s,
             relay_url=options.relay_url,
             renew_before_s=options.renew_before_days * DAY_S,
-            keyserver_socket=options.keyserver_socket or Path(settings.home) / "run" / "keys" / "keyserver.sock",
+            keyserver_socket=options.keyserver_socket
+            or Path(settings.home) / "run" / "keys" / "keyserver.sock",
             audit=audit,
         )
 
@@ -183,7 +186,9 @@ class LicenseRuntime:
             self._engines, self._started = list(engines), True
             monitor = self.monitor
         if monitor is not None:
-            log.info("license enforced (%s); re-checked every %.0f s", self.enforced_because, monitor.interval_s)
+            log.info(
+                "license enforced (%s); re-checked every %.0f s", self.enforced_because, monitor.interval_s
+            )
             monitor.start()
             return
         self._watcher = threading.Thread(target=self._watch, name="codemoat-license-watch", daemon=True)

@@ -65,8 +65,14 @@ class Citation:
     preview: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "repo": self.repo, "path": self.path, "start_line": self.start_line,
-                "end_line": self.end_line, "preview": self.preview}
+        return {
+            "index": self.index,
+            "repo": self.repo,
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "preview": self.preview,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,11 @@ def message_text(message: Mapping[str, Any], index: int) -> tuple[str, str]:
     if isinstance(content, list):
         texts = []
         for part in content:
-            if not isinstance(part, Mapping) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+            if (
+                not isinstance(part, Mapping)
+                or part.get("type") != "text"
+                or not isinstance(part.get("text"), str)
+            ):
                 raise PromptError(f"messages[{index}].content parts must be text parts", param="messages")
             texts.append(part["text"])
         return role, "\n".join(texts)
@@ -121,8 +131,13 @@ def fuse(result_lists: Sequence[Sequence[Hit]], limit: int) -> list[Hit]:
     taken: list[Hit] = []
     for key in ordered:
         hit = first_seen[key]
-        if any(h.repo == hit.repo and h.path == hit.path and h.start_line <= hit.end_line
-               and hit.start_line <= h.end_line for h in taken):
+        if any(
+            h.repo == hit.repo
+            and h.path == hit.path
+            and h.start_line <= hit.end_line
+            and hit.start_line <= h.end_line
+            for h in taken
+        ):
             continue
         taken.append(hit)
         if len(taken) >= limit:
@@ -169,15 +184,24 @@ async def build_chat_prompt(
     no_access = scope.repos is not None and len(scope.repos) == 0
     queries = retrieval_queries(question, settings) if settings.k_per_query and settings.max_sources else []
     if source is None or no_access or not queries:
-        reason = ("no context source" if source is None else "caller may see no repository" if no_access
-                  else "no query")
+        reason = (
+            "no context source"
+            if source is None
+            else "caller may see no repository"
+            if no_access
+            else "no query"
+        )
         stages.append(StageTiming("retrieval", 0.0, "skipped", reason))
     else:
-        calls = {f"retrieval[{i}]": (lambda q=q: source.search(q, k=settings.k_per_query, mode="hybrid",
-                                                               flt=scope))
-                 for i, q in enumerate(queries)}
-        results, timings = await call_with_deadline(calls, timeout_s=settings.latency_budget_ms / 1000,
-                                                    executor=executor)
+        calls = {
+            f"retrieval[{i}]": (
+                lambda q=q: source.search(q, k=settings.k_per_query, mode="hybrid", flt=scope)
+            )
+            for i, q in enumerate(queries)
+        }
+        results, timings = await call_with_deadline(
+            calls, timeout_s=settings.latency_budget_ms / 1000, executor=executor
+        )
         stages += timings
         hit_lists = [results[name] for name in calls if name in results]
 
@@ -187,11 +211,17 @@ async def build_chat_prompt(
     # The last user message and anything after it (an assistant prefix to continue) are never dropped.
     keep_from = sum(1 for role, _ in turns[:last_user] if role != "system")
     header = settings.instructions + ("\n\n" + client_system if client_system else "")
-    must_keep = (count_tokens(header) + overhead
-                 + sum(count_tokens(text) + overhead for _, text in conversation[keep_from:]))
+    must_keep = (
+        count_tokens(header)
+        + overhead
+        + sum(count_tokens(text) + overhead for _, text in conversation[keep_from:])
+    )
     if must_keep > budget:
-        raise PromptTooLong(f"the last message does not fit in the model's context ({context_length} tokens, "
-                            f"{max_tokens} reserved for the answer)", param="messages")
+        raise PromptTooLong(
+            f"the last message does not fit in the model's context ({context_length} tokens, "
+            f"{max_tokens} reserved for the answer)",
+            param="messages",
+        )
     source_budget = min(int(budget * settings.source_share), budget - must_keep)
     blocks: list[str] = []
     citations: list[Citation] = []
@@ -205,12 +235,23 @@ async def build_chat_prompt(
             continue
         used += cost
         blocks.append(block)
-        citations.append(Citation(len(citations) + 1, hit.repo, hit.path, hit.start_line, end_line,
-                                  _preview(text, settings.preview_chars)))
+        citations.append(
+            Citation(
+                len(citations) + 1,
+                hit.repo,
+                hit.path,
+                hit.start_line,
+                end_line,
+                _preview(text, settings.preview_chars),
+            )
+        )
     sources_text = ("Sources:\n\n" + "\n\n".join(blocks)) if blocks else "No repository sources matched."
     system = f"{header}\n\n{sources_text}"
-    total = count_tokens(system) + overhead + sum(count_tokens(text) + overhead
-                                                   for _, text in conversation[keep_from:])
+    total = (
+        count_tokens(system)
+        + overhead
+        + sum(count_tokens(text) + overhead for _, text in conversation[keep_from:])
+    )
     first = keep_from
     while first > 0:
         cost = count_tokens(conversation[first - 1][1]) + overhead
@@ -218,10 +259,19 @@ async def build_chat_prompt(
             break
         total += cost
         first -= 1
-    kept = [{"role": "system", "content": system}] + [{"role": r, "content": c} for r, c in conversation[first:]]
+    kept = [{"role": "system", "content": system}] + [
+        {"role": r, "content": c} for r, c in conversation[first:]
+    ]
     stages.append(StageTiming("assemble", (time.perf_counter() - t) * 1000))
     return BuiltChat(tuple(kept), tuple(citations), tuple(stages), total, first)
 
 
-__all__ = ["BuiltChat", "ChatSettings", "Citation", "build_chat_prompt", "fuse", "message_text",
-           "retrieval_queries"]
+__all__ = [
+    "BuiltChat",
+    "ChatSettings",
+    "Citation",
+    "build_chat_prompt",
+    "fuse",
+    "message_text",
+    "retrieval_queries",
+]

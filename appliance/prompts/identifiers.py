@@ -12,7 +12,8 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
 _DEFINITION = re.compile(
     r"\b(?:def|class|function|func|fn|fun|struct|interface|enum|type|trait|const|let|var|val|module|sub|"
-    r"typedef|namespace)\s+\*?([A-Za-z_][A-Za-z0-9_]*)")
+    r"typedef|namespace)\s+\*?([A-Za-z_][A-Za-z0-9_]*)"
+)
 _GO_METHOD = re.compile(r"\bfunc\s*\([^)]*\)\s*([A-Za-z_][A-Za-z0-9_]*)")
 _ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?(?::=|=(?!=))", re.MULTILINE)
 _PARAMETERS = re.compile(r"\b(?:def|function|func|fn|fun)\s+[A-Za-z_][A-Za-z0-9_]*\s*\(([^)]*)\)")

@@ -92,8 +92,9 @@ _LUA_KEYWORDS = _words("""and break do else elseif end false for function goto i
 
 
 # Builtins are never defined in the repository: looking them up only wastes the symbol stage's time.
-_PYTHON_KEYWORDS = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
-                    | {"self", "cls"})
+_PYTHON_KEYWORDS = (
+    frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {"self", "cls"}
+)
 
 
 _SPECS: dict[str, LanguageSpec] = {}
@@ -104,54 +105,248 @@ def _register(spec: LanguageSpec, *aliases: str) -> None:
         _SPECS[key] = spec
 
 
-_register(LanguageSpec("python", "#", None, "indent", (":", "(", "[", "{"), _PYTHON_KEYWORDS,
-                       ("def", "class", "from", "import", "if __name__", "async def", "@")), "py", "python3")
-_register(LanguageSpec("javascript", keywords=_JS_KEYWORDS,
-                       top_level_keywords=("function", "class", "const", "let", "var", "export", "import",
-                                           "async function", "module.exports")), "js", "jsx", "javascriptreact")
-_register(LanguageSpec("typescript", keywords=_JS_KEYWORDS | _TS_EXTRA,
-                       top_level_keywords=("function", "class", "const", "let", "var", "export", "import",
-                                           "interface", "type", "enum", "abstract", "async function")),
-          "ts", "tsx", "typescriptreact")
-_register(LanguageSpec("go", keywords=_GO_KEYWORDS,
-                       top_level_keywords=("func", "type", "var", "const", "import", "package")), "golang")
-_register(LanguageSpec("java", keywords=_JAVA_KEYWORDS,
-                       top_level_keywords=("public class", "class", "interface", "enum", "import", "package",
-                                           "abstract class", "final class", "record")))
-_register(LanguageSpec("kotlin", keywords=_KOTLIN_KEYWORDS,
-                       top_level_keywords=("fun", "class", "data class", "object", "interface", "import", "package",
-                                           "val", "var", "enum class", "sealed class")), "kt", "kts")
-_register(LanguageSpec("rust", keywords=_RUST_KEYWORDS,
-                       top_level_keywords=("fn", "pub fn", "struct", "pub struct", "enum", "pub enum", "impl",
-                                           "trait", "pub trait", "mod", "pub mod", "use", "const", "static",
-                                           "#[")), "rs")
-_register(LanguageSpec("c", keywords=_C_KEYWORDS,
-                       top_level_keywords=("static", "struct", "typedef", "enum", "union", "extern", "#include",
-                                           "#define", "int", "void", "char")), "h")
-_register(LanguageSpec("cpp", keywords=_C_KEYWORDS | _CPP_EXTRA,
-                       top_level_keywords=("static", "struct", "class", "typedef", "enum", "union", "extern",
-                                           "namespace", "template", "#include", "#define", "int", "void")),
-          "c++", "cc", "cxx", "hpp")
-_register(LanguageSpec("csharp", keywords=_CSHARP_KEYWORDS,
-                       top_level_keywords=("using", "namespace", "public class", "class", "interface",
-                                           "internal class", "public static class")), "c_sharp", "c#", "cs")
-_register(LanguageSpec("php", keywords=_PHP_KEYWORDS,
-                       top_level_keywords=("function", "class", "interface", "trait", "namespace", "use",
-                                           "abstract class", "final class")))
-_register(LanguageSpec("ruby", "#", None, "indent", ("do", "then", "|", "{", "(", "["), _RUBY_KEYWORDS,
-                       ("def", "class", "module", "require", "require_relative")), "rb")
-_register(LanguageSpec("lua", "--", None, "indent", ("do", "then", "{", "(", "function()"), _LUA_KEYWORDS,
-                       ("function", "local function", "local")))
-_register(LanguageSpec("bash", "#", None, "indent", ("then", "do", "{", "in"), _BASH_KEYWORDS, ("function",)),
-          "sh", "shell", "shellscript", "zsh")
+_register(
+    LanguageSpec(
+        "python",
+        "#",
+        None,
+        "indent",
+        (":", "(", "[", "{"),
+        _PYTHON_KEYWORDS,
+        ("def", "class", "from", "import", "if __name__", "async def", "@"),
+    ),
+    "py",
+    "python3",
+)
+_register(
+    LanguageSpec(
+        "javascript",
+        keywords=_JS_KEYWORDS,
+        top_level_keywords=(
+            "function",
+            "class",
+            "const",
+            "let",
+            "var",
+            "export",
+            "import",
+            "async function",
+            "module.exports",
+        ),
+    ),
+    "js",
+    "jsx",
+    "javascriptreact",
+)
+_register(
+    LanguageSpec(
+        "typescript",
+        keywords=_JS_KEYWORDS | _TS_EXTRA,
+        top_level_keywords=(
+            "function",
+            "class",
+            "const",
+            "let",
+            "var",
+            "export",
+            "import",
+            "interface",
+            "type",
+            "enum",
+            "abstract",
+            "async function",
+        ),
+    ),
+    "ts",
+    "tsx",
+    "typescriptreact",
+)
+_register(
+    LanguageSpec(
+        "go", keywords=_GO_KEYWORDS, top_level_keywords=("func", "type", "var", "const", "import", "package")
+    ),
+    "golang",
+)
+_register(
+    LanguageSpec(
+        "java",
+        keywords=_JAVA_KEYWORDS,
+        top_level_keywords=(
+            "public class",
+            "class",
+            "interface",
+            "enum",
+            "import",
+            "package",
+            "abstract class",
+            "final class",
+            "record",
+        ),
+    )
+)
+_register(
+    LanguageSpec(
+        "kotlin",
+        keywords=_KOTLIN_KEYWORDS,
+        top_level_keywords=(
+            "fun",
+            "class",
+            "data class",
+            "object",
+            "interface",
+            "import",
+            "package",
+            "val",
+            "var",
+            "enum class",
+            "sealed class",
+        ),
+    ),
+    "kt",
+    "kts",
+)
+_register(
+    LanguageSpec(
+        "rust",
+        keywords=_RUST_KEYWORDS,
+        top_level_keywords=(
+            "fn",
+            "pub fn",
+            "struct",
+            "pub struct",
+            "enum",
+            "pub enum",
+            "impl",
+            "trait",
+            "pub trait",
+            "mod",
+            "pub mod",
+            "use",
+            "const",
+            "static",
+            "#[",
+        ),
+    ),
+    "rs",
+)
+_register(
+    LanguageSpec(
+        "c",
+        keywords=_C_KEYWORDS,
+        top_level_keywords=(
+            "static",
+            "struct",
+            "typedef",
+            "enum",
+            "union",
+            "extern",
+            "#include",
+            "#define",
+            "int",
+            "void",
+            "char",
+        ),
+    ),
+    "h",
+)
+_register(
+    LanguageSpec(
+        "cpp",
+        keywords=_C_KEYWORDS | _CPP_EXTRA,
+        top_level_keywords=(
+            "static",
+            "struct",
+            "class",
+            "typedef",
+            "enum",
+            "union",
+            "extern",
+            "namespace",
+            "template",
+            "#include",
+            "#define",
+            "int",
+            "void",
+        ),
+    ),
+    "c++",
+    "cc",
+    "cxx",
+    "hpp",
+)
+_register(
+    LanguageSpec(
+        "csharp",
+        keywords=_CSHARP_KEYWORDS,
+        top_level_keywords=(
+            "using",
+            "namespace",
+            "public class",
+            "class",
+            "interface",
+            "internal class",
+            "public static class",
+        ),
+    ),
+    "c_sharp",
+    "c#",
+    "cs",
+)
+_register(
+    LanguageSpec(
+        "php",
+        keywords=_PHP_KEYWORDS,
+        top_level_keywords=(
+            "function",
+            "class",
+            "interface",
+            "trait",
+            "namespace",
+            "use",
+            "abstract class",
+            "final class",
+        ),
+    )
+)
+_register(
+    LanguageSpec(
+        "ruby",
+        "#",
+        None,
+        "indent",
+        ("do", "then", "|", "{", "(", "["),
+        _RUBY_KEYWORDS,
+        ("def", "class", "module", "require", "require_relative"),
+    ),
+    "rb",
+)
+_register(
+    LanguageSpec(
+        "lua",
+        "--",
+        None,
+        "indent",
+        ("do", "then", "{", "(", "function()"),
+        _LUA_KEYWORDS,
+        ("function", "local function", "local"),
+    )
+)
+_register(
+    LanguageSpec("bash", "#", None, "indent", ("then", "do", "{", "in"), _BASH_KEYWORDS, ("function",)),
+    "sh",
+    "shell",
+    "shellscript",
+    "zsh",
+)
 _register(LanguageSpec("css", None, ("/*", "*/"), "braces", ("{",), frozenset(), ()), "scss", "less")
-_register(LanguageSpec("html", None, ("<!--", "-->"), "indent", (">",), frozenset(), ()), "xml", "vue", "svelte")
+_register(
+    LanguageSpec("html", None, ("<!--", "-->"), "indent", (">",), frozenset(), ()), "xml", "vue", "svelte"
+)
 _register(LanguageSpec("sql", "--", None, "indent", ("(",), frozenset(), ()))
 _register(LanguageSpec("yaml", "#", None, "indent", (":",), frozenset(), ()), "yml", "toml")
 _register(LanguageSpec("markdown", None, ("<!--", "-->"), "indent", (), frozenset(), ()), "md")
 _TEXT = LanguageSpec("text", "#", None, "indent", (":", "{", "(", "["), frozenset(), ())
 _register(_TEXT, "plaintext", "txt")
-
 
 
 def get_language(language: str | None, path: str = "") -> LanguageSpec:

@@ -21,7 +21,7 @@ _TRAILING_CLOSERS = set(")]}\"'`;,:> ")
 
 
 def current_line_before(prefix: str) -> str:
-    return prefix[prefix.rfind("\n") + 1:]
+    return prefix[prefix.rfind("\n") + 1 :]
 
 
 def current_line_after(suffix: str) -> str:
@@ -203,7 +203,7 @@ def only_repeats(text: str, prefix: str, suffix: str) -> bool:
         return False
     got = [line.strip() for line in text.split("\n") if line.strip()]
     before = [line.strip() for line in prefix.split("\n")[:-1] if line.strip()]
-    return len(before) >= len(got) and before[-len(got):] == got and not all(_is_trivial(g) for g in got)
+    return len(before) >= len(got) and before[-len(got) :] == got and not all(_is_trivial(g) for g in got)
 
 
 def postprocess_completion(
@@ -231,6 +231,13 @@ def postprocess_completion(
 
 
 __all__ = [
-    "CompletionMode", "block_end_by_braces", "block_end_by_indent", "completion_mode", "cut_at_stops",
-    "mode_stop_sequences", "only_repeats", "postprocess_completion", "trim_suffix_overlap",
+    "CompletionMode",
+    "block_end_by_braces",
+    "block_end_by_indent",
+    "completion_mode",
+    "cut_at_stops",
+    "mode_stop_sequences",
+    "only_repeats",
+    "postprocess_completion",
+    "trim_suffix_overlap",
 ]

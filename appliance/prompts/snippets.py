@@ -56,8 +56,16 @@ class UsedSnippet:
     tokens: int
 
     def to_json(self) -> dict[str, object]:
-        return {"repo": self.repo, "path": self.path, "start_line": self.start_line, "end_line": self.end_line,
-                "source": self.source, "score": self.score, "symbol": self.symbol, "tokens": self.tokens}
+        return {
+            "repo": self.repo,
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "source": self.source,
+            "score": self.score,
+            "symbol": self.symbol,
+            "tokens": self.tokens,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +108,9 @@ class SnippetSelection:
             new_lines: tuple[tuple[int, str], ...] = tuple((0, line) for line in snippet.lines)
         else:
             covered = self._covered.get(key, set())
-            new_lines = tuple((n, line) for n, line in enumerate(snippet.lines, snippet.start_line)
-                              if n not in covered)
+            new_lines = tuple(
+                (n, line) for n, line in enumerate(snippet.lines, snippet.start_line) if n not in covered
+            )
             if not new_lines:
                 return False
         new_file = key not in self._covered  # every accepted file gets an entry, placed or not
@@ -120,17 +129,29 @@ class SnippetSelection:
         return True
 
     def _inside_placed(self, key: tuple[str, str], body: str) -> bool:
-        placed = "\n".join(line for acc in self.accepted
-                           if acc.snippet.start_line > 0 and (acc.snippet.repo, acc.snippet.path) == key
-                           for _, line in acc.lines)
+        placed = "\n".join(
+            line
+            for acc in self.accepted
+            if acc.snippet.start_line > 0 and (acc.snippet.repo, acc.snippet.path) == key
+            for _, line in acc.lines
+        )
         return bool(placed) and body in placed
 
     def used(self, count: int | None = None) -> tuple[UsedSnippet, ...]:
         chosen = self.accepted if count is None else self.accepted[:count]
         return tuple(
-            UsedSnippet(a.snippet.repo, a.snippet.path, a.snippet.start_line, a.snippet.end_line, a.snippet.source,
-                        a.snippet.score, a.snippet.symbol, a.tokens)
-            for a in sorted(chosen, key=lambda a: (a.snippet.repo, a.snippet.path, a.snippet.start_line)))
+            UsedSnippet(
+                a.snippet.repo,
+                a.snippet.path,
+                a.snippet.start_line,
+                a.snippet.end_line,
+                a.snippet.source,
+                a.snippet.score,
+                a.snippet.symbol,
+                a.tokens,
+            )
+            for a in sorted(chosen, key=lambda a: (a.snippet.repo, a.snippet.path, a.snippet.start_line))
+        )
 
     def blocks(self, language: LanguageSpec, count: int | None = None) -> tuple[ContextBlock, ...]:
         """The first `count` accepted snippets, merged per file and laid out in stable order."""
@@ -170,5 +191,12 @@ def _runs(lines: dict[int, str]) -> list[str]:
     return ["\n".join(run) for run in runs]
 
 
-__all__ = ["PRIORITY", "Snippet", "SnippetSelection", "SnippetSource", "UsedSnippet", "normalize",
-           "order_candidates"]
+__all__ = [
+    "PRIORITY",
+    "Snippet",
+    "SnippetSelection",
+    "SnippetSource",
+    "UsedSnippet",
+    "normalize",
+    "order_candidates",
+]

@@ -43,11 +43,13 @@ class SymbolRecord(Protocol):
 
 
 class ContextSource(Protocol):
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               flt: SearchFilter = SearchFilter()) -> list[Hit]: ...
+    def search(
+        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
+    ) -> list[Hit]: ...
 
-    def lookup_symbols(self, names: Sequence[str], *, repos: Sequence[str] | None = None,
-                       limit: int = 20) -> Sequence[SymbolRecord]: ...
+    def lookup_symbols(
+        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+    ) -> Sequence[SymbolRecord]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +102,13 @@ async def call_with_deadline(
                 return fn()
             finally:
                 finished_at[name] = time.perf_counter()
+
         return run
 
-    futures = {name: asyncio.ensure_future(loop.run_in_executor(executor, timed(name, fn)))
-               for name, fn in calls.items()}
+    futures = {
+        name: asyncio.ensure_future(loop.run_in_executor(executor, timed(name, fn)))
+        for name, fn in calls.items()
+    }
     if futures:
         await asyncio.wait(futures.values(), timeout=max(timeout_s, 0.0))
     results: dict[str, Any] = {}
@@ -115,8 +120,14 @@ async def call_with_deadline(
         late = name in finished_at and finished_at[name] - started > budget
         if not future.done() or late:
             future.cancel()
-            timings.append(StageTiming(name, (time.perf_counter() - started) * 1000, "timeout",
-                                       f"no answer within {timeout_s * 1000:.0f} ms"))
+            timings.append(
+                StageTiming(
+                    name,
+                    (time.perf_counter() - started) * 1000,
+                    "timeout",
+                    f"no answer within {timeout_s * 1000:.0f} ms",
+                )
+            )
             continue
         ms = (finished_at.get(name, time.perf_counter()) - started) * 1000
         error = future.exception()
@@ -125,7 +136,9 @@ async def call_with_deadline(
             timings.append(StageTiming(name, ms, "error", f"{type(error).__name__}: {error}"))
             continue
         results[name] = result = future.result()
-        timings.append(StageTiming(name, ms, "ok", f"{len(result)} results" if hasattr(result, "__len__") else ""))
+        timings.append(
+            StageTiming(name, ms, "ok", f"{len(result)} results" if hasattr(result, "__len__") else "")
+        )
     return results, timings
 
 

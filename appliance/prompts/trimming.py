@@ -77,11 +77,11 @@ def _tail_chars(text: str, budget: int, count: TokenCounter) -> tuple[str, int]:
     lo, hi = 0, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if count(text[len(text) - mid:]) <= budget:
+        if count(text[len(text) - mid :]) <= budget:
             lo = mid
         else:
             hi = mid - 1
-    kept = text[len(text) - lo:] if lo else ""
+    kept = text[len(text) - lo :] if lo else ""
     return kept, count(kept) if kept else 0
 
 

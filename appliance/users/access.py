@@ -41,5 +41,7 @@ def narrow(user: tuple[str, ...] | None, token: Sequence[str] | None) -> tuple[s
     return tuple(sorted(r for r in set(token) if r in allowed))
 
 
-def effective_scope(session: Session, user_id: int, role: str, token_repos: Sequence[str] | None) -> tuple[str, ...] | None:
+def effective_scope(
+    session: Session, user_id: int, role: str, token_repos: Sequence[str] | None
+) -> tuple[str, ...] | None:
     return narrow(user_scope(session, user_id, role), token_repos)

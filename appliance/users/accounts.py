@@ -42,10 +42,17 @@ class UserInfo:
         return self.role == Role.ADMIN.value
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "role": self.role, "disabled": self.disabled,
-                "has_password": self.has_password, "created": self.created.isoformat(),
-                "last_login": self.last_login.isoformat() if self.last_login else None,
-                "groups": list(self.groups), "repos": list(self.repos) if self.repos is not None else None}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "disabled": self.disabled,
+            "has_password": self.has_password,
+            "created": self.created.isoformat(),
+            "last_login": self.last_login.isoformat() if self.last_login else None,
+            "groups": list(self.groups),
+            "repos": list(self.repos) if self.repos is not None else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +68,26 @@ def check_role(role: str) -> str:
 
 
 def _info(session: Session, user: User) -> UserInfo:
-    groups = tuple(sorted(session.scalars(
-        select(Group.name).join(GroupMember, GroupMember.group_id == Group.id).where(GroupMember.user_id == user.id))))
-    return UserInfo(user.id, user.name, user.role, user.disabled, user.password_hash is not None, user.created,
-                    user.last_login, groups, user_scope(session, user.id, user.role))
+    groups = tuple(
+        sorted(
+            session.scalars(
+                select(Group.name)
+                .join(GroupMember, GroupMember.group_id == Group.id)
+                .where(GroupMember.user_id == user.id)
+            )
+        )
+    )
+    return UserInfo(
+        user.id,
+        user.name,
+        user.role,
+        user.disabled,
+        user.password_hash is not None,
+        user.created,
+        user.last_login,
+        groups,
+        user_scope(session, user.id, user.role),
+    )
 
 
 class Accounts:
@@ -90,8 +113,15 @@ class Accounts:
 
     # -- changing ----------------------------------------------------------------------------------------------
 
-    def create(self, name: str, *, role: str = "user", password: str | None = None, generate: bool = False,
-               actor: Actor) -> CreatedUser:
+    def create(
+        self,
+        name: str,
+        *,
+        role: str = "user",
+        password: str | None = None,
+        generate: bool = False,
+        actor: Actor,
+    ) -> CreatedUser:
         """Create a user. `password` sets it; `generate` makes one (returned once); neither: token sign-in only."""
         name = check_name("user", name)
         check_role(role)
@@ -102,8 +132,12 @@ class Accounts:
         with self._db.session() as session:
             if session.scalar(select(User.id).where(User.name == name)) is not None:
                 raise ConflictError(f"name: a user named {name!r} already exists", param="name")
-            user = User(name=name, role=role, created=self._clock(),
-                        password_hash=hash_password(secret) if secret is not None else None)
+            user = User(
+                name=name,
+                role=role,
+                created=self._clock(),
+                password_hash=hash_password(secret) if secret is not None else None,
+            )
             session.add(user)
             try:
                 session.flush()
@@ -135,7 +169,9 @@ class Accounts:
                 self._audit.record(session, actor, "user.role", name, role=role, previous=previous)
             return _info(session, user)
 
-    def set_password(self, name: str, password: str | None, *, actor: Actor, param: str = "password") -> str | None:
+    def set_password(
+        self, name: str, password: str | None, *, actor: Actor, param: str = "password"
+    ) -> str | None:
         """Set `password`, or generate one when it is None (returned once). Signs the user out everywhere."""
         generated = generate_password() if password is None else None
         if password is not None:
@@ -155,9 +191,13 @@ class Accounts:
                 raise NotFoundError("no such user")
             name, stored = user.name, user.password_hash
         if stored is not None and not verify_password(current, stored):
-            raise InvalidInputError("current_password: this is not your current password", param="current_password")
+            raise InvalidInputError(
+                "current_password: this is not your current password", param="current_password"
+            )
         if current == new:
-            raise InvalidInputError("new_password: choose a password you did not use just now", param="new_password")
+            raise InvalidInputError(
+                "new_password: choose a password you did not use just now", param="new_password"
+            )
         self.set_password(name, new, actor=actor, param="new_password")
 
     # -- signing in --------------------------------------------------------------------------------------------
@@ -190,7 +230,12 @@ class Accounts:
 
     @staticmethod
     def _keep_an_admin(session: Session, user: User, verb: str) -> None:
-        others = session.scalar(select(func.count()).select_from(User).where(
-            User.role == Role.ADMIN.value, User.disabled.is_(False), User.id != user.id))
+        others = session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN.value, User.disabled.is_(False), User.id != user.id)
+        )
         if not others:
-            raise ConflictError(f"cannot {verb} {user.name!r}: it is the last enabled administrator", param="name")
+            raise ConflictError(
+                f"cannot {verb} {user.name!r}: it is the last enabled administrator", param="name"
+            )

@@ -26,13 +26,26 @@ class GroupInfo:
     repos: tuple[str, ...]
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "description": self.description,
-                "created": self.created.isoformat(), "members": list(self.members), "repos": list(self.repos)}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "created": self.created.isoformat(),
+            "members": list(self.members),
+            "repos": list(self.repos),
+        }
 
 
 def _info(session: Session, group: Group) -> GroupInfo:
-    members = tuple(sorted(session.scalars(
-        select(User.name).join(GroupMember, GroupMember.user_id == User.id).where(GroupMember.group_id == group.id))))
+    members = tuple(
+        sorted(
+            session.scalars(
+                select(User.name)
+                .join(GroupMember, GroupMember.user_id == User.id)
+                .where(GroupMember.group_id == group.id)
+            )
+        )
+    )
     repos = tuple(sorted(session.scalars(select(RepoGrant.repo).where(RepoGrant.group_id == group.id))))
     return GroupInfo(group.id, group.name, group.description, group.created, members, repos)
 
@@ -50,8 +63,15 @@ class Groups:
         with self._db.session() as session:
             return _info(session, self._group(session, name))
 
-    def create(self, name: str, *, description: str = "", members: Sequence[str] = (), repos: Sequence[str] = (),
-               actor: Actor) -> GroupInfo:
+    def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        members: Sequence[str] = (),
+        repos: Sequence[str] = (),
+        actor: Actor,
+    ) -> GroupInfo:
         name = check_name("group", name)
         description = check_text(description, param="description", max_chars=512)
         repos = sorted({check_repo(r, param="repos") for r in repos})
@@ -65,7 +85,9 @@ class Groups:
             session.add_all(GroupMember(group_id=group.id, user_id=u.id) for u in users)
             session.add_all(RepoGrant(group_id=group.id, repo=r) for r in repos)
             session.flush()
-            self._audit.record(session, actor, "group.create", name, members=[u.name for u in users], repos=repos)
+            self._audit.record(
+                session, actor, "group.create", name, members=[u.name for u in users], repos=repos
+            )
             return _info(session, group)
 
     def delete(self, name: str, *, actor: Actor) -> None:
@@ -73,8 +95,9 @@ class Groups:
             group = self._group(session, name)
             info = _info(session, group)
             session.delete(group)
-            self._audit.record(session, actor, "group.delete", name, members=list(info.members),
-                               repos=list(info.repos))
+            self._audit.record(
+                session, actor, "group.delete", name, members=list(info.members), repos=list(info.repos)
+            )
 
     def add_member(self, name: str, user: str, *, actor: Actor) -> GroupInfo:
         with self._db.session() as session:

@@ -55,7 +55,9 @@ def source_key(address: str) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, db: Database, policy: ThrottlePolicy, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, db: Database, policy: ThrottlePolicy, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._db = db
         self.policy = policy
         self._clock = clock
@@ -65,18 +67,24 @@ class LoginThrottle:
         now = self._clock()
         with self._db.session() as session:
             rows = session.scalars(select(LoginFailure).where(LoginFailure.key.in_(keys))).all()
-        waits = [(row.locked_until - now).total_seconds() for row in rows
-                 if row.locked_until is not None and row.locked_until > now]
+        waits = [
+            (row.locked_until - now).total_seconds()
+            for row in rows
+            if row.locked_until is not None and row.locked_until > now
+        ]
         if waits:
             wait = math.ceil(max(waits))
             raise SignInThrottledError(
-                f"too many failed sign-ins: try again in {wait} seconds", retry_after=wait)
+                f"too many failed sign-ins: try again in {wait} seconds", retry_after=wait
+            )
 
     def failed(self, keys: Sequence[str]) -> list[Lockout]:
         """Count a failed sign-in against each key; returns the keys this failure locked out."""
         try:
             return self._count(keys)
-        except DatabaseError:  # two first failures raced to insert the same key: count once more, now it exists
+        except (
+            DatabaseError
+        ):  # two first failures raced to insert the same key: count once more, now it exists
             return self._count(keys)
 
     def _count(self, keys: Sequence[str]) -> list[Lockout]:
@@ -85,12 +93,16 @@ class LoginThrottle:
         locked: list[Lockout] = []
         with self._db.session() as session:
             for key in keys:
-                limit = self.policy.max_failures_per_source if key.startswith("ip:") else self.policy.max_failures
+                limit = (
+                    self.policy.max_failures_per_source if key.startswith("ip:") else self.policy.max_failures
+                )
                 row = session.get(LoginFailure, key)
                 if row is None:
                     row = LoginFailure(key=key, failures=0, first_failure=now)
                     session.add(row)
-                elif now - row.first_failure > window and (row.locked_until is None or row.locked_until <= now):
+                elif now - row.first_failure > window and (
+                    row.locked_until is None or row.locked_until <= now
+                ):
                     row.failures, row.first_failure, row.locked_until = 0, now, None
                 row.failures += 1
                 if row.failures >= limit:

@@ -41,7 +41,9 @@ def check_password(value: str, *, param: str = "password") -> str:
             f"{param}: a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", param=param
         )
     if len(set(value)) < 4:
-        raise InvalidInputError(f"{param}: the password is too simple (use more different characters)", param=param)
+        raise InvalidInputError(
+            f"{param}: the password is too simple (use more different characters)", param=param
+        )
     return value
 
 

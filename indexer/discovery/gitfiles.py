@@ -12,8 +12,13 @@ log = logging.getLogger(__name__)
 
 # Variables that would point git at another repository than the folder being indexed.
 _REPO_LOCATING_ENV = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
 )
 _TIMEOUT_S = 300
 
@@ -54,7 +59,12 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
     command = ["git", "-c", "core.fsmonitor=false", *args]
     try:
         return subprocess.run(
-            command, cwd=root, env=env, capture_output=True, timeout=_TIMEOUT_S, check=False,
+            command,
+            cwd=root,
+            env=env,
+            capture_output=True,
+            timeout=_TIMEOUT_S,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.info("git unavailable in %s (%s); walking the folder instead", root, exc)

@@ -67,4 +67,3 @@ def _from_git(paths: Iterable[str], skip_dirs: SkipDirs) -> Iterator[str | Skip]
         elif folder not in reported:
             reported.add(folder)
             yield Skip(folder, SkipReason.VENDORED, f"{folder.rsplit('/', 1)[-1]}/ (folder)")
-

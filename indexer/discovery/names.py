@@ -13,55 +13,218 @@ from collections.abc import Iterable
 from indexer.types import SkipReason
 
 # Files that hold credentials by convention. Public halves (`id_rsa.pub`) are not listed, so they pass.
-SECRET_NAMES: frozenset[str] = frozenset({
-    ".env", ".envrc", ".netrc", "_netrc", ".pgpass", ".pypirc", ".npmrc", ".yarnrc.yml", ".htpasswd",
-    ".git-credentials", ".dockercfg", ".s3cfg", ".boto", ".my.cnf",
-    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk",
-    "credentials", "credentials.json", "credentials.yml", "credentials.yaml", "credentials.xml",
-    "credentials.csv",
-    "secrets.yml", "secrets.yaml", "secrets.json", "secrets.toml",
-    "terraform.tfvars",
-})
+SECRET_NAMES: frozenset[str] = frozenset(
+    {
+        ".env",
+        ".envrc",
+        ".netrc",
+        "_netrc",
+        ".pgpass",
+        ".pypirc",
+        ".npmrc",
+        ".yarnrc.yml",
+        ".htpasswd",
+        ".git-credentials",
+        ".dockercfg",
+        ".s3cfg",
+        ".boto",
+        ".my.cnf",
+        "id_rsa",
+        "id_dsa",
+        "id_ecdsa",
+        "id_ed25519",
+        "id_ecdsa_sk",
+        "id_ed25519_sk",
+        "credentials",
+        "credentials.json",
+        "credentials.yml",
+        "credentials.yaml",
+        "credentials.xml",
+        "credentials.csv",
+        "secrets.yml",
+        "secrets.yaml",
+        "secrets.json",
+        "secrets.toml",
+        "terraform.tfvars",
+    }
+)
 SECRET_SUFFIXES: tuple[str, ...] = (
-    ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".kdbx", ".ppk", ".keytab",
-    ".tfstate", ".tfstate.backup",
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".keystore",
+    ".kdbx",
+    ".ppk",
+    ".keytab",
+    ".tfstate",
+    ".tfstate.backup",
 )
 # `.env.production` is a secret; the checked-in templates next to it are documentation.
-ENV_TEMPLATES: frozenset[str] = frozenset({
-    ".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults",
-})
+ENV_TEMPLATES: frozenset[str] = frozenset(
+    {
+        ".env.example",
+        ".env.sample",
+        ".env.template",
+        ".env.dist",
+        ".env.defaults",
+    }
+)
 SECRET_GLOBS: tuple[str, ...] = ("*service-account*.json", "*service_account*.json")
 
-BINARY_SUFFIXES: frozenset[str] = frozenset({
-    # images
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".icns", ".webp", ".tif", ".tiff", ".psd", ".heic",
-    ".avif", ".xcf",
-    # archives and packages
-    ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst", ".lz4", ".whl", ".egg", ".deb",
-    ".rpm", ".msi", ".dmg", ".iso", ".apk", ".ipa", ".nupkg", ".crx", ".xpi",
-    # native code and bytecode
-    ".so", ".dll", ".dylib", ".exe", ".o", ".obj", ".a", ".lib", ".ko", ".pyc", ".pyo", ".pyd", ".class",
-    ".jar", ".war", ".ear", ".wasm", ".pdb", ".beam", ".elc",
-    # fonts
-    ".woff", ".woff2", ".ttf", ".otf", ".eot",
-    # documents
-    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp",
-    # audio and video
-    ".mp3", ".mp4", ".m4a", ".wav", ".ogg", ".oga", ".flac", ".aac", ".avi", ".mov", ".mkv", ".webm",
-    # data stores, serialized models and arrays
-    ".sqlite", ".sqlite3", ".db", ".mdb", ".npy", ".npz", ".pkl", ".pickle", ".parquet", ".feather",
-    ".arrow", ".h5", ".hdf5", ".onnx", ".pt", ".pth", ".safetensors", ".ckpt", ".gguf", ".tflite", ".bin",
-})
+BINARY_SUFFIXES: frozenset[str] = frozenset(
+    {
+        # images
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".ico",
+        ".icns",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".psd",
+        ".heic",
+        ".avif",
+        ".xcf",
+        # archives and packages
+        ".zip",
+        ".tar",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".7z",
+        ".rar",
+        ".zst",
+        ".lz4",
+        ".whl",
+        ".egg",
+        ".deb",
+        ".rpm",
+        ".msi",
+        ".dmg",
+        ".iso",
+        ".apk",
+        ".ipa",
+        ".nupkg",
+        ".crx",
+        ".xpi",
+        # native code and bytecode
+        ".so",
+        ".dll",
+        ".dylib",
+        ".exe",
+        ".o",
+        ".obj",
+        ".a",
+        ".lib",
+        ".ko",
+        ".pyc",
+        ".pyo",
+        ".pyd",
+        ".class",
+        ".jar",
+        ".war",
+        ".ear",
+        ".wasm",
+        ".pdb",
+        ".beam",
+        ".elc",
+        # fonts
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        # documents
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+        ".odt",
+        ".ods",
+        ".odp",
+        # audio and video
+        ".mp3",
+        ".mp4",
+        ".m4a",
+        ".wav",
+        ".ogg",
+        ".oga",
+        ".flac",
+        ".aac",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".webm",
+        # data stores, serialized models and arrays
+        ".sqlite",
+        ".sqlite3",
+        ".db",
+        ".mdb",
+        ".npy",
+        ".npz",
+        ".pkl",
+        ".pickle",
+        ".parquet",
+        ".feather",
+        ".arrow",
+        ".h5",
+        ".hdf5",
+        ".onnx",
+        ".pt",
+        ".pth",
+        ".safetensors",
+        ".ckpt",
+        ".gguf",
+        ".tflite",
+        ".bin",
+    }
+)
 
-LOCKFILES: frozenset[str] = frozenset({
-    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock",
-    "cargo.lock", "poetry.lock", "pipfile.lock", "pdm.lock", "uv.lock", "go.sum", "composer.lock",
-    "gemfile.lock", "podfile.lock", "packages.lock.json", "flake.lock", "mix.lock", "pubspec.lock",
-    "gradle.lockfile", "conan.lock", "package.resolved",
-})
+LOCKFILES: frozenset[str] = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "bun.lock",
+        "cargo.lock",
+        "poetry.lock",
+        "pipfile.lock",
+        "pdm.lock",
+        "uv.lock",
+        "go.sum",
+        "composer.lock",
+        "gemfile.lock",
+        "podfile.lock",
+        "packages.lock.json",
+        "flake.lock",
+        "mix.lock",
+        "pubspec.lock",
+        "gradle.lockfile",
+        "conan.lock",
+        "package.resolved",
+    }
+)
 MINIFIED_SUFFIXES: tuple[str, ...] = (".min.js", ".min.mjs", ".min.cjs", ".min.css", "-min.js", ".map")
 PROTOBUF_SUFFIXES: tuple[str, ...] = (
-    "_pb2.py", "_pb2.pyi", "_pb2_grpc.py", ".pb.go", ".pb.cc", ".pb.h", ".pb.swift", "_grpc.pb.go",
+    "_pb2.py",
+    "_pb2.pyi",
+    "_pb2_grpc.py",
+    ".pb.go",
+    ".pb.cc",
+    ".pb.h",
+    ".pb.swift",
+    "_grpc.pb.go",
 )
 
 

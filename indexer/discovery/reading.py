@@ -97,4 +97,3 @@ def _open_failure(rel_path: str, exc: OSError) -> Skip:
     if code == errno.ENXIO:
         return Skip(rel_path, SkipReason.UNREADABLE, "not a regular file (socket or device)")
     return Skip(rel_path, SkipReason.UNREADABLE, f"cannot open: {exc.strerror or exc}")
-

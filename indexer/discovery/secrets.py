@@ -16,20 +16,32 @@ PEM_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-
 # first literal share a pass: a named group per kind says which one matched. (One alternation of every
 # kind, which starts with a character class instead, ran at ~20 MB/s over the standard library.)
 _TOKEN_RULES: tuple[tuple[str | None, str], ...] = (
-    (None, r"A(?:(?P<aws_access_key_id>(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16})"
-           r"|(?P<google_api_key>Iza[0-9A-Za-z_\-]{35}))"),
-    (None, r"g(?:(?P<github_token>h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})"
-           r"|(?P<gitlab_token>lpat-[A-Za-z0-9_\-]{20,}))"),
+    (
+        None,
+        r"A(?:(?P<aws_access_key_id>(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16})"
+        r"|(?P<google_api_key>Iza[0-9A-Za-z_\-]{35}))",
+    ),
+    (
+        None,
+        r"g(?:(?P<github_token>h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})"
+        r"|(?P<gitlab_token>lpat-[A-Za-z0-9_\-]{20,}))",
+    ),
     (None, r"(?P<slack_token>xox[abprs]-[A-Za-z0-9\-]{10,})"),
-    (None, r"(?P<slack_webhook>https://hooks\.slack\.com/services/"
-           r"T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)"),
+    (
+        None,
+        r"(?P<slack_webhook>https://hooks\.slack\.com/services/"
+        r"T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)",
+    ),
     ("k_live_", r"(?P<stripe_key>[sr]k_live_[0-9A-Za-z]{24,})"),
     (None, r"(?P<npm_token>npm_[A-Za-z0-9]{36})"),
     (None, r"(?P<pypi_token>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})"),
     (None, r"(?P<huggingface_token>hf_[A-Za-z]{34})"),
     # "T3BlbkFJ" is base64 for "OpenAI" and sits in the middle of every OpenAI key.
-    (None, r"sk-(?:(?P<openai_key>(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})"
-           r"|(?P<anthropic_key>ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_\-]{80,}))"),
+    (
+        None,
+        r"sk-(?:(?P<openai_key>(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})"
+        r"|(?P<anthropic_key>ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_\-]{80,}))",
+    ),
 )
 # A token must not continue a longer word on either side (checked by hand on the left, so that each regex
 # still starts with its literal).

@@ -84,7 +84,7 @@ def _ignored(scopes: tuple[_Scope, ...], rel: str) -> bool:
     for base, spec in reversed(scopes):
         if not rel.startswith(base):
             continue
-        result = spec.check_file(rel[len(base):]).include
+        result = spec.check_file(rel[len(base) :]).include
         if result is not None:
             return result
     return False

@@ -64,6 +64,7 @@ def skips(results: list[SourceFile | Skip]) -> dict[str, tuple[SkipReason, str]]
 
 # --- inside git ---------------------------------------------------------------------------------------------
 
+
 def test_git_lists_tracked_and_untracked_but_not_ignored(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     write(repo, ".gitignore", "*.log\ngenerated/\n")
@@ -179,6 +180,7 @@ def test_empty_git_repository_and_empty_folder_list_nothing(tmp_path: Path) -> N
 
 # --- outside git --------------------------------------------------------------------------------------------
 
+
 def test_nested_gitignore_outside_git(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     write(root, ".gitignore", "*.log\nbuild/\n/top_only.txt\nlogs/\n")
@@ -199,8 +201,14 @@ def test_nested_gitignore_outside_git(tmp_path: Path) -> None:
     write(root, "sub/deeper/keep.log")  # !keep.log applies below sub/ too
 
     assert files(listed(root)) == [
-        ".gitignore", "a.py", "other/build", "sub/.gitignore", "sub/deeper/keep.log", "sub/keep.log",
-        "sub/top_only.txt", "z.tmp",
+        ".gitignore",
+        "a.py",
+        "other/build",
+        "sub/.gitignore",
+        "sub/deeper/keep.log",
+        "sub/keep.log",
+        "sub/top_only.txt",
+        "z.tmp",
     ]
 
 
@@ -277,6 +285,7 @@ def test_order_is_sorted_and_identical_in_and_out_of_git(tmp_path: Path) -> None
 
 
 # --- bad roots ----------------------------------------------------------------------------------------------
+
 
 def test_missing_root_raises_one_line_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope"

@@ -33,14 +33,47 @@ def reason_of(result: SourceFile | Skip) -> SkipReason | None:
 
 
 SECRET_NAMES = [
-    ".env", ".env.production", ".env.local", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "server.pem",
-    "tls.key", "client.p12", "cert.pfx", "release.jks", "android.keystore", "vault.kdbx", ".netrc", ".pgpass",
-    ".pypirc", ".npmrc", ".htpasswd", "credentials", "credentials.json", "my-service-account-123.json",
-    "secrets.yml", "secrets.yaml", ".git-credentials", "terraform.tfstate", "prod.tfstate.backup", "ID_RSA",
+    ".env",
+    ".env.production",
+    ".env.local",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "server.pem",
+    "tls.key",
+    "client.p12",
+    "cert.pfx",
+    "release.jks",
+    "android.keystore",
+    "vault.kdbx",
+    ".netrc",
+    ".pgpass",
+    ".pypirc",
+    ".npmrc",
+    ".htpasswd",
+    "credentials",
+    "credentials.json",
+    "my-service-account-123.json",
+    "secrets.yml",
+    "secrets.yaml",
+    ".git-credentials",
+    "terraform.tfstate",
+    "prod.tfstate.backup",
+    "ID_RSA",
 ]
 NOT_SECRET_NAMES = [
-    ".env.example", ".env.sample", ".env.template", "id_rsa.pub", "credentials.py", "keys.py", "env.py",
-    "secrets_manager.go", "password_reset.ts", "environment.yml", "service-account.md",
+    ".env.example",
+    ".env.sample",
+    ".env.template",
+    "id_rsa.pub",
+    "credentials.py",
+    "keys.py",
+    "env.py",
+    "secrets_manager.go",
+    "password_reset.ts",
+    "environment.yml",
+    "service-account.md",
 ]
 
 
@@ -58,23 +91,48 @@ def test_ordinary_names_near_secret_ones_are_kept(tmp_path: Path, name: str) -> 
     assert isinstance(by_path(tmp_path)[name], SourceFile)
 
 
-@pytest.mark.parametrize("name", [
-    "logo.png", "photo.JPG", "lib.so", "app.exe", "mod.pyc", "A.class", "x.jar", "font.woff2", "paper.pdf",
-    "data.sqlite", "bundle.tar.gz", "model.safetensors",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "logo.png",
+        "photo.JPG",
+        "lib.so",
+        "app.exe",
+        "mod.pyc",
+        "A.class",
+        "x.jar",
+        "font.woff2",
+        "paper.pdf",
+        "data.sqlite",
+        "bundle.tar.gz",
+        "model.safetensors",
+    ],
+)
 def test_binary_file_types_are_skipped_by_name_without_reading(tmp_path: Path, name: str) -> None:
     write(tmp_path, name, "plain text: the name alone decides\n")
     assert reason_of(by_path(tmp_path)[name]) is SkipReason.BINARY
 
 
-@pytest.mark.parametrize("name, rule", [
-    ("app.min.js", "minified"), ("site.min.css", "minified"), ("app.js.map", "source-map"),
-    ("package-lock.json", "lockfile"), ("yarn.lock", "lockfile"), ("pnpm-lock.yaml", "lockfile"),
-    ("Cargo.lock", "lockfile"), ("poetry.lock", "lockfile"), ("go.sum", "lockfile"),
-    ("composer.lock", "lockfile"),
-    ("Gemfile.lock", "lockfile"), ("uv.lock", "lockfile"), ("service_pb2.py", "protobuf"),
-    ("service_pb2_grpc.py", "protobuf"), ("api.pb.go", "protobuf"),
-])
+@pytest.mark.parametrize(
+    "name, rule",
+    [
+        ("app.min.js", "minified"),
+        ("site.min.css", "minified"),
+        ("app.js.map", "source-map"),
+        ("package-lock.json", "lockfile"),
+        ("yarn.lock", "lockfile"),
+        ("pnpm-lock.yaml", "lockfile"),
+        ("Cargo.lock", "lockfile"),
+        ("poetry.lock", "lockfile"),
+        ("go.sum", "lockfile"),
+        ("composer.lock", "lockfile"),
+        ("Gemfile.lock", "lockfile"),
+        ("uv.lock", "lockfile"),
+        ("service_pb2.py", "protobuf"),
+        ("service_pb2_grpc.py", "protobuf"),
+        ("api.pb.go", "protobuf"),
+    ],
+)
 def test_minified_and_generated_names_are_skipped_as_minified(tmp_path: Path, name: str, rule: str) -> None:
     write(tmp_path, name)
     result = by_path(tmp_path)[name]
@@ -96,6 +154,7 @@ def test_size_limit_uses_stat(tmp_path: Path) -> None:
 
 
 # --- symbolic links -----------------------------------------------------------------------------------------
+
 
 def test_link_out_of_the_repository_is_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
@@ -176,6 +235,7 @@ def test_links_tracked_by_git_are_skipped_the_same_way(
 
 
 # --- special files ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.timeout(20)
 def test_fifo_is_skipped_and_never_blocks(tmp_path: Path) -> None:

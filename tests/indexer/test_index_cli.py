@@ -138,7 +138,7 @@ def test_search_json_contract_and_filters(tmp_path, codemoat_home, run_cli):
     assert (top["repo"], top["path"]) == ("demo", "pkg/sessions.py")
     assert set(top) >= {"repo", "path", "start_line", "end_line", "score", "text"}
     lines = PY_MODULE.splitlines()
-    assert "def parse_content_type_header" in "\n".join(lines[top["start_line"] - 1: top["end_line"]])
+    assert "def parse_content_type_header" in "\n".join(lines[top["start_line"] - 1 : top["end_line"]])
 
     for mode in ("dense", "sparse"):
         res = run_cli("search", "RetryQueue push", "--mode", mode, "--json", "--repo", "other")
@@ -149,7 +149,9 @@ def test_search_json_contract_and_filters(tmp_path, codemoat_home, run_cli):
     assert {h["path"] for h in json.loads(res.out)["hits"]} <= {"pkg/sessions.py"}
 
     queries = tmp_path / "q.jsonl"
-    queries.write_text('{"id": "a", "query": "debounce timer"}\n\n{"id": 2, "query": "send a prepared request"}\n')
+    queries.write_text(
+        '{"id": "a", "query": "debounce timer"}\n\n{"id": 2, "query": "send a prepared request"}\n'
+    )
     res = run_cli("search", "--queries", queries, "--json", "-k", "2")
     assert res.code == 0, res.err
     rows = [json.loads(ln) for ln in res.out.splitlines()]

@@ -12,8 +12,15 @@ from indexer.types import SymbolDef
 
 
 def _update(path: str, ids: tuple[str, ...], *symbols: tuple[str, str, int]) -> FileUpdate:
-    return FileUpdate(path, f"hash-{path}-{len(ids)}", "python", 10, 1, ids,
-                      tuple((SymbolDef(name, kind, line, line + 2), f"def {name}(): ...") for name, kind, line in symbols))
+    return FileUpdate(
+        path,
+        f"hash-{path}-{len(ids)}",
+        "python",
+        10,
+        1,
+        ids,
+        tuple((SymbolDef(name, kind, line, line + 2), f"def {name}(): ...") for name, kind, line in symbols),
+    )
 
 
 @pytest.fixture
@@ -21,7 +28,9 @@ def manifest(tmp_path: Path) -> Manifest:
     m = Manifest(tmp_path / "manifest.sqlite3")
     for repo in ("app", "lib"):
         m.begin_run(repo, f"/src/{repo}")
-    m.commit_files("app", [_update("a.py", ("1", "2"), ("send", "function", 3), ("Session", "class", 10))], [])
+    m.commit_files(
+        "app", [_update("a.py", ("1", "2"), ("send", "function", 3), ("Session", "class", 10))], []
+    )
     m.commit_files("lib", [_update("b.py", ("3",), ("send", "function", 7), ("parse", "function", 1))], [])
     return m
 
@@ -31,7 +40,9 @@ def test_symbol_lookup_keeps_the_asked_order_and_the_scope(manifest: Manifest) -
     assert [(h.name, h.repo) for h in hits] == [("parse", "lib"), ("send", "app"), ("send", "lib")]
     assert hits[0].text == "def parse(): ..." and (hits[0].start_line, hits[0].end_line) == (1, 3)
 
-    assert [(h.name, h.repo) for h in manifest.lookup_symbols(["send", "parse"], repos=["app"])] == [("send", "app")]
+    assert [(h.name, h.repo) for h in manifest.lookup_symbols(["send", "parse"], repos=["app"])] == [
+        ("send", "app")
+    ]
     assert manifest.lookup_symbols(["send"], repos=[]) == []  # no access: nothing, not everything
     assert len(manifest.lookup_symbols(["send", "parse"], limit=1)) == 1
 

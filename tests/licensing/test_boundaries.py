@@ -23,8 +23,13 @@ def test_importing_every_licensing_module_loads_only_stdlib_and_cryptography() -
         f"for name in {modules!r}: importlib.import_module(name)\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
     loaded = set(json.loads(result.stdout))
     third_party = {m for m in loaded if m not in sys.stdlib_module_names and not m.startswith("_")}
     assert "cryptography" in loaded

@@ -157,8 +157,10 @@ def test_loader_registers_with_the_real_vllm_when_installed(activated: World, tm
     from licensing import vllm_plugin
 
     vllm_plugin.register()
-    config = LoadConfig(load_format="codemoat-sealed",
-                        model_loader_extra_config={"codemoat_socket": "/tmp/none.sock", "codemoat_token": "t"})
+    config = LoadConfig(
+        load_format="codemoat-sealed",
+        model_loader_extra_config={"codemoat_socket": "/tmp/none.sock", "codemoat_token": "t"},
+    )
     loader = get_model_loader(config)
     assert isinstance(loader, BaseModelLoader) and type(loader).__name__ == "CodemoatSealedLoader"
 

@@ -211,7 +211,9 @@ def test_heartbeat_thread_runs_periodic_checks(activated: World) -> None:
     assert set(checks) == {"VALID"} and monitor.current.state is LicenseState.VALID
 
 
-@pytest.mark.parametrize("field", ["license_id", "device_kid", "sequence", "issued_at", "expires_at", "revoked"])
+@pytest.mark.parametrize(
+    "field", ["license_id", "device_kid", "sequence", "issued_at", "expires_at", "revoked"]
+)
 def test_flipped_bit_in_each_lease_field_is_refused(activated: World, field: str) -> None:
     import base64
     import json
@@ -227,8 +229,11 @@ def test_flipped_bit_in_each_lease_field_is_refused(activated: World, field: str
     payload[payload.index(marker) + len(marker) + 1] ^= 0x01
     data = envelope.to_dict()
     data["payload"] = b64e(bytes(payload))
-    tampered = ("-----BEGIN CODEMOAT LEASE-----\n" + base64.b64encode(json.dumps(data).encode()).decode()
-                + "\n-----END CODEMOAT LEASE-----\n")
+    tampered = (
+        "-----BEGIN CODEMOAT LEASE-----\n"
+        + base64.b64encode(json.dumps(data).encode()).decode()
+        + "\n-----END CODEMOAT LEASE-----\n"
+    )
     activated.clock.now = T0 + 20
     before = activated.snapshot()
     with pytest.raises(SignatureError, match="signature does not verify"):

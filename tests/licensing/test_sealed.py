@@ -48,7 +48,9 @@ def test_sealed_model_round_trips_bit_exactly(activated: World) -> None:
     for name, tensor in reference.items():
         assert state[name].dtype == tensor.dtype and torch.equal(state[name], tensor)
     assert not list((activated.tmp / "tiny-sealed").glob("*.safetensors"))  # no plaintext weights shipped
-    assert is_sealed_model(activated.tmp / "tiny-sealed") and not is_sealed_model(activated.tmp / "tiny-plain")
+    assert is_sealed_model(activated.tmp / "tiny-sealed") and not is_sealed_model(
+        activated.tmp / "tiny-plain"
+    )
 
 
 def test_check_model_authenticates_every_chunk(activated: World) -> None:

@@ -14,7 +14,9 @@ from tests.lsp.harness import Appliance, Bridge, serve_available, start_applianc
 @pytest.fixture(scope="session")
 def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
     if not serve_available():
-        pytest.skip("`codemoat serve` is not in this build yet (the gateway issue): end-to-end bridge tests skipped")
+        pytest.skip(
+            "`codemoat serve` is not in this build yet (the gateway issue): end-to-end bridge tests skipped"
+        )
     running = start_appliance(tmp_path_factory.mktemp("appliance-home"))
     yield running
     running.stop()

@@ -72,7 +72,11 @@ def start_appliance(home: Path, *, ready_timeout_s: float = 300.0) -> Appliance:
         "CODEMOAT_ENGINE__CACHE_DIR": str(engine_cache_dir()),
     }
     created = subprocess.run(
-        [CODEMOAT, "token", "create", "lsp-tests", "--json"], env=env, capture_output=True, text=True, timeout=120
+        [CODEMOAT, "token", "create", "lsp-tests", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if created.returncode != 0:
         raise RuntimeError(f"codemoat token create failed: {created.stderr.strip()}")
@@ -92,7 +96,9 @@ def start_appliance(home: Path, *, ready_timeout_s: float = 300.0) -> Appliance:
     with httpx.Client(timeout=5.0) as http:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"codemoat serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"codemoat serve exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+                )
             try:
                 if _engine_ready(http.get(f"{appliance.url}/readyz")):
                     return appliance
@@ -100,7 +106,9 @@ def start_appliance(home: Path, *, ready_timeout_s: float = 300.0) -> Appliance:
                 pass
             if time.monotonic() > deadline:
                 appliance.stop()
-                raise RuntimeError(f"codemoat serve not ready after {ready_timeout_s} s:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"codemoat serve not ready after {ready_timeout_s} s:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(delay)  # readiness has no event to await across processes; poll with backoff
             delay = min(delay * 1.5, 1.0)
 
@@ -136,7 +144,9 @@ class Bridge:
     def open(self, uri: str, text: str, language: str = "python", version: int = 1) -> None:
         self.client.text_document_did_open(
             types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id=language, version=version, text=text
+                )
             )
         )
 
@@ -152,8 +162,14 @@ class Bridge:
             )
         )
 
-    async def inline(self, uri: str, position: types.Position, *, invoked: bool = True) -> types.InlineCompletionList:
-        kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+    async def inline(
+        self, uri: str, position: types.Position, *, invoked: bool = True
+    ) -> types.InlineCompletionList:
+        kind = (
+            types.InlineCompletionTriggerKind.Invoked
+            if invoked
+            else types.InlineCompletionTriggerKind.Automatic
+        )
         result = await self.client.text_document_inline_completion_async(
             types.InlineCompletionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),

@@ -7,11 +7,15 @@ from lsp.action_prompts import ACTIONS, extract_code, messages_for, reindent, wh
 
 def test_prompts_carry_the_code_and_the_ask() -> None:
     fix = ACTIONS["codemoat.fix"]
-    messages = messages_for(fix, code="x = 1/0\n", language="python", path="a.py", diagnostics=["division by zero"])
+    messages = messages_for(
+        fix, code="x = 1/0\n", language="python", path="a.py", diagnostics=["division by zero"]
+    )
     assert messages[0]["role"] == "system"
     user = messages[1]["content"]
     assert "```python\nx = 1/0\n```" in user and "division by zero" in user and "`a.py`" in user
-    assert "Explain" in messages_for(ACTIONS["codemoat.explain"], code="x", language="go", path="")[1]["content"]
+    assert (
+        "Explain" in messages_for(ACTIONS["codemoat.explain"], code="x", language="go", path="")[1]["content"]
+    )
 
 
 def test_extract_code() -> None:

@@ -6,8 +6,19 @@ import ast
 from pathlib import Path
 
 LSP = Path(__file__).resolve().parents[2] / "lsp"
-FORBIDDEN = {"indexer", "appliance", "licensing", "torch", "transformers", "sentence_transformers", "qdrant_client",
-             "qdrant_edge", "tree_sitter", "numpy", "fastapi"}
+FORBIDDEN = {
+    "indexer",
+    "appliance",
+    "licensing",
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "qdrant_client",
+    "qdrant_edge",
+    "tree_sitter",
+    "numpy",
+    "fastapi",
+}
 
 
 def test_lsp_imports_nothing_forbidden() -> None:

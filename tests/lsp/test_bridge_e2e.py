@@ -28,15 +28,24 @@ def _direct_completion(appliance: Appliance, prefix: str, suffix: str, path: str
     response = httpx.post(
         f"{appliance.url}/v1/completions",
         headers={"Authorization": f"Bearer {appliance.token}"},
-        json={"prompt": prefix, "suffix": suffix, "max_tokens": MAX_TOKENS, "temperature": 0.0, "path": path,
-              "language": "python", "snippets": []},
+        json={
+            "prompt": prefix,
+            "suffix": suffix,
+            "max_tokens": MAX_TOKENS,
+            "temperature": 0.0,
+            "path": path,
+            "language": "python",
+            "snippets": [],
+        },
         timeout=120,
     )
     response.raise_for_status()
     return response.json()["choices"][0]["text"]
 
 
-async def test_inline_completion_comes_from_the_model(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_inline_completion_comes_from_the_model(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     bridge = await open_bridge(init_options=_options(appliance))
     uri = (workspace / "fib.py").as_uri()
     bridge.open(uri, SOURCE)
@@ -53,7 +62,9 @@ async def test_inline_completion_comes_from_the_model(appliance: Appliance, open
     assert bridge.client.messages == []
 
 
-async def test_completion_fallback_for_clients_without_inline(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_completion_fallback_for_clients_without_inline(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     bridge = await open_bridge(init_options=_options(appliance))
     uri = (workspace / "fib.py").as_uri()
     text = SOURCE + " < 2:\n        return n\n    return fib"
@@ -72,10 +83,14 @@ async def test_completion_fallback_for_clients_without_inline(appliance: Applian
     assert item.label and expected.strip().startswith(item.label.rstrip(".")[:10])
 
 
-async def test_cancel_request_cancels_the_upstream_request(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_cancel_request_cancels_the_upstream_request(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1]), hold_answers=True).start()
     try:
-        bridge = await open_bridge(init_options=_options(appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400))
+        bridge = await open_bridge(
+            init_options=_options(appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400)
+        )
         uri = (workspace / "fib.py").as_uri()
         bridge.open(uri, SOURCE)
         params = types.InlineCompletionParams(
@@ -83,11 +98,15 @@ async def test_cancel_request_cancels_the_upstream_request(appliance: Appliance,
             position=CURSOR,
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
         )
-        future = bridge.client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1")
+        future = bridge.client.protocol.send_request(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1"
+        )
         await asyncio.wait_for(relay.requests_seen.wait(), 30)
         bridge.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
         with pytest.raises(Exception, match="cancel"):
-            await asyncio.wait_for(asyncio.wrap_future(future) if not asyncio.isfuture(future) else future, 30)
+            await asyncio.wait_for(
+                asyncio.wrap_future(future) if not asyncio.isfuture(future) else future, 30
+            )
         # The bridge hung up on the appliance before any answer: generation upstream stops.
         await asyncio.wait_for(relay.abandoned.wait(), 10)
         assert relay.abandoned_count == 1
@@ -97,7 +116,9 @@ async def test_cancel_request_cancels_the_upstream_request(appliance: Appliance,
         await relay.stop()
 
 
-async def test_a_newer_keystroke_supersedes_the_older_request(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_a_newer_keystroke_supersedes_the_older_request(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     bridge = await open_bridge(init_options=_options(appliance, debounceMs=150, debounceMaxMs=150))
     uri = (workspace / "fib.py").as_uri()
     bridge.open(uri, SOURCE)
@@ -112,7 +133,9 @@ async def test_a_newer_keystroke_supersedes_the_older_request(appliance: Applian
     assert stats["superseded"] >= 1 and stats["sent"] == 1
 
 
-async def test_typing_the_suggestion_is_served_from_the_cache(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_typing_the_suggestion_is_served_from_the_cache(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     bridge = await open_bridge(init_options=_options(appliance))
     uri = (workspace / "fib.py").as_uri()
     bridge.open(uri, SOURCE)
@@ -142,7 +165,9 @@ async def test_code_actions_explain_and_rewrite(appliance: Appliance, open_bridg
     path.write_text(text)
     uri = path.as_uri()
     bridge.open(uri, text)
-    selection = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=2, character=0))
+    selection = types.Range(
+        start=types.Position(line=0, character=0), end=types.Position(line=2, character=0)
+    )
     actions = await bridge.client.text_document_code_action_async(
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -152,7 +177,12 @@ async def test_code_actions_explain_and_rewrite(appliance: Appliance, open_bridg
     )
     assert actions is not None
     titles = {a.title: a for a in actions if isinstance(a, types.CodeAction)}
-    assert set(titles) == {"CodeMoat: Explain", "CodeMoat: Add docstring", "CodeMoat: Write tests", "CodeMoat: Fix"}
+    assert set(titles) == {
+        "CodeMoat: Explain",
+        "CodeMoat: Add docstring",
+        "CodeMoat: Write tests",
+        "CodeMoat: Fix",
+    }
 
     explain = titles["CodeMoat: Explain"].command
     assert explain is not None
@@ -191,7 +221,9 @@ async def test_code_actions_explain_and_rewrite(appliance: Appliance, open_bridg
     assert bridge.client.shown_documents[-1].uri == target
 
 
-async def test_configuration_changes_apply_without_restart(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_configuration_changes_apply_without_restart(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     bridge = await open_bridge(init_options={**FAST, "url": closed, "token": appliance.token})
     uri = (workspace / "fib.py").as_uri()
@@ -208,7 +240,9 @@ async def test_configuration_changes_apply_without_restart(appliance: Appliance,
 
     # Push model: the settings ride in the notification; Python is switched off.
     bridge.client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"codemoat": {"url": appliance.url, "enabledLanguages": ["go"]}})
+        types.DidChangeConfigurationParams(
+            settings={"codemoat": {"url": appliance.url, "enabledLanguages": ["go"]}}
+        )
     )
     before = await bridge.stats()
     assert len((await bridge.inline(uri, types.Position(line=0, character=3))).items) == 0
@@ -230,7 +264,11 @@ async def test_appliance_down_one_message_no_crash_no_flood(open_bridge, workspa
     assert len(bridge.client.messages) == 1
     message = bridge.client.messages[0]
     assert message.type == types.MessageType.Warning
-    assert "cannot reach" in message.message and closed in message.message and "codemoat serve" in message.message
+    assert (
+        "cannot reach" in message.message
+        and closed in message.message
+        and "codemoat serve" in message.message
+    )
     stats = await bridge.stats()
     assert stats["errors"] == 9 and stats["problems"] == ["unreachable"]
 
@@ -247,7 +285,9 @@ async def test_bad_token_one_message(appliance: Appliance, open_bridge, workspac
     assert "token" in message.message and "codemoat token create" in message.message
 
 
-async def test_acceptance_telemetry_never_bothers_the_user(appliance: Appliance, open_bridge, workspace: Path) -> None:
+async def test_acceptance_telemetry_never_bothers_the_user(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     bridge = await open_bridge(init_options=_options(appliance))
     uri = (workspace / "fib.py").as_uri()
     bridge.open(uri, SOURCE)
@@ -275,7 +315,9 @@ async def test_a_late_suggestion_is_dropped_and_its_request_abandoned(
     relay = await Relay(target_port=int(appliance.url.rsplit(":", 1)[1]), hold_answers=True).start()
     try:
         bridge = await open_bridge(
-            init_options=_options(appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400, timeoutMs=300)
+            init_options=_options(
+                appliance, url=f"http://127.0.0.1:{relay.port}", maxTokens=400, timeoutMs=300
+            )
         )
         uri = (workspace / "fib.py").as_uri()
         bridge.open(uri, SOURCE)
@@ -291,8 +333,9 @@ async def test_a_late_suggestion_is_dropped_and_its_request_abandoned(
         await relay.stop()
 
 
-async def test_a_slow_appliance_is_waited_for_and_said_so_once(appliance: Appliance, open_bridge,
-                                                               workspace: Path) -> None:
+async def test_a_slow_appliance_is_waited_for_and_said_so_once(
+    appliance: Appliance, open_bridge, workspace: Path
+) -> None:
     # A 50 ms floor on the CPU model: the first suggestions cannot arrive in time. The wait doubles after each
     # miss until one arrives, the developer hears about it once, and later suggestions keep arriving.
     bridge = await open_bridge(init_options=_options(appliance, timeoutMs=50, maxTokens=4))

@@ -23,7 +23,12 @@ def test_precedence_workspace_over_init_over_env() -> None:
         init_options={"url": "http://init:2", "token": "init", "maxTokens": 16},
         workspace={"codemoat": {"url": "http://ws:3", "debounceMs": 10, "enabledLanguages": ["python"]}},
     )
-    assert (config.url, config.token, config.max_tokens, config.debounce_ms) == ("http://ws:3", "init", 16, 10)
+    assert (config.url, config.token, config.max_tokens, config.debounce_ms) == (
+        "http://ws:3",
+        "init",
+        16,
+        10,
+    )
     assert config.language_enabled("python") and not config.language_enabled("go")
 
 

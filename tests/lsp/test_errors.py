@@ -28,15 +28,35 @@ def _answer(status: int, error: dict[str, str] | None = None, text: str | None =
 @pytest.mark.parametrize(
     ("response", "kind", "says"),
     [
-        (_answer(401, {"message": "invalid token", "type": "authentication_error", "code": "invalid_token"}),
-         AuthenticationFailed, "codemoat token create"),
-        (_answer(403, {"message": "token revoked", "type": "permission_error", "code": "revoked"}),
-         PermissionDenied, "token revoked"),
-        (_answer(503, {"message": "serving is stopped: license state STOPPED: lease expired",
-                       "type": "service_unavailable", "code": "license"}),
-         LicenseBlocked, "codemoat license status"),
-        (_answer(429, {"message": "queue full", "type": "rate_limit_error", "code": "queue_full"}),
-         ApplianceBusy, "busy"),
+        (
+            _answer(
+                401, {"message": "invalid token", "type": "authentication_error", "code": "invalid_token"}
+            ),
+            AuthenticationFailed,
+            "codemoat token create",
+        ),
+        (
+            _answer(403, {"message": "token revoked", "type": "permission_error", "code": "revoked"}),
+            PermissionDenied,
+            "token revoked",
+        ),
+        (
+            _answer(
+                503,
+                {
+                    "message": "serving is stopped: license state STOPPED: lease expired",
+                    "type": "service_unavailable",
+                    "code": "license",
+                },
+            ),
+            LicenseBlocked,
+            "codemoat license status",
+        ),
+        (
+            _answer(429, {"message": "queue full", "type": "rate_limit_error", "code": "queue_full"}),
+            ApplianceBusy,
+            "busy",
+        ),
         (_answer(404, text="Not Found"), ApplianceFailed, "is `codemoat.url` the appliance's URL"),
         (_answer(500, text="<html>oops</html>"), ApplianceFailed, "HTTP 500"),
     ],
@@ -50,4 +70,7 @@ def test_error_answers_are_translated(response: httpx.Response, kind: type[Bridg
 
 def test_only_a_busy_appliance_stays_silent() -> None:
     assert ApplianceBusy("x").user_visible is False
-    assert all(cls("x").user_visible for cls in (AuthenticationFailed, PermissionDenied, LicenseBlocked, ApplianceFailed))
+    assert all(
+        cls("x").user_visible
+        for cls in (AuthenticationFailed, PermissionDenied, LicenseBlocked, ApplianceFailed)
+    )

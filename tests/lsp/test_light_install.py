@@ -17,7 +17,15 @@ from tests.lsp.harness import REPO_ROOT, vscode_like_capabilities
 
 pytestmark = pytest.mark.slow
 
-HEAVY = ["torch", "transformers", "sentence_transformers", "qdrant_client", "qdrant_edge", "tree_sitter", "numpy"]
+HEAVY = [
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "qdrant_client",
+    "qdrant_edge",
+    "tree_sitter",
+    "numpy",
+]
 TOOLING = {"pip", "setuptools", "_distutils_hack", "wheel", "pkg_resources"}
 
 
@@ -34,10 +42,16 @@ def _site_packages_bytes(venv: Path) -> int:
 
 def _clean_copy(destination: Path) -> Path:
     """The project's files as a clone would have them (tracked and new, not ignored): no stale build/ output."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_file():
@@ -54,12 +68,17 @@ async def test_light_install_has_no_ml_stack_and_serves_lsp(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", str(project)],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert installed.returncode == 0, installed.stderr[-2000:]
 
     probe = "import importlib.util, json, sys; print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m)]))"
-    present = subprocess.run([str(python), "-c", probe, *HEAVY], env=env, capture_output=True, text=True, check=True)
+    present = subprocess.run(
+        [str(python), "-c", probe, *HEAVY], env=env, capture_output=True, text=True, check=True
+    )
     assert present.stdout.strip() == "[]"
 
     size_mb = _site_packages_bytes(venv) / 1e6

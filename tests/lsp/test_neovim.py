@@ -40,8 +40,25 @@ def test_neovim_gets_a_completion_from_the_model(appliance: Appliance, tmp_path:
     }
     driver = Path(__file__).with_name("nvim_complete.lua")
     subprocess.run(
-        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", "filetype on", "-c", f"luafile {driver}"],
-        cwd=project, env=env, timeout=300, check=True, stdin=subprocess.DEVNULL, capture_output=True,
+        [
+            NVIM,
+            "--headless",
+            "-u",
+            "NONE",
+            "-i",
+            "NONE",
+            "-n",
+            "--cmd",
+            "filetype on",
+            "-c",
+            f"luafile {driver}",
+        ],
+        cwd=project,
+        env=env,
+        timeout=300,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
     )
     result = json.loads(out.read_text())
     assert "error" not in result, result
@@ -50,8 +67,15 @@ def test_neovim_gets_a_completion_from_the_model(appliance: Appliance, tmp_path:
     response = httpx.post(
         f"{appliance.url}/v1/completions",
         headers={"Authorization": f"Bearer {appliance.token}"},
-        json={"prompt": SOURCE.rstrip("\n"), "suffix": "\n", "max_tokens": 8, "temperature": 0.0, "path": "fib.py",
-              "language": "python", "snippets": []},
+        json={
+            "prompt": SOURCE.rstrip("\n"),
+            "suffix": "\n",
+            "max_tokens": 8,
+            "temperature": 0.0,
+            "path": "fib.py",
+            "language": "python",
+            "snippets": [],
+        },
         timeout=120,
     )
     assert response.status_code == 200, response.text

@@ -28,7 +28,9 @@ def test_repository_of_a_file(tmp_path: Path) -> None:
     repo = tmp_path / "checkout"
     (repo / "src").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@git.corp:team/billing.git"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "remote", "add", "origin", "git@git.corp:team/billing.git"], check=True
+    )
     assert repository_of(str(repo / "src" / "a.py"), str(repo)) == "billing"
     plain = tmp_path / "scratch"
     plain.mkdir()

@@ -38,7 +38,9 @@ def test_budget_and_order() -> None:
 
 def test_unrelated_documents_are_left_out() -> None:
     selector = SnippetSelector()
-    chosen = selector.select("key, value = parse_header(line)\n", [Candidate("n.py", NOISE, ("n", 1))], 10_000)
+    chosen = selector.select(
+        "key, value = parse_header(line)\n", [Candidate("n.py", NOISE, ("n", 1))], 10_000
+    )
     assert chosen == []
 
 

@@ -22,9 +22,14 @@ SOURCE = REPO_ROOT / "lsp" / "clients" / "vscode"
 def test_extension_compiles_and_packages(tmp_path: Path) -> None:
     work = tmp_path / "vscode"
     shutil.copytree(SOURCE, work, ignore=shutil.ignore_patterns("node_modules", "out", "*.vsix"))
-    for command in (["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "compile"],
-                    ["npx", "--no-install", "vsce", "package", "--out", "codemoat.vsix"]):
-        done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    for command in (
+        ["npm", "ci", "--no-audit", "--no-fund"],
+        ["npm", "run", "compile"],
+        ["npx", "--no-install", "vsce", "package", "--out", "codemoat.vsix"],
+    ):
+        done = subprocess.run(
+            command, cwd=work, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL
+        )
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     with zipfile.ZipFile(work / "codemoat.vsix") as vsix:
         names = set(vsix.namelist())

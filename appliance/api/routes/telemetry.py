@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v1", tags=["telemetry"])
 
 
 @router.post("/telemetry/completions", status_code=204, summary="Acceptance telemetry from the editor bridge")
-async def completion_telemetry(body: CompletionTelemetry, principal: PrincipalDep, services: ServicesDep) -> Response:
+async def completion_telemetry(
+    body: CompletionTelemetry, principal: PrincipalDep, services: ServicesDep
+) -> Response:
     event = FeedbackEvent(
         event=body.event,
         completion_id=body.completion_id,

@@ -53,7 +53,7 @@ def render_invoice(customer, lines):
     total = invoice_total(lines)
     return f"Invoice for {customer}: {total:.2f} EUR"
 ''',
-    "billing/customer.py": '''from dataclasses import dataclass
+    "billing/customer.py": """from dataclasses import dataclass
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Customer:
 
     def greeting(self) -> str:
         return f"Dear {self.name},"
-''',
+""",
 }
 SECRET_FILES = {
     "vault/keys.py": '''def rotate_master_key(vault):
@@ -123,8 +123,9 @@ def build_home(base: Path) -> Home:
     admin = tokens.create("admin", admin=True).token
     tokens.create("ops")
     # "dev" may read both repositories through its group; its token narrows that to "sample".
-    Groups(database, AuditLog(database)).create("devs", members=["ops"], repos=["sample", "secret"],
-                                                actor=Actor("tests"))
+    Groups(database, AuditLog(database)).create(
+        "devs", members=["ops"], repos=["sample", "secret"], actor=Actor("tests")
+    )
     user = tokens.create("dev", user="ops", repos=["sample"]).token
     database.close()
     return Home(home, admin, user, settings)
@@ -162,8 +163,9 @@ class Gateway:
 
 
 @asynccontextmanager
-async def running_gateway(settings: Settings, engine: Engine, *, open_index: bool = True,
-                          **app_kwargs: Any) -> AsyncIterator[Gateway]:
+async def running_gateway(
+    settings: Settings, engine: Engine, *, open_index: bool = True, **app_kwargs: Any
+) -> AsyncIterator[Gateway]:
     """The app under uvicorn on a real socket, in the test's event loop."""
     metrics = GatewayMetrics()
     app = create_app(settings, engine=engine, metrics=metrics, open_index=open_index, **app_kwargs)
@@ -201,12 +203,15 @@ def code_index(gateway_home: Home) -> Iterator[CodeIndex]:
 
 
 @pytest.fixture
-def gateway_factory(gateway_home: Home, cpu_engine: TransformersEngine, code_index: CodeIndex) -> Callable[..., Any]:
+def gateway_factory(
+    gateway_home: Home, cpu_engine: TransformersEngine, code_index: CodeIndex
+) -> Callable[..., Any]:
     """`async with gateway_factory(max_concurrent=..., max_queue=..., gateway={...}) as gw:` over the shared
     CPU model (a fresh queue bound per test: its asyncio primitives belong to the test's loop)."""
 
-    def factory(*, max_concurrent: int = 4, max_queue: int = 8, engine: Engine | None = None,
-                **overrides: Any) -> Any:
+    def factory(
+        *, max_concurrent: int = 4, max_queue: int = 8, engine: Engine | None = None, **overrides: Any
+    ) -> Any:
         settings = gateway_settings(gateway_home.path, **overrides)
         wrapped = engine or BoundedEngine(cpu_engine, max_concurrent=max_concurrent, max_queue=max_queue)
         return running_gateway(settings, wrapped, index=code_index)
@@ -241,15 +246,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_serve(home: Path, *args: str, env: dict[str, str] | None = None, wait_ready: bool = True,
-                timeout: float = 400) -> Served:
+def start_serve(
+    home: Path, *args: str, env: dict[str, str] | None = None, wait_ready: bool = True, timeout: float = 400
+) -> Served:
     """Start `codemoat serve --port 0` and return once it listens (and, with `wait_ready`, once /readyz is 200).
     The URL comes from the server's own "listening on" line."""
-    environment = {**os.environ, "CODEMOAT_HOME": str(home), "CODEMOAT_ENGINE__CACHE_DIR": str(model_cache_dir()),
-                   "HF_HUB_OFFLINE": "1", **GATEWAY_ENV, **(env or {})}
+    environment = {
+        **os.environ,
+        "CODEMOAT_HOME": str(home),
+        "CODEMOAT_ENGINE__CACHE_DIR": str(model_cache_dir()),
+        "HF_HUB_OFFLINE": "1",
+        **GATEWAY_ENV,
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [str(VENV_BIN / "codemoat"), "serve", "--port", "0", "--no-access-log", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
     )
     log: list[str] = []
     found = threading.Event()
@@ -317,14 +332,21 @@ def stop_serve(served: Served) -> int:
 
 
 def run_codemoat(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(VENV_BIN / "codemoat"), *args], capture_output=True, text=True, timeout=300,
-                          check=False, env={**os.environ, "CODEMOAT_HOME": str(home)})
+    return subprocess.run(
+        [str(VENV_BIN / "codemoat"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "CODEMOAT_HOME": str(home)},
+    )
 
 
 @pytest.fixture(scope="session")
 def served(served_home: Home) -> Iterator[Served]:
     """`codemoat serve` on the CPU model, one request at a time and no queue (so 429 is easy to provoke)."""
-    process = start_serve(served_home.path, env={"CODEMOAT_ENGINE__MAX_CONCURRENT": "1",
-                                                  "CODEMOAT_ENGINE__MAX_QUEUE": "0"})
+    process = start_serve(
+        served_home.path, env={"CODEMOAT_ENGINE__MAX_CONCURRENT": "1", "CODEMOAT_ENGINE__MAX_QUEUE": "0"}
+    )
     yield process
     stop_serve(process)

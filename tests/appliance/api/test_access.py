@@ -14,8 +14,12 @@ from tests.appliance.api.conftest import Gateway, Home
 
 pytestmark = pytest.mark.slow
 
-QUESTION = {"messages": [{"role": "user", "content": "How do we rotate the vault master key and compute invoice totals?"}],
-            "max_tokens": 2}
+QUESTION = {
+    "messages": [
+        {"role": "user", "content": "How do we rotate the vault master key and compute invoice totals?"}
+    ],
+    "max_tokens": 2,
+}
 
 
 @pytest.fixture
@@ -37,8 +41,11 @@ async def gateway(gateway_factory: Any) -> AsyncIterator[Gateway]:
 )
 async def test_v1_needs_a_valid_token(gateway: Gateway, headers: dict[str, str], words: str) -> None:
     async with gateway.client(headers=headers) as client:
-        for method, path, body in (("GET", "/v1/models", None), ("POST", "/v1/completions", {"prompt": "x"}),
-                                   ("POST", "/v1/chat/completions", QUESTION)):
+        for method, path, body in (
+            ("GET", "/v1/models", None),
+            ("POST", "/v1/completions", {"prompt": "x"}),
+            ("POST", "/v1/chat/completions", QUESTION),
+        ):
             response = await client.request(method, path, json=body)
             assert response.status_code == 401, (path, response.text)
             error = response.json()["error"]
@@ -69,10 +76,14 @@ async def test_revoked_token_is_refused_with_403(gateway: Gateway, gateway_home:
     assert error["type"] == "permission_error" and "revoked" in error["message"]
 
 
-async def test_repository_outside_the_token_scope_is_403_naming_repo(gateway: Gateway, gateway_home: Home) -> None:
+async def test_repository_outside_the_token_scope_is_403_naming_repo(
+    gateway: Gateway, gateway_home: Home
+) -> None:
     async with gateway.client(gateway_home.user_token) as client:
-        completion = await client.post("/v1/completions", json={"prompt": "def f():\n", "repo": "secret",
-                                                                "path": "vault/x.py", "max_tokens": 1})
+        completion = await client.post(
+            "/v1/completions",
+            json={"prompt": "def f():\n", "repo": "secret", "path": "vault/x.py", "max_tokens": 1},
+        )
         chat = await client.post("/v1/chat/completions", json={**QUESTION, "repo": ["sample", "secret"]})
     for response in (completion, chat):
         assert response.status_code == 403, response.text
@@ -80,13 +91,26 @@ async def test_repository_outside_the_token_scope_is_403_naming_repo(gateway: Ga
         assert "'secret'" in response.json()["error"]["message"]
 
 
-async def test_retrieval_only_cites_repositories_the_token_may_read(gateway: Gateway, gateway_home: Home) -> None:
-    async with gateway.client(gateway_home.admin_token) as admin, gateway.client(gateway_home.user_token) as user:
+async def test_retrieval_only_cites_repositories_the_token_may_read(
+    gateway: Gateway, gateway_home: Home
+) -> None:
+    async with (
+        gateway.client(gateway_home.admin_token) as admin,
+        gateway.client(gateway_home.user_token) as user,
+    ):
         everything = (await admin.post("/v1/chat/completions", json=QUESTION)).json()["codemoat"]["citations"]
         scoped = (await user.post("/v1/chat/completions", json=QUESTION)).json()["codemoat"]["citations"]
-        completion = (await user.post("/v1/completions", json={
-            "prompt": "def rotate(vault):\n    rotate_master_key(vault)\n    return invoice_total(lines)\n",
-            "path": "app/main.py", "repo": "sample", "max_tokens": 1})).json()["codemoat"]["citations"]
+        completion = (
+            await user.post(
+                "/v1/completions",
+                json={
+                    "prompt": "def rotate(vault):\n    rotate_master_key(vault)\n    return invoice_total(lines)\n",
+                    "path": "app/main.py",
+                    "repo": "sample",
+                    "max_tokens": 1,
+                },
+            )
+        ).json()["codemoat"]["citations"]
     assert {c["repo"] for c in everything} == {"sample", "secret"}  # the question matches both repositories
     assert scoped and {c["repo"] for c in scoped} == {"sample"}
     assert [c["index"] for c in scoped] == list(range(1, len(scoped) + 1))
@@ -95,8 +119,11 @@ async def test_retrieval_only_cites_repositories_the_token_may_read(gateway: Gat
 
 
 async def test_metrics_need_an_administrator(gateway: Gateway, gateway_home: Home) -> None:
-    async with gateway.client() as anonymous, gateway.client(gateway_home.user_token) as user, \
-            gateway.client(gateway_home.admin_token) as admin:
+    async with (
+        gateway.client() as anonymous,
+        gateway.client(gateway_home.user_token) as user,
+        gateway.client(gateway_home.admin_token) as admin,
+    ):
         assert (await anonymous.get("/metrics")).status_code == 401
         assert (await user.get("/metrics")).status_code == 403
         response = await admin.get("/metrics")

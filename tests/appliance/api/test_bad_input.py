@@ -39,11 +39,28 @@ CASES: list[tuple[str, Any, int, str | None, str]] = [
     (COMPLETIONS, {"prompt": "x", "stream": "yes"}, 400, "stream", "valid boolean"),
     (COMPLETIONS, {"prompt": "x", "stop": 5}, 400, "stop", "valid"),
     (COMPLETIONS, {"prompt": "x", "stop": [str(i) for i in range(20)]}, 400, "stop", "at most 16"),
-    (COMPLETIONS, {"prompt": "x", "stream_options": {"include_usage": "yes"}}, 400,
-     "stream_options.include_usage", "valid boolean"),
+    (
+        COMPLETIONS,
+        {"prompt": "x", "stream_options": {"include_usage": "yes"}},
+        400,
+        "stream_options.include_usage",
+        "valid boolean",
+    ),
     (COMPLETIONS, {"prompt": "x", "snippets": [{"path": "a.py"}]}, 400, "snippets[0].text", "Field required"),
-    (COMPLETIONS, {"prompt": "x", "snippets": [{"path": "", "text": "t"}]}, 400, "snippets[0].path", "at least 1"),
-    (COMPLETIONS, {"prompt": "x", "snippets": [{"path": "a", "text": "t"}] * 40}, 400, "snippets", "at most 32"),
+    (
+        COMPLETIONS,
+        {"prompt": "x", "snippets": [{"path": "", "text": "t"}]},
+        400,
+        "snippets[0].path",
+        "at least 1",
+    ),
+    (
+        COMPLETIONS,
+        {"prompt": "x", "snippets": [{"path": "a", "text": "t"}] * 40},
+        400,
+        "snippets",
+        "at most 32",
+    ),
     (COMPLETIONS, {"prompt": "x", "mode": "paragraph"}, 400, "mode", "single"),
     (COMPLETIONS, {"prompt": "x", "repo": ""}, 400, "repo", "at least 1"),
     (COMPLETIONS, {"model": "gpt-4", "prompt": "x"}, 404, "model", "not served here"),
@@ -56,16 +73,26 @@ CASES: list[tuple[str, Any, int, str | None, str]] = [
     (CHAT, {"messages": [{"content": "hi"}]}, 400, "messages[0].role", "Field required"),
     (CHAT, {"messages": [{"role": "robot", "content": "hi"}]}, 400, "messages[0].role", "system"),
     (CHAT, {"messages": [{"role": "user", "content": 5}]}, 400, "messages[0].content", "valid"),
-    (CHAT, {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, 400,
-     "messages[0].content[0].type", "'text'"),
+    (
+        CHAT,
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+        400,
+        "messages[0].content[0].type",
+        "'text'",
+    ),
     (CHAT, {"messages": [{"role": "user", "content": "   "}]}, 400, "messages", "content"),
     (CHAT, {"messages": [{"role": "tool", "content": "x"}, *USER]}, 400, "messages", "role"),
     (CHAT, {"messages": USER, "max_tokens": 99_999}, 400, "max_tokens", "at most"),
     (CHAT, {"messages": USER, "max_completion_tokens": 99_999}, 400, "max_completion_tokens", "at most"),
     (CHAT, {"messages": USER, "model": "llama-70b"}, 404, "model", "not served here"),
     (CHAT, {"messages": USER, "n": 3}, 400, "n", "only n=1"),
-    (CHAT, {"messages": [{"role": "user", "content": "word " * 5000}], "max_tokens": 8}, 400, "messages",
-     "does not fit"),
+    (
+        CHAT,
+        {"messages": [{"role": "user", "content": "word " * 5000}], "max_tokens": 8},
+        400,
+        "messages",
+        "does not fit",
+    ),
 ]
 
 
@@ -75,10 +102,14 @@ async def gateway(gateway_factory: Any) -> AsyncIterator[Gateway]:
         yield gw
 
 
-@pytest.mark.parametrize(("endpoint", "body", "status", "param", "words"), CASES,
-                         ids=[f"{'chat' if c[0] == CHAT else 'completions'}-{i}" for i, c in enumerate(CASES)])
-async def test_bad_request_names_the_field(gateway: Gateway, gateway_home: Home, endpoint: str, body: Any,
-                                           status: int, param: str | None, words: str) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "body", "status", "param", "words"),
+    CASES,
+    ids=[f"{'chat' if c[0] == CHAT else 'completions'}-{i}" for i, c in enumerate(CASES)],
+)
+async def test_bad_request_names_the_field(
+    gateway: Gateway, gateway_home: Home, endpoint: str, body: Any, status: int, param: str | None, words: str
+) -> None:
     content = body if isinstance(body, str) else json.dumps(body)
     async with gateway.client(gateway_home.admin_token) as client:
         response = await client.post(endpoint, content=content, headers={"content-type": "application/json"})
@@ -99,12 +130,17 @@ async def test_unknown_fields_are_accepted(gateway: Gateway, gateway_home: Home)
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-async def test_oversized_body_is_refused_with_413(gateway_factory: Any, gateway_home: Home, chunked: bool) -> None:
+async def test_oversized_body_is_refused_with_413(
+    gateway_factory: Any, gateway_home: Home, chunked: bool
+) -> None:
     async def pieces() -> AsyncIterator[bytes]:
         for _ in range(40):
             yield b" " * 4096
 
-    async with gateway_factory(gateway={"max_body_bytes": 65_536}) as gw, gw.client(gateway_home.admin_token) as c:
+    async with (
+        gateway_factory(gateway={"max_body_bytes": 65_536}) as gw,
+        gw.client(gateway_home.admin_token) as c,
+    ):
         content: Any = pieces() if chunked else b" " * 200_000
         response = await c.post(COMPLETIONS, content=content)
         assert response.status_code == 413

@@ -14,14 +14,21 @@ from tests.appliance.api.conftest import Home, gateway_settings, metric_value, r
 
 pytestmark = pytest.mark.slow
 
-LONG = {"messages": [{"role": "user", "content": "Write a long essay about invoices."}], "max_tokens": 200,
-        "stream": True}
+LONG = {
+    "messages": [{"role": "user", "content": "Write a long essay about invoices."}],
+    "max_tokens": 200,
+    "stream": True,
+}
 SHORT = {"prompt": "x = ", "max_tokens": 1}
 
 
-async def test_queue_full_is_429_with_retry_after(gateway_factory: Any, gateway_home: Home,
-                                                  cpu_engine: TransformersEngine) -> None:
-    async with gateway_factory(max_concurrent=1, max_queue=0) as gw, gw.client(gateway_home.admin_token) as client:
+async def test_queue_full_is_429_with_retry_after(
+    gateway_factory: Any, gateway_home: Home, cpu_engine: TransformersEngine
+) -> None:
+    async with (
+        gateway_factory(max_concurrent=1, max_queue=0) as gw,
+        gw.client(gateway_home.admin_token) as client,
+    ):
         async with client.stream("POST", "/v1/chat/completions", json=LONG) as busy:
             assert busy.status_code == 200
             lines = busy.aiter_lines()  # kept referenced: a dropped iterator closes the connection
@@ -45,8 +52,10 @@ def dead_url() -> str:
 
 
 async def test_engine_failure_is_503_with_a_reason_and_the_server_stays_up(gateway_home: Home) -> None:
-    settings = gateway_settings(gateway_home.path, engine={"kind": "upstream", "upstream_urls": [dead_url()],
-                                                           "health_check_interval_s": 0.2})
+    settings = gateway_settings(
+        gateway_home.path,
+        engine={"kind": "upstream", "upstream_urls": [dead_url()], "health_check_interval_s": 0.2},
+    )
     engine = build_engine(settings.engine, settings.home)
     async with (
         running_gateway(settings, engine, open_index=False) as gw,
@@ -84,7 +93,11 @@ async def test_a_bug_is_a_500_without_internals(gateway_home: Home, cpu_engine: 
     error = response.json()["error"]
     assert (error["type"], error["code"]) == ("server_error", "internal_error")
     assert "reference" in error["message"]
-    assert "hunter2" not in response.text and "Traceback" not in response.text and "config.py" not in response.text
+    assert (
+        "hunter2" not in response.text
+        and "Traceback" not in response.text
+        and "config.py" not in response.text
+    )
     assert after.status_code == 200
 
 
@@ -113,13 +126,20 @@ async def test_every_error_family_maps_to_an_http_answer() -> None:
                 assert shape.status == 429 and shape.headers() == {"Retry-After": "3"}
 
 
-async def test_context_past_its_latency_budget_is_dropped_not_waited_for(gateway_factory: Any,
-                                                                         gateway_home: Home) -> None:
+async def test_context_past_its_latency_budget_is_dropped_not_waited_for(
+    gateway_factory: Any, gateway_home: Home
+) -> None:
     overrides = {"completion_prompt": {"latency_budget_ms": 0}}
     async with gateway_factory(gateway=overrides) as gw, gw.client(gateway_home.admin_token) as client:
-        response = await client.post("/v1/completions", json={
-            "prompt": "def report(lines):\n    return invoice_total(", "path": "x.py", "repo": "sample",
-            "max_tokens": 2})
+        response = await client.post(
+            "/v1/completions",
+            json={
+                "prompt": "def report(lines):\n    return invoice_total(",
+                "path": "x.py",
+                "repo": "sample",
+                "max_tokens": 2,
+            },
+        )
         metrics = (await client.get("/metrics")).text
     assert response.status_code == 200
     assert [c for c in response.json()["codemoat"]["citations"] if c["source"] != "editor"] == []

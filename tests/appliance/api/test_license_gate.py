@@ -52,8 +52,12 @@ class Site:
     tokens: dict[str, str]
 
     def service(self) -> LicenseService:
-        return LicenseService(self.home / "license", trust=self.vendor.trust(), clock=self.clock,
-                              fingerprint=lambda: dict(MACHINE))
+        return LicenseService(
+            self.home / "license",
+            trust=self.vendor.trust(),
+            clock=self.clock,
+            fingerprint=lambda: dict(MACHINE),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     return Site(vendor, base / "sealed", home, Clock(), tokens)
 
 
-async def _readyz(gateway: Gateway, until: Callable[[httpx.Response], bool], timeout: float = 300) -> httpx.Response:
+async def _readyz(
+    gateway: Gateway, until: Callable[[httpx.Response], bool], timeout: float = 300
+) -> httpx.Response:
     """Poll /readyz (the documented readiness signal: the engine loads in the background) until `until`."""
     async with gateway.client() as client:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -94,8 +100,11 @@ async def _complete(gateway: Gateway, token: str) -> httpx.Response:
 
 
 async def test_sealed_model_serves_only_under_a_license_through_its_whole_life(site: Site) -> None:
-    settings = gateway_settings(site.home, engine={"model_path": site.sealed, "model_id": MODEL_ID},
-                                license={"heartbeat_interval_s": 3600})
+    settings = gateway_settings(
+        site.home,
+        engine={"model_path": site.sealed, "model_id": MODEL_ID},
+        license={"heartbeat_interval_s": 3600},
+    )
     service = site.service()
     audit_db = Database.open(settings.state, site.home)
     runtime = LicenseRuntime.open(settings, service=service, audit=AuditLog(audit_db))
@@ -109,7 +118,10 @@ async def test_sealed_model_serves_only_under_a_license_through_its_whole_life(s
         ready = await _readyz(gateway, _engine_says("license"))
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert checks["license"]["state"] == "STOPPED" and "no license is installed" in checks["license"]["detail"]
+        assert (
+            checks["license"]["state"] == "STOPPED"
+            and "no license is installed" in checks["license"]["detail"]
+        )
         assert not checks["engine"]["ok"] and "license" in checks["engine"]["detail"]
         refused = await _complete(gateway, site.tokens["ana"])
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "license"
@@ -118,8 +130,14 @@ async def test_sealed_model_serves_only_under_a_license_through_its_whole_life(s
         assert engine.loads == 0
 
         # Activation (one seat) brings the model in without a restart.
-        license_text = site.vendor.issue(service.request_activation(), customer="Example GmbH", seats=1,
-                                         days=365, models=[MODEL_ID], now=site.clock.now)
+        license_text = site.vendor.issue(
+            service.request_activation(),
+            customer="Example GmbH",
+            seats=1,
+            days=365,
+            models=[MODEL_ID],
+            now=site.clock.now,
+        )
         service.activate(license_text)
         await asyncio.to_thread(gateway.services.gate.refresh)  # what the console does after an upload
         assert gateway.services.gate.serving_state().state == "VALID"
@@ -162,10 +180,16 @@ async def test_sealed_model_serves_only_under_a_license_through_its_whole_life(s
         assert engine.loads == 2
         assert (await _complete(gateway, site.tokens["ana"])).status_code == 200
 
-    transitions = [(e.detail["previous"], e.detail["state"])
-                   for e in reversed(AuditLog(audit_db).entries(action="license.state"))]
-    assert transitions == [("STOPPED", "VALID"), ("VALID", "RESTRICTED"), ("RESTRICTED", "STOPPED"),
-                           ("STOPPED", "RESTRICTED")]
+    transitions = [
+        (e.detail["previous"], e.detail["state"])
+        for e in reversed(AuditLog(audit_db).entries(action="license.state"))
+    ]
+    assert transitions == [
+        ("STOPPED", "VALID"),
+        ("VALID", "RESTRICTED"),
+        ("RESTRICTED", "STOPPED"),
+        ("STOPPED", "RESTRICTED"),
+    ]
     assert AuditLog(audit_db).verify().ok
     audit_db.close()
 
@@ -175,10 +199,21 @@ def cli_site(tmp_path: Path) -> Iterator[Path]:
     """A vendor and a sealed delivery made with the vendor CLI; an appliance home that trusts the vendor."""
     home = tmp_path / "home"
     vendor = tmp_path / "vendor"
-    for args in (("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
-                 ("license", "trust", str(vendor / "root.json")),
-                 ("vendor", "seal", str(smollm2_fp32_dir()), "--vendor", str(vendor), "--model-id", MODEL_ID,
-                  "--out", str(tmp_path / "sealed"))):
+    for args in (
+        ("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
+        ("license", "trust", str(vendor / "root.json")),
+        (
+            "vendor",
+            "seal",
+            str(smollm2_fp32_dir()),
+            "--vendor",
+            str(vendor),
+            "--model-id",
+            MODEL_ID,
+            "--out",
+            str(tmp_path / "sealed"),
+        ),
+    ):
         done = run_codemoat(home, *args)
         assert done.returncode == 0, done.stderr
     yield tmp_path
@@ -186,8 +221,11 @@ def cli_site(tmp_path: Path) -> Iterator[Path]:
 
 def test_codemoat_serve_loads_a_sealed_model_once_the_license_is_activated(cli_site: Path) -> None:
     home, vendor, sealed = cli_site / "home", cli_site / "vendor", cli_site / "sealed"
-    env = {"CODEMOAT_ENGINE__MODEL_PATH": str(sealed), "CODEMOAT_ENGINE__MODEL_ID": MODEL_ID,
-           "CODEMOAT_LICENSE__HEARTBEAT_INTERVAL_S": "0.5"}
+    env = {
+        "CODEMOAT_ENGINE__MODEL_PATH": str(sealed),
+        "CODEMOAT_ENGINE__MODEL_ID": MODEL_ID,
+        "CODEMOAT_LICENSE__HEARTBEAT_INTERVAL_S": "0.5",
+    }
     created = run_codemoat(home, "token", "create", "dev", "--json")
     assert created.returncode == 0, created.stderr
     token = json.loads(created.stdout)["token"]
@@ -198,14 +236,33 @@ def test_codemoat_serve_loads_a_sealed_model_once_the_license_is_activated(cli_s
             ready = client.get("/readyz")
             assert ready.status_code == 503
             assert "no license is installed" in ready.json()["checks"]["license"]["detail"]
-            refused = client.post("/v1/completions", json=PROMPT, headers={"Authorization": f"Bearer {token}"})
+            refused = client.post(
+                "/v1/completions", json=PROMPT, headers={"Authorization": f"Bearer {token}"}
+            )
             assert refused.status_code == 503 and "license" in refused.json()["error"]["message"]
 
-        for args in (("license", "request", "--out", str(cli_site / "request.txt")),
-                     ("vendor", "issue", "--vendor", str(vendor), "--request", str(cli_site / "request.txt"),
-                      "--customer", "Example GmbH", "--seats", "5", "--days", "30", "--models", MODEL_ID,
-                      "--out", str(cli_site / "license.txt")),
-                     ("license", "activate", str(cli_site / "license.txt"))):
+        for args in (
+            ("license", "request", "--out", str(cli_site / "request.txt")),
+            (
+                "vendor",
+                "issue",
+                "--vendor",
+                str(vendor),
+                "--request",
+                str(cli_site / "request.txt"),
+                "--customer",
+                "Example GmbH",
+                "--seats",
+                "5",
+                "--days",
+                "30",
+                "--models",
+                MODEL_ID,
+                "--out",
+                str(cli_site / "license.txt"),
+            ),
+            ("license", "activate", str(cli_site / "license.txt")),
+        ):
             done = run_codemoat(home, *args)
             assert done.returncode == 0, done.stderr
 
@@ -222,25 +279,55 @@ def test_codemoat_serve_loads_a_sealed_model_once_the_license_is_activated(cli_s
 def test_a_license_installed_while_an_open_model_serves_is_enforced_without_a_restart(tmp_path: Path) -> None:
     home, vendor = tmp_path / "home", tmp_path / "vendor"
     tiny = make_tiny_model(tmp_path / "tiny")
-    for args in (("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
-                 ("vendor", "seal", str(tiny), "--vendor", str(vendor), "--model-id", "tiny",
-                  "--out", str(tmp_path / "tiny-sealed")),
-                 ("license", "trust", str(vendor / "root.json"))):
+    for args in (
+        ("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
+        (
+            "vendor",
+            "seal",
+            str(tiny),
+            "--vendor",
+            str(vendor),
+            "--model-id",
+            "tiny",
+            "--out",
+            str(tmp_path / "tiny-sealed"),
+        ),
+        ("license", "trust", str(vendor / "root.json")),
+    ):
         assert run_codemoat(home, *args).returncode == 0
     token = json.loads(run_codemoat(home, "token", "create", "dev", "--json").stdout)["token"]
-    no_model = {"CODEMOAT_ENGINE__KIND": "upstream",  # the license, not the model, is under test
-                "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"]),
-                "CODEMOAT_LICENSE__HEARTBEAT_INTERVAL_S": "0.5"}
+    no_model = {
+        "CODEMOAT_ENGINE__KIND": "upstream",  # the license, not the model, is under test
+        "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"]),
+        "CODEMOAT_LICENSE__HEARTBEAT_INTERVAL_S": "0.5",
+    }
     served = start_serve(home, env=no_model, wait_ready=False)
     try:
         assert "License: UNLICENSED" in wait_for_output(served, "License: ")
         with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}) as client:
             assert client.get("/v1/models").headers["X-CodeMoat-License-State"] == "UNLICENSED"
-            for args in (("license", "request", "--out", str(tmp_path / "request.txt")),
-                         ("vendor", "issue", "--vendor", str(vendor), "--request", str(tmp_path / "request.txt"),
-                          "--customer", "Example GmbH", "--seats", "5", "--days", "30", "--models", "tiny",
-                          "--out", str(tmp_path / "license.txt")),
-                         ("license", "activate", str(tmp_path / "license.txt"))):
+            for args in (
+                ("license", "request", "--out", str(tmp_path / "request.txt")),
+                (
+                    "vendor",
+                    "issue",
+                    "--vendor",
+                    str(vendor),
+                    "--request",
+                    str(tmp_path / "request.txt"),
+                    "--customer",
+                    "Example GmbH",
+                    "--seats",
+                    "5",
+                    "--days",
+                    "30",
+                    "--models",
+                    "tiny",
+                    "--out",
+                    str(tmp_path / "license.txt"),
+                ),
+                ("license", "activate", str(tmp_path / "license.txt")),
+            ):
                 done = run_codemoat(home, *args)
                 assert done.returncode == 0, done.stderr
             deadline = time.monotonic() + 60

@@ -38,8 +38,9 @@ def served_roles(roles_home: Home) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def client(served_roles: Served, roles_home: Home) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=served_roles.url + "/v1", api_key=roles_home.admin_token, max_retries=0,
-                       timeout=300) as sdk:
+    with openai.OpenAI(
+        base_url=served_roles.url + "/v1", api_key=roles_home.admin_token, max_retries=0, timeout=300
+    ) as sdk:
         yield sdk
 
 
@@ -48,28 +49,41 @@ def test_models_lists_each_model_with_its_roles_and_real_windows(client: openai.
     assert set(models) == {COMPLETION_MODEL, CHAT_MODEL}
     completion = models[COMPLETION_MODEL].model_extra or {}
     chat = models[CHAT_MODEL].model_extra or {}
-    window = {"completion": int(GATEWAY_ENV["CODEMOAT_GATEWAY__COMPLETION_CONTEXT_TOKENS"]),
-              "chat": int(GATEWAY_ENV["CODEMOAT_GATEWAY__CHAT_CONTEXT_TOKENS"])}
+    window = {
+        "completion": int(GATEWAY_ENV["CODEMOAT_GATEWAY__COMPLETION_CONTEXT_TOKENS"]),
+        "chat": int(GATEWAY_ENV["CODEMOAT_GATEWAY__CHAT_CONTEXT_TOKENS"]),
+    }
     assert completion["context_length"] == window["completion"]
     assert completion["codemoat"]["roles"] == [{"role": "completion", "context_length": window["completion"]}]
     assert chat["context_length"] == window["chat"]
-    assert chat["codemoat"] == {"family": "smollm2", "roles": [{"role": "chat", "context_length": window["chat"]}],
-                                "expected_ms": None}
+    assert chat["codemoat"] == {
+        "family": "smollm2",
+        "roles": [{"role": "chat", "context_length": window["chat"]}],
+        "expected_ms": None,
+    }
 
 
 def test_each_endpoint_defaults_to_its_role_and_any_served_model_may_be_named(
     served_roles: Served, roles_home: Home, client: openai.OpenAI
 ) -> None:
-    with httpx.Client(base_url=served_roles.url, headers={"Authorization": f"Bearer {roles_home.admin_token}"},
-                      timeout=300) as http:
-        chat = http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
-                                                         "max_tokens": 4}).json()
-        completion = http.post("/v1/completions", json={"prompt": "def add(a, b):\n    return",
-                                                          "max_tokens": 4}).json()
+    with httpx.Client(
+        base_url=served_roles.url, headers={"Authorization": f"Bearer {roles_home.admin_token}"}, timeout=300
+    ) as http:
+        chat = http.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+        ).json()
+        completion = http.post(
+            "/v1/completions", json={"prompt": "def add(a, b):\n    return", "max_tokens": 4}
+        ).json()
         ready = http.get("/readyz").json()
     assert chat["model"] == CHAT_MODEL and completion["model"] == COMPLETION_MODEL
     assert ready["checks"]["engine"]["model"] == COMPLETION_MODEL
-    assert ready["checks"]["engine:chat"] == {"ok": True, "model": CHAT_MODEL, "roles": ["chat"], "detail": "loaded"}
+    assert ready["checks"]["engine:chat"] == {
+        "ok": True,
+        "model": CHAT_MODEL,
+        "roles": ["chat"],
+        "detail": "loaded",
+    }
     named = client.completions.create(model=CHAT_MODEL, prompt="def add(a, b):\n    return", max_tokens=4)
     assert named.model == CHAT_MODEL
     with pytest.raises(openai.NotFoundError) as unknown:
@@ -79,8 +93,9 @@ def test_each_endpoint_defaults_to_its_role_and_any_served_model_may_be_named(
 
 def test_a_prompt_over_the_context_is_context_length_exceeded(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as chat:
-        client.chat.completions.create(model=CHAT_MODEL, max_tokens=16,
-                                       messages=[{"role": "user", "content": "explain " * 3000}])
+        client.chat.completions.create(
+            model=CHAT_MODEL, max_tokens=16, messages=[{"role": "user", "content": "explain " * 3000}]
+        )
     assert chat.value.code == "context_length_exceeded" and chat.value.param == "messages"
     with pytest.raises(openai.BadRequestError) as raw:
         client.completions.create(model=COMPLETION_MODEL, prompt="word " * 9000, max_tokens=16)
@@ -88,12 +103,21 @@ def test_a_prompt_over_the_context_is_context_length_exceeded(client: openai.Ope
 
 
 def test_the_chat_role_inherits_what_it_does_not_set() -> None:
-    settings = EngineSettings(kind="transformers", model="smollm2-135m", threads=1,
-                              chat={"kind": "llama_cpp", "contexts": 1})
+    settings = EngineSettings(
+        kind="transformers", model="smollm2-135m", threads=1, chat={"kind": "llama_cpp", "contexts": 1}
+    )
     chat = settings.for_role("chat")
-    assert (chat.kind, chat.model, chat.threads, chat.contexts, chat.chat) == ("llama_cpp", "smollm2-135m", 1, 1, {})
+    assert (chat.kind, chat.model, chat.threads, chat.contexts, chat.chat) == (
+        "llama_cpp",
+        "smollm2-135m",
+        1,
+        1,
+        {},
+    )
     assert settings.for_role("completion").kind == "transformers"
-    assert EngineSettings().for_role("chat") == EngineSettings().for_role("completion")  # one model by default
+    assert EngineSettings().for_role("chat") == EngineSettings().for_role(
+        "completion"
+    )  # one model by default
     other = EngineSettings(model_id="coder", family="qwen2.5-coder", chat={"model": "smollm2-135m"})
     assert other.for_role("chat").served_model_id() == "smollm2-135m-instruct"  # its own name and family
     assert other.for_role("chat").served_family() == "smollm2"

@@ -20,8 +20,9 @@ MODEL = "smollm2-135m-instruct"
 @pytest.fixture(scope="module")
 def client(served: Served, served_home: Home) -> Iterator[openai.OpenAI]:
     # No retries: a 429 or 503 must surface as the SDK's exception, not be retried away.
-    with openai.OpenAI(base_url=served.url + "/v1", api_key=served_home.admin_token, max_retries=0,
-                       timeout=300) as sdk:
+    with openai.OpenAI(
+        base_url=served.url + "/v1", api_key=served_home.admin_token, max_retries=0, timeout=300
+    ) as sdk:
         yield sdk
 
 
@@ -48,8 +49,12 @@ def test_completion_with_suffix_and_repository_context(client: openai.OpenAI) ->
         prompt="from billing.invoice import invoice_total\n\n\ndef describe(lines):\n    total = ",
         suffix="\n    return total\n",
         max_tokens=16,
-        extra_body={"repo": "sample", "path": "billing/describe.py", "language": "python",
-                    "snippets": [{"path": "billing/customer.py", "text": "class Customer:\n    name: str\n"}]},
+        extra_body={
+            "repo": "sample",
+            "path": "billing/describe.py",
+            "language": "python",
+            "snippets": [{"path": "billing/customer.py", "text": "class Customer:\n    name: str\n"}],
+        },
     )
     choice = completion.choices[0]
     assert completion.object == "text_completion" and completion.model == MODEL
@@ -58,21 +63,26 @@ def test_completion_with_suffix_and_repository_context(client: openai.OpenAI) ->
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
     citations = (completion.model_extra or {})["codemoat"]["citations"]
     assert {"repo": "sample", "path": "billing/customer.py"}.items() <= next(
-        c for c in citations if c["source"] == "editor").items()
+        c for c in citations if c["source"] == "editor"
+    ).items()
 
 
 def test_plain_completion(client: openai.OpenAI) -> None:
-    completion = client.completions.create(model=MODEL, prompt="The capital of France is", max_tokens=4,
-                                           temperature=0)
+    completion = client.completions.create(
+        model=MODEL, prompt="The capital of France is", max_tokens=4, temperature=0
+    )
     assert completion.choices[0].text.strip()
     assert completion.usage is not None and completion.usage.completion_tokens <= 4
 
 
 def test_chat(client: openai.OpenAI) -> None:
     answer = client.chat.completions.create(
-        model=MODEL, max_tokens=8,
-        messages=[{"role": "system", "content": "Answer briefly."},
-                  {"role": "user", "content": "How is the invoice total computed?"}],
+        model=MODEL,
+        max_tokens=8,
+        messages=[
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "How is the invoice total computed?"},
+        ],
     )
     assert answer.object == "chat.completion"
     assert answer.choices[0].message.role == "assistant" and answer.choices[0].message.content
@@ -83,7 +93,10 @@ def test_chat(client: openai.OpenAI) -> None:
 
 def test_chat_stream(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model=MODEL, max_tokens=8, stream=True, stream_options={"include_usage": True},
+        model=MODEL,
+        max_tokens=8,
+        stream=True,
+        stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "What does render_invoice print?"}],
     )
     text, finishes, usage, citations = "", [], None, None
@@ -102,8 +115,9 @@ def test_chat_stream(client: openai.OpenAI) -> None:
     assert citations and all(c["repo"] in ("sample", "secret") for c in citations)
 
 
-def test_errors_surface_as_the_sdk_exception_types(served: Served, served_home: Home,
-                                                   client: openai.OpenAI) -> None:
+def test_errors_surface_as_the_sdk_exception_types(
+    served: Served, served_home: Home, client: openai.OpenAI
+) -> None:
     with (
         openai.OpenAI(base_url=served.url + "/v1", api_key="cm_wrong", max_retries=0) as stranger,
         pytest.raises(openai.AuthenticationError) as unauthenticated,
@@ -120,16 +134,21 @@ def test_errors_surface_as_the_sdk_exception_types(served: Served, served_home: 
     assert too_many.value.param == "max_tokens" and "at most" in str(too_many.value)
 
     with pytest.raises(openai.BadRequestError) as wrong_type:
-        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}],
-                                       temperature="warm")  # type: ignore[arg-type]
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], temperature="warm"
+        )  # type: ignore[arg-type]
     assert wrong_type.value.param == "temperature"
 
     with (
         openai.OpenAI(base_url=served.url + "/v1", api_key=served_home.user_token, max_retries=0) as scoped,
         pytest.raises(openai.PermissionDeniedError) as out_of_scope,
     ):
-        scoped.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "keys?"}],
-                                       max_tokens=1, extra_body={"repo": "secret"})
+        scoped.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "keys?"}],
+            max_tokens=1,
+            extra_body={"repo": "secret"},
+        )
     assert out_of_scope.value.param == "repo"
 
 
@@ -147,7 +166,9 @@ def test_revoked_token_through_the_cli(served: Served, served_home: Home) -> Non
 def test_queue_full_is_a_rate_limit_error(served: Served, served_home: Home, client: openai.OpenAI) -> None:
     # The server runs one generation at a time with no queue: a second request while one streams is refused.
     busy = client.chat.completions.create(
-        model=MODEL, max_tokens=200, stream=True,
+        model=MODEL,
+        max_tokens=200,
+        stream=True,
         messages=[{"role": "user", "content": "Write a long story about invoices."}],
     )
     next(iter(busy))

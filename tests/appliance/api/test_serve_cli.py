@@ -23,8 +23,10 @@ from tests.appliance.api.conftest import free_port, run_codemoat, start_serve, s
 
 pytestmark = pytest.mark.slow  # each test starts a server process
 
-NO_MODEL = {"CODEMOAT_ENGINE__KIND": "upstream",
-            "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"])}
+NO_MODEL = {
+    "CODEMOAT_ENGINE__KIND": "upstream",
+    "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"]),
+}
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -32,16 +34,25 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -53,7 +64,9 @@ def test_demo_prints_a_working_token_and_examples(tmp_path: Path) -> None:
         assert token.startswith("cm_")
         assert f"curl -s {served.url}/v1/completions" in banner and f'base_url="{served.url}/v1"' in banner
         with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}) as client:
-            assert client.get("/v1/models").json()["data"][0]["id"] == "upstream"  # no model named, none found
+            assert (
+                client.get("/v1/models").json()["data"][0]["id"] == "upstream"
+            )  # no model named, none found
             assert client.get("/healthz").status_code == 200
         # The curl line is valid shell: its JSON body parses.
         curl = next(line for line in banner.splitlines() if line.startswith("  -d ") and '"suffix"' in line)
@@ -89,9 +102,17 @@ def test_https_when_a_certificate_is_configured(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CODEMOAT_SERVER__TLS_CERT": "/nonexistent/cert.pem"}, "set both server.tls_cert and server.tls_key for HTTPS, or neither"),
-        ({"CODEMOAT_SERVER__TLS_CERT": "/nonexistent/cert.pem", "CODEMOAT_SERVER__TLS_KEY": "/nonexistent/k.pem"},
-         "TLS certificate file /nonexistent/cert.pem does not exist"),
+        (
+            {"CODEMOAT_SERVER__TLS_CERT": "/nonexistent/cert.pem"},
+            "set both server.tls_cert and server.tls_key for HTTPS, or neither",
+        ),
+        (
+            {
+                "CODEMOAT_SERVER__TLS_CERT": "/nonexistent/cert.pem",
+                "CODEMOAT_SERVER__TLS_KEY": "/nonexistent/k.pem",
+            },
+            "TLS certificate file /nonexistent/cert.pem does not exist",
+        ),
     ],
     ids=["half", "missing"],
 )
@@ -101,9 +122,14 @@ def test_bad_tls_configuration_is_one_line(tmp_path: Path, env: dict[str, str], 
 
     from tests.conftest import VENV_BIN
 
-    result = subprocess.run([str(VENV_BIN / "codemoat"), "serve", "--port", "0"], capture_output=True,
-                            text=True, timeout=120, check=False,
-                            env={**os.environ, "CODEMOAT_HOME": str(tmp_path), **NO_MODEL, **env})
+    result = subprocess.run(
+        [str(VENV_BIN / "codemoat"), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "CODEMOAT_HOME": str(tmp_path), **NO_MODEL, **env},
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {message}"
 
@@ -134,16 +160,23 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
     from tests.conftest import VENV_BIN
 
     home = tmp_path / "home"
-    subprocess.run([str(VENV_BIN / "codemoat"), "user", "create", "alice", "--password-stdin"],
-                   input="correct horse battery staple\n", text=True, check=True, capture_output=True,
-                   env={**os.environ, "CODEMOAT_HOME": str(home)})
+    subprocess.run(
+        [str(VENV_BIN / "codemoat"), "user", "create", "alice", "--password-stdin"],
+        input="correct horse battery staple\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "CODEMOAT_HOME": str(home)},
+    )
     proxies = {"CODEMOAT_SERVER__TRUSTED_PROXIES": trusted} if trusted else {}
     served = start_serve(home, env={**NO_MODEL, **proxies}, wait_ready=False)
     try:
         with httpx.Client(base_url=served.url, headers={"X-Forwarded-For": "203.0.113.9"}) as web:
             page = web.get("/console/login").text
             csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-            refused = web.post("/console/login", data={"csrf": csrf, "username": "alice", "password": "wrong"})
+            refused = web.post(
+                "/console/login", data={"csrf": csrf, "username": "alice", "password": "wrong"}
+            )
         assert refused.status_code in (400, 401, 403)
         deadline = time.monotonic() + 30
         failures: list[dict] = []

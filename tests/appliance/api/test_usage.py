@@ -20,15 +20,26 @@ async def test_usage_events_are_recorded(gateway_factory: Any, gateway_home: Hom
         start = session.scalar(select(func.coalesce(func.max(UsageEvent.id), 0)))
         token_id = session.scalar(select(ApiToken.id).where(ApiToken.name == "dev"))
     async with gateway_factory() as gw, gw.client(gateway_home.user_token) as client:
-        completion = await client.post("/v1/completions", json={"prompt": "def add(a, b):\n", "max_tokens": 3,
-                                                                "repo": "sample", "path": "m.py",
-                                                                "language": "python"})
-        chat = await client.post("/v1/chat/completions", json={
-            "messages": [{"role": "user", "content": "hello"}], "max_tokens": 2, "stream": True})
+        completion = await client.post(
+            "/v1/completions",
+            json={
+                "prompt": "def add(a, b):\n",
+                "max_tokens": 3,
+                "repo": "sample",
+                "path": "m.py",
+                "language": "python",
+            },
+        )
+        chat = await client.post(
+            "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "hello"}], "max_tokens": 2, "stream": True},
+        )
         assert completion.status_code == chat.status_code == 200
         await chat.aread()
     with database.session() as session:
-        events = list(session.scalars(select(UsageEvent).where(UsageEvent.id > start).order_by(UsageEvent.id)))
+        events = list(
+            session.scalars(select(UsageEvent).where(UsageEvent.id > start).order_by(UsageEvent.id))
+        )
     database.close()
     assert [(e.kind, e.stream, e.status) for e in events] == [("completion", False, 200), ("chat", True, 200)]
     first, second = events

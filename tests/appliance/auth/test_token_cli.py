@@ -20,12 +20,16 @@ def test_create_list_revoke(codemoat_home: Path, run_cli: Callable) -> None:
     plain = run_cli("token", "create", "ci", "--user", "alice", "--repos", "web,api")
     assert plain.code == 0
     secret = plain.out.strip()
-    assert secret.startswith("cm_") and "\n" not in secret  # stdout is the secret alone: $(codemoat token create)
+    assert (
+        secret.startswith("cm_") and "\n" not in secret
+    )  # stdout is the secret alone: $(codemoat token create)
     assert "not shown again" in plain.err and "api, web" in plain.err
 
     settings = load_settings(home=codemoat_home)
     principal = TokenStore(Database.open(settings.state, codemoat_home)).authenticate(secret)
-    assert principal.repos == ("api", "web") and principal.token_name == "ci" and principal.user_name == "alice"
+    assert (
+        principal.repos == ("api", "web") and principal.token_name == "ci" and principal.user_name == "alice"
+    )
 
     listed = run_cli("token", "list", "--json")
     rows = json.loads(listed.out)
@@ -45,7 +49,10 @@ def test_create_list_revoke(codemoat_home: Path, run_cli: Callable) -> None:
 def test_errors_are_one_line_with_an_exit_code(codemoat_home: Path, run_cli: Callable) -> None:
     assert run_cli("token", "create", "one").code == 0
     duplicate = run_cli("token", "create", "one")
-    assert duplicate.code == 2 and duplicate.err.strip() == "error: a token named 'one' already exists (revoke it first)"
+    assert (
+        duplicate.code == 2
+        and duplicate.err.strip() == "error: a token named 'one' already exists (revoke it first)"
+    )
     missing = run_cli("token", "revoke", "nobody")
     assert missing.code == 2 and missing.err.count("\n") == 1 and "no live token" in missing.err
     bad = run_cli("token", "create", "bad name")

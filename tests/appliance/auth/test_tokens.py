@@ -43,7 +43,9 @@ def test_authenticate_returns_the_principal_with_its_scope(db: Database) -> None
     store = TokenStore(db)
     admin = store.create("root", admin=True)
     store.create("alice")
-    Groups(db, AuditLog(db)).create("devs", members=["alice"], repos=["web", "api", "docs"], actor=Actor("tests"))
+    Groups(db, AuditLog(db)).create(
+        "devs", members=["alice"], repos=["web", "api", "docs"], actor=Actor("tests")
+    )
     scoped = store.create("ci", user="alice", repos=["web", "api", "web", "secret"])
     p = store.authenticate(admin.token)
     assert (p.user_name, p.role, p.is_admin, p.repos) == ("root", "admin", True, None)

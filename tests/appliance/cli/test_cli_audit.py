@@ -59,7 +59,11 @@ def test_token_create_and_revoke_are_audited(codemoat_home: Path, run_cli: Cli) 
 
     log = entries(run_cli)
     assert [(e["action"], e["target"]) for e in log] == [
-        ("user.create", "alice"), ("token.create", "alice"), ("token.create", "ci"), ("token.revoke", "ci")]
+        ("user.create", "alice"),
+        ("token.create", "alice"),
+        ("token.create", "ci"),
+        ("token.revoke", "ci"),
+    ]
     assert {(e["actor"], e["source"], e["actor_id"]) for e in log} == {(CLI_ACTOR, CLI_SOURCE, None)}
     assert log[0]["detail"] == {"role": "admin", "password": False, "via": "token create"}
     assert log[2]["detail"] == {"user": "alice", "repos": ["api", "web"], "role": "admin", "id": token_id}
@@ -91,10 +95,19 @@ def test_user_and_group_commands_are_audited(codemoat_home: Path, run_cli: Cli) 
         result = run_cli(*command)
         assert result.code == 0, (command, result.err)
     assert [(e["action"], e["target"]) for e in entries(run_cli)] == [
-        ("user.create", "root"), ("user.create", "ann"), ("user.disable", "ann"), ("user.enable", "ann"),
-        ("user.password_reset", "ann"), ("user.role", "ann"), ("group.create", "team"),
-        ("group.member_add", "team"), ("group.member_remove", "team"), ("group.grant", "team"),
-        ("group.revoke", "team"), ("group.delete", "team")]
+        ("user.create", "root"),
+        ("user.create", "ann"),
+        ("user.disable", "ann"),
+        ("user.enable", "ann"),
+        ("user.password_reset", "ann"),
+        ("user.role", "ann"),
+        ("group.create", "team"),
+        ("group.member_add", "team"),
+        ("group.member_remove", "team"),
+        ("group.grant", "team"),
+        ("group.revoke", "team"),
+        ("group.delete", "team"),
+    ]
     assert {e["actor"] for e in entries(run_cli)} == {CLI_ACTOR}
     assert verified(run_cli) == len(commands)
 
@@ -104,15 +117,42 @@ def site(tmp_path: Path, codemoat_home: Path, run_cli: Cli) -> Path:
     """A vendor with a sealed tiny model; the appliance (CODEMOAT_HOME) does not trust it yet."""
     assert run_cli("vendor", "keygen", "--out", tmp_path / "vendor", "--name", "Test Vendor").code == 0
     make_tiny_model(tmp_path / "plain")
-    sealed = run_cli("vendor", "seal", tmp_path / "plain", "--vendor", tmp_path / "vendor",
-                     "--model-id", "tiny", "--out", tmp_path / "sealed", "--chunk-size", "8192")
+    sealed = run_cli(
+        "vendor",
+        "seal",
+        tmp_path / "plain",
+        "--vendor",
+        tmp_path / "vendor",
+        "--model-id",
+        "tiny",
+        "--out",
+        tmp_path / "sealed",
+        "--chunk-size",
+        "8192",
+    )
     assert sealed.code == 0, sealed.err
     return tmp_path
 
 
 def issue(site: Path, run_cli: Cli, request: Path, out: Path) -> None:
-    issued = run_cli("vendor", "issue", "--vendor", site / "vendor", "--request", request, "--customer",
-                     "Example GmbH", "--seats", "3", "--days", "365", "--models", "tiny", "--out", out)
+    issued = run_cli(
+        "vendor",
+        "issue",
+        "--vendor",
+        site / "vendor",
+        "--request",
+        request,
+        "--customer",
+        "Example GmbH",
+        "--seats",
+        "3",
+        "--days",
+        "365",
+        "--models",
+        "tiny",
+        "--out",
+        out,
+    )
     assert issued.code == 0, issued.err
 
 
@@ -124,8 +164,18 @@ def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli: 
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
     issue(site, run_cli, site / "request.txt", site / "license.txt")
     assert run_cli("license", "activate", site / "license.txt").code == 0
-    lease = run_cli("vendor", "lease", "--vendor", site / "vendor", "--license", site / "license.txt",
-                    "--days", "30", "--out", site / "lease2.txt")
+    lease = run_cli(
+        "vendor",
+        "lease",
+        "--vendor",
+        site / "vendor",
+        "--license",
+        site / "license.txt",
+        "--days",
+        "30",
+        "--out",
+        site / "lease2.txt",
+    )
     assert lease.code == 0, lease.err
     assert run_cli("license", "renew", site / "lease2.txt").code == 0
     assert run_cli("license", "renew", site / "lease2.txt").code != 0  # a replay is refused and not recorded
@@ -136,8 +186,12 @@ def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli: 
     license_id = status["license_id"]
     kid = json.loads((site / "vendor" / "root.json").read_text())["kid"]
     assert [(e["action"], e["target"]) for e in log] == [
-        ("license.trust", kid), ("license.request", ""), ("license.activate", license_id),
-        ("license.renew", license_id), ("license.deactivate", license_id)]
+        ("license.trust", kid),
+        ("license.request", ""),
+        ("license.activate", license_id),
+        ("license.renew", license_id),
+        ("license.deactivate", license_id),
+    ]
     assert {(e["actor"], e["source"]) for e in log} == {(CLI_ACTOR, CLI_SOURCE)}
     activate, renew = log[2]["detail"], log[3]["detail"]
     assert (activate["customer"], activate["seats"], activate["models"]) == ("Example GmbH", 3, ["tiny"])
@@ -148,8 +202,9 @@ def test_license_commands_are_audited(site: Path, codemoat_home: Path, run_cli: 
     assert verified(run_cli) == 5
 
 
-def test_an_unusable_state_database_refuses_before_anything_changes(site: Path, codemoat_home: Path,
-                                                                    run_cli: Cli) -> None:
+def test_an_unusable_state_database_refuses_before_anything_changes(
+    site: Path, codemoat_home: Path, run_cli: Cli
+) -> None:
     assert run_cli("license", "trust", site / "vendor" / "root.json").code == 0
     before = LicenseStore(codemoat_home / "license").snapshot()
     path = StateSettings().sqlite_path(codemoat_home)
@@ -167,13 +222,18 @@ def _refuse_audit_entries(home: Path) -> None:
     """A real database failure on every append (the change the command makes is in other tables or files)."""
     database = Database.open(StateSettings(), home)
     with database.session() as session:
-        session.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
-                             "BEGIN SELECT RAISE(ABORT, 'audit log is read-only in this test'); END"))
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'audit log is read-only in this test'); END"
+            )
+        )
     database.close()
 
 
-def test_a_change_that_cannot_be_recorded_is_kept_and_reported(site: Path, codemoat_home: Path,
-                                                                run_cli: Cli) -> None:
+def test_a_change_that_cannot_be_recorded_is_kept_and_reported(
+    site: Path, codemoat_home: Path, run_cli: Cli
+) -> None:
     assert run_cli("license", "trust", site / "vendor" / "root.json").code == 0
     assert run_cli("license", "request", "--out", site / "request.txt").code == 0
     issue(site, run_cli, site / "request.txt", site / "license.txt")
@@ -184,16 +244,18 @@ def test_a_change_that_cannot_be_recorded_is_kept_and_reported(site: Path, codem
     deactivated = run_cli("license", "deactivate", "--out", site / "receipt.txt")
     assert deactivated.code == 7
     line = one_line_error(deactivated)
-    assert line.startswith(f"error: license {license_id} was deactivated, but the audit log could not "
-                           "record it")
+    assert line.startswith(
+        f"error: license {license_id} was deactivated, but the audit log could not record it"
+    )
     assert "audit log is read-only in this test" in line
     assert (site / "receipt.txt").is_file()  # the receipt that frees the seat is not lost
     assert json.loads(run_cli("license", "status", "--json").out)["state"] == "STOPPED"
 
     created = run_cli("token", "create", "ci", "--json")
     assert created.code == 7
-    assert one_line_error(created).startswith("error: token 'ci' (id 1) was created with its user 'ci', "
-                                              "but the audit log could not record it")
+    assert one_line_error(created).startswith(
+        "error: token 'ci' (id 1) was created with its user 'ci', but the audit log could not record it"
+    )
     assert json.loads(created.out)["token"].startswith("cm_")  # the secret is shown: the token exists
     assert [t["name"] for t in json.loads(run_cli("token", "list", "--json").out)] == ["ci"]
     assert [e["action"] for e in entries(run_cli)] == ["license.trust", "license.request", "license.activate"]

@@ -14,7 +14,9 @@ from tests.conftest import VENV_BIN
 
 def codemoat(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CODEMOAT_HOME": str(home), "COLUMNS": "80", "NO_COLOR": "1"}
-    return subprocess.run([str(VENV_BIN / "codemoat"), *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [str(VENV_BIN / "codemoat"), *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_index_summary(tmp_path: Path) -> None:
@@ -49,10 +51,16 @@ def test_token_create(tmp_path: Path) -> None:
     assert done.stderr == (
         "token 'alice' (id 1) for admin 'alice', scope: all repositories. Copy it now: it is not shown again.\n"
     )
-    narrowed = codemoat(tmp_path / "home", "token", "create", "ci", "--user", "alice", "--repos", "shop", "--json")
+    narrowed = codemoat(
+        tmp_path / "home", "token", "create", "ci", "--user", "alice", "--repos", "shop", "--json"
+    )
     assert narrowed.returncode == 0, narrowed.stderr
     data = json.loads(narrowed.stdout)
-    assert data["token"].startswith("cm_") and (data["name"], data["user"], data["repos"]) == ("ci", "alice", ["shop"])
+    assert data["token"].startswith("cm_") and (data["name"], data["user"], data["repos"]) == (
+        "ci",
+        "alice",
+        ["shop"],
+    )
 
 
 def test_license_status_without_a_license(tmp_path: Path) -> None:

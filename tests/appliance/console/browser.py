@@ -18,19 +18,33 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CODEMOAT = REPO_ROOT / ".venv" / "bin" / "codemoat"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def environment(home: Path, model_cache: Path) -> dict[str, str]:
-    return {**os.environ, "CODEMOAT_HOME": str(home), "CODEMOAT_ENGINE__CACHE_DIR": str(model_cache),
-            "CODEMOAT_CONSOLE__CHAT_MAX_TOKENS": "16", "CODEMOAT_JOBS__POLL_INTERVAL_S": "0.5",
-            "CODEMOAT_JOBS__SYNC_INTERVAL_S": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return {
+        **os.environ,
+        "CODEMOAT_HOME": str(home),
+        "CODEMOAT_ENGINE__CACHE_DIR": str(model_cache),
+        "CODEMOAT_CONSOLE__CHAT_MAX_TOKENS": "16",
+        "CODEMOAT_JOBS__POLL_INTERVAL_S": "0.5",
+        "CODEMOAT_JOBS__SYNC_INTERVAL_S": "0",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
 
 def codemoat(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run([str(CODEMOAT), *args], env=env, input=stdin, capture_output=True, text=True, timeout=600,
-                          check=False)
+    done = subprocess.run(
+        [str(CODEMOAT), *args], env=env, input=stdin, capture_output=True, text=True, timeout=600, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"codemoat {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
@@ -45,8 +59,13 @@ class Served:
 
 @contextmanager
 def serve(env: dict[str, str]) -> Iterator[Served]:
-    process = subprocess.Popen([str(CODEMOAT), "serve", "--port", "0", "--no-access-log"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(CODEMOAT), "serve", "--port", "0", "--no-access-log"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     log: list[str] = []
 
@@ -91,4 +110,3 @@ def sign_in(page, url: str, user: str, password: str) -> None:  # type: ignore[n
     page.click("#password-form button[type=submit]")
     page.wait_for_url(f"{url}/console/chat")
     page.wait_for_selector("body[data-ready='1']")
-

@@ -30,7 +30,9 @@ def postgres_database() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards."""
     base = postgres_url()
     if base is None:
-        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user:password@host/db (.ci/run does)")
+        pytest.skip(
+            f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user:password@host/db (.ci/run does)"
+        )
     import psycopg
     from sqlalchemy import make_url
 

@@ -30,7 +30,9 @@ class LiveServer:
 
 
 @contextmanager
-def serve(settings: Settings, *, ssl: dict[str, str] | None = None, wait_ready: bool = True) -> Iterator[LiveServer]:
+def serve(
+    settings: Settings, *, ssl: dict[str, str] | None = None, wait_ready: bool = True
+) -> Iterator[LiveServer]:
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **(ssl or {}))
     server = uvicorn.Server(config)
@@ -61,9 +63,12 @@ def settings_for(home: Path, model_cache: Path, **console: Any) -> Settings:
     from appliance.engines.config import EngineSettings
     from appliance.jobs.config import JobSettings
 
-    return Settings(home=home, engine=EngineSettings(**FAST_ENGINE, cache_dir=model_cache),
-                    console=ConsoleSettings(**{"chat_max_tokens": 8, **console}),
-                    jobs=JobSettings(sync_interval_s=0, poll_interval_s=0.5))
+    return Settings(
+        home=home,
+        engine=EngineSettings(**FAST_ENGINE, cache_dir=model_cache),
+        console=ConsoleSettings(**{"chat_max_tokens": 8, **console}),
+        jobs=JobSettings(sync_interval_s=0, poll_interval_s=0.5),
+    )
 
 
 @contextmanager
@@ -72,8 +77,16 @@ def sign_in(live: LiveServer, username: str, password: str) -> Iterator[httpx.Cl
     with live.client(follow_redirects=False) as client:
         page = client.get("/console/login")
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        done = client.post("/console/login", data={"csrf": csrf, "username": username, "password": password,
-                                                   "method": "password", "next": "/console/chat"})
+        done = client.post(
+            "/console/login",
+            data={
+                "csrf": csrf,
+                "username": username,
+                "password": password,
+                "method": "password",
+                "next": "/console/chat",
+            },
+        )
         if done.status_code != 303:
             raise AssertionError(f"sign-in failed: {done.status_code}")
         client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf"]

@@ -27,18 +27,33 @@ from .live import LiveServer, serve, settings_for, sign_in
 pytestmark = pytest.mark.slow
 
 REPOS = {
-    "alpha": ("ledger.py", '''def alpha_ledger_balance(entries):
+    "alpha": (
+        "ledger.py",
+        '''def alpha_ledger_balance(entries):
     """Sum the debit and credit entries of the general ledger into a balance."""
     return sum(e.debit - e.credit for e in entries)
-''', "general ledger debit credit balance", "balance = alpha_ledger_balance("),
-    "beta": ("router.py", '''def beta_route_table(prefixes):
+''',
+        "general ledger debit credit balance",
+        "balance = alpha_ledger_balance(",
+    ),
+    "beta": (
+        "router.py",
+        '''def beta_route_table(prefixes):
     """Build the network routing table from announced prefixes and next hops."""
     return {p.prefix: p.next_hop for p in prefixes}
-''', "network routing table prefixes next hops", "table = beta_route_table("),
-    "gamma": ("cipher.py", '''def gamma_rotate_cipher(plaintext, shift):
+''',
+        "network routing table prefixes next hops",
+        "table = beta_route_table(",
+    ),
+    "gamma": (
+        "cipher.py",
+        '''def gamma_rotate_cipher(plaintext, shift):
     """Encrypt plaintext with the rotation cipher, shifting every letter."""
     return "".join(chr((ord(c) - 97 + shift) % 26 + 97) for c in plaintext)
-''', "rotation cipher encrypt plaintext shifting letters", "secret = gamma_rotate_cipher("),
+''',
+        "rotation cipher encrypt plaintext shifting letters",
+        "secret = gamma_rotate_cipher(",
+    ),
 }
 ALL = frozenset(REPOS)
 
@@ -51,7 +66,9 @@ class Caller:
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[LiveServer, list[Caller]]]:
+def matrix(
+    tmp_path_factory: pytest.TempPathFactory, model_cache: Path
+) -> Iterator[tuple[LiveServer, list[Caller]]]:
     root = tmp_path_factory.mktemp("matrix")
     home = root / "home"
     with CodeIndex.open(settings_for(home, model_cache).indexer, home) as index:
@@ -77,7 +94,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
         Caller("root-narrowed-to-beta", token("root-beta", "root", ["beta"]), frozenset({"beta"})),
         Caller("ann", token("ann-all", "ann"), frozenset({"alpha"})),
         Caller("ben", token("ben-all", "ben"), ALL),
-        Caller("ben-narrowed-to-gamma", token("ben-gamma", "ben", ["gamma", "nonexistent"]), frozenset({"gamma"})),
+        Caller(
+            "ben-narrowed-to-gamma", token("ben-gamma", "ben", ["gamma", "nonexistent"]), frozenset({"gamma"})
+        ),
         Caller("cy", token("cy-all", "cy"), frozenset({"beta", "gamma"})),
         Caller("cy-narrowed-outside-grants", token("cy-alpha", "cy", ["alpha"]), frozenset()),
         Caller("dee-no-groups", token("dee-all", "dee"), frozenset()),
@@ -91,8 +110,16 @@ def repos_of(items: list[dict]) -> set[str]:
     return {item["repo"] for item in items}
 
 
-CALLER_NAMES = ["root", "root-narrowed-to-beta", "ann", "ben", "ben-narrowed-to-gamma", "cy",
-                "cy-narrowed-outside-grants", "dee-no-groups"]
+CALLER_NAMES = [
+    "root",
+    "root-narrowed-to-beta",
+    "ann",
+    "ben",
+    "ben-narrowed-to-gamma",
+    "cy",
+    "cy-narrowed-outside-grants",
+    "dee-no-groups",
+]
 
 
 @pytest.fixture(params=CALLER_NAMES)
@@ -122,7 +149,9 @@ def test_search_returns_only_granted_repositories(caller: Caller, client: httpx.
 
 def test_sources_are_readable_only_when_granted(caller: Caller, client: httpx.Client) -> None:
     for repo, (path, text, _, _) in REPOS.items():
-        answer = client.get("/api/sources", params={"repo": repo, "path": path, "start_line": 1, "end_line": 3})
+        answer = client.get(
+            "/api/sources", params={"repo": repo, "path": path, "start_line": 1, "end_line": 3}
+        )
         if repo in caller.allowed:
             assert answer.status_code == 200
             assert answer.json()["text"] == "\n".join(text.splitlines()[:3])
@@ -133,12 +162,15 @@ def test_sources_are_readable_only_when_granted(caller: Caller, client: httpx.Cl
 
 def test_chat_cites_only_granted_repositories(caller: Caller, client: httpx.Client) -> None:
     question = "How do the ledger balance, the routing table and the rotation cipher work?"
-    answer = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}],
-                                                       "max_tokens": 1})
+    answer = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": question}], "max_tokens": 1}
+    )
     assert answer.status_code == 200, answer.text
     assert repos_of(answer.json()["codemoat"]["citations"]) == caller.allowed
-    streamed = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}],
-                                                         "max_tokens": 1, "stream": True})
+    streamed = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": question}], "max_tokens": 1, "stream": True},
+    )
     cited: set[str] = set()
     for line in streamed.text.split("\n"):
         if line.startswith("data: {") and '"codemoat"' in line:
@@ -146,22 +178,30 @@ def test_chat_cites_only_granted_repositories(caller: Caller, client: httpx.Clie
     assert cited == caller.allowed
     for repo in REPOS:
         if repo not in caller.allowed:
-            pinned = client.post("/v1/chat/completions", json={
-                "messages": [{"role": "user", "content": question}], "max_tokens": 1, "repo": repo})
+            pinned = client.post(
+                "/v1/chat/completions",
+                json={"messages": [{"role": "user", "content": question}], "max_tokens": 1, "repo": repo},
+            )
             assert pinned.status_code == 403 and pinned.json()["error"]["param"] == "repo"
 
 
-def test_completion_context_comes_only_from_granted_repositories(caller: Caller, client: httpx.Client) -> None:
+def test_completion_context_comes_only_from_granted_repositories(
+    caller: Caller, client: httpx.Client
+) -> None:
     prefix = "".join(f"# {topic}\n{call}entries)\n" for _, _, topic, call in REPOS.values()) + "total = "
-    done = client.post("/v1/completions", json={"prompt": prefix, "suffix": "\n", "path": "app/main.py",
-                                                "language": "python", "max_tokens": 1})
+    done = client.post(
+        "/v1/completions",
+        json={"prompt": prefix, "suffix": "\n", "path": "app/main.py", "language": "python", "max_tokens": 1},
+    )
     assert done.status_code == 200, done.text
     cited = repos_of(done.json()["codemoat"]["citations"])
     assert cited == caller.allowed, f"{caller.name} got context from {cited}"
     for repo in REPOS:
         if repo not in caller.allowed:
-            pinned = client.post("/v1/completions", json={"prompt": prefix, "repo": repo, "path": "app/main.py",
-                                                          "max_tokens": 1})
+            pinned = client.post(
+                "/v1/completions",
+                json={"prompt": prefix, "repo": repo, "path": "app/main.py", "max_tokens": 1},
+            )
             assert pinned.status_code == 403 and pinned.json()["error"]["param"] == "repo"
 
 
@@ -171,9 +211,11 @@ def test_console_chat_streams_sources_within_the_session_users_access(matrix) ->
     for user, allowed in (("ann", {"alpha"}), ("cy", {"beta", "gamma"})):
         with sign_in(live, user, f"{user}-password-1") as client:
             conversation = client.post("/api/conversations", json={}).json()
-            with client.stream("POST", f"/api/conversations/{conversation['id']}/messages",
-                               json={"content": "Explain the ledger balance, the routing table and the cipher."}
-                               ) as stream:
+            with client.stream(
+                "POST",
+                f"/api/conversations/{conversation['id']}/messages",
+                json={"content": "Explain the ledger balance, the routing table and the cipher."},
+            ) as stream:
                 assert stream.status_code == 200
                 body = stream.read().decode()
             cited: set[str] = set()
@@ -185,8 +227,10 @@ def test_console_chat_streams_sources_within_the_session_users_access(matrix) ->
             assert [m["role"] for m in stored] == ["user", "assistant"]
             assert repos_of(stored[1]["citations"]) == allowed
             forbidden = next(r for r in REPOS if r not in allowed)
-            refused = client.post(f"/api/conversations/{conversation['id']}/messages",
-                                  json={"content": "hello", "repos": [forbidden]})
+            refused = client.post(
+                f"/api/conversations/{conversation['id']}/messages",
+                json={"content": "hello", "repos": [forbidden]},
+            )
             assert refused.status_code == 403 and refused.json()["error"]["param"] == "repo"
 
 
@@ -195,5 +239,9 @@ def test_no_token_means_no_access(matrix) -> None:  # type: ignore[no-untyped-de
     with httpx.Client(base_url=live.url) as client:
         assert client.get("/api/search", params={"q": "ledger"}).status_code == 401
         assert client.get("/api/sources", params={"repo": "alpha", "path": "ledger.py"}).status_code == 401
-        assert client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-                           ).status_code == 401
+        assert (
+            client.post(
+                "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ).status_code
+            == 401
+        )

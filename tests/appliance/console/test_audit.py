@@ -28,7 +28,11 @@ def test_an_untouched_log_verifies(audit: AuditLog) -> None:
     assert report.ok and report.entries == 5 and report.head_seq == 5
     newest = audit.entries(limit=2)
     assert [e.seq for e in newest] == [5, 4]
-    assert newest[0].actor == "alice" and newest[0].source == "10.0.0.7" and newest[0].detail["groups"] == ["a", "b"]
+    assert (
+        newest[0].actor == "alice"
+        and newest[0].source == "10.0.0.7"
+        and newest[0].detail["groups"] == ["a", "b"]
+    )
 
 
 def test_an_edited_entry_is_detected(audit: AuditLog, database: Database) -> None:
@@ -37,7 +41,9 @@ def test_an_edited_entry_is_detected(audit: AuditLog, database: Database) -> Non
         session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(target="mallory"))
     report = audit.verify()
     assert not report.ok
-    assert report.problems == ["entry 3 (user.create mallory) was edited: its hash does not match its content"]
+    assert report.problems == [
+        "entry 3 (user.create mallory) was edited: its hash does not match its content"
+    ]
 
 
 def test_an_edited_detail_is_detected(audit: AuditLog, database: Database) -> None:
@@ -47,7 +53,9 @@ def test_an_edited_detail_is_detected(audit: AuditLog, database: Database) -> No
     assert any("entry 2" in p and "edited" in p for p in audit.verify().problems)
 
 
-def test_an_entry_rehashed_after_editing_breaks_the_link_to_the_next(audit: AuditLog, database: Database) -> None:
+def test_an_entry_rehashed_after_editing_breaks_the_link_to_the_next(
+    audit: AuditLog, database: Database
+) -> None:
     """Someone who edits an entry and recomputes its hash still breaks the next entry's link."""
     from appliance.audit.chain import entry_hash
 
@@ -55,9 +63,17 @@ def test_an_entry_rehashed_after_editing_breaks_the_link_to_the_next(audit: Audi
     with database.session() as session:
         row = session.get(AuditEntry, 2)
         row.actor = "mallory"
-        row.hash = entry_hash(prev_hash=row.prev_hash, seq=row.seq, created=row.created, actor=row.actor,
-                              actor_id=row.actor_id, action=row.action, target=row.target, detail=dict(row.detail),
-                              source=row.source)
+        row.hash = entry_hash(
+            prev_hash=row.prev_hash,
+            seq=row.seq,
+            created=row.created,
+            actor=row.actor,
+            actor_id=row.actor_id,
+            action=row.action,
+            target=row.target,
+            detail=dict(row.detail),
+            source=row.source,
+        )
     problems = audit.verify().problems
     assert problems == ["entry 3 does not follow entry 2: the chain was rewritten from there"]
 
@@ -97,8 +113,10 @@ def test_cli_verify_detects_an_edited_and_a_deleted_entry(codemoat_home: Path, r
         session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(actor="someone-else"))
     edited = run_cli("audit", "verify")
     assert edited.code == 6
-    assert edited.err.strip() == ("error: the audit log was tampered with: entry 2 (user.create ben) was edited: "
-                                  "its hash does not match its content")
+    assert edited.err.strip() == (
+        "error: the audit log was tampered with: entry 2 (user.create ben) was edited: "
+        "its hash does not match its content"
+    )
 
     with database.session() as session:
         session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(actor="cli:" + _shell_user()))

@@ -16,8 +16,10 @@ from .browser import CHROMIUM, CHROMIUM_ARGS, Served, codemoat, environment, ser
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install "
-                                                             "chromium; .ci/run does)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)",
+    ),
 ]
 
 INVOICE = '''"""Invoices of the billing service."""
@@ -28,10 +30,10 @@ def invoice_total(lines, tax_rate):
     subtotal = sum(line.amount for line in lines)
     return round(subtotal * (1 + tax_rate), 2)
 '''
-RELEASE_NOTES = '''<h1>Release notes of the billing service</h1>
+RELEASE_NOTES = """<h1>Release notes of the billing service</h1>
 <script>window.__pwned = "script"; document.title = "PWNED";</script>
 <img src="x" onerror="window.__pwned = 'img'">
-'''
+"""
 SECRET = '''def rotate_launch_codes(vault):
     """Rotate the launch codes kept in the vault: OPS-SECRET-7731."""
     return vault.rotate("launch-codes")
@@ -101,15 +103,20 @@ def test_sign_in_ask_and_get_a_streamed_answer_with_a_source(appliance, page) ->
     assert page.get_by_test_id("current-user").inner_text() == "dev"
     ask(page, "How is the invoice total computed with tax?")
     # Streaming: text appears in the answer while it is still being generated.
-    page.wait_for_function("() => { const b = document.querySelector('.message.streaming .body');"
-                           " return b !== null && b.textContent.trim().length > 0; }", timeout=300_000)
+    page.wait_for_function(
+        "() => { const b = document.querySelector('.message.streaming .body');"
+        " return b !== null && b.textContent.trim().length > 0; }",
+        timeout=300_000,
+    )
     answer = page.get_by_test_id("answer")
     answer.wait_for(timeout=300_000)
     assert answer.locator(".body").inner_text().strip()
     sources = answer.locator(".source-link")
     assert "billing/invoice.py:" in " ".join(sources.all_inner_texts())
     answer.locator(".source-link", has_text="billing/invoice.py").first.click()
-    page.wait_for_function("() => document.getElementById('source-code').textContent.includes('def invoice_total')")
+    page.wait_for_function(
+        "() => document.getElementById('source-code').textContent.includes('def invoice_total')"
+    )
     screenshot(page, "chat")
     # The conversation is kept: reopening it shows the question, the answer and its sources.
     page.reload()
@@ -124,8 +131,10 @@ def test_an_administrator_adds_a_repository_and_watches_it_index(appliance, page
     folder = root / "src" / "inventory"
     folder.mkdir()
     for i in range(400):
-        (folder / f"stock_{i}.py").write_text(f'def stock_level_{i}(warehouse):\n    """Units of item {i}."""\n'
-                                              f"    return warehouse.count({i})\n")
+        (folder / f"stock_{i}.py").write_text(
+            f'def stock_level_{i}(warehouse):\n    """Units of item {i}."""\n'
+            f"    return warehouse.count({i})\n"
+        )
     sign_in(page, served.url, "root", PASSWORDS["root"])
     page.goto(f"{served.url}/console/admin/repositories")
     page.select_option("#add-repository select[name=kind]", "path")
@@ -143,8 +152,11 @@ def test_an_administrator_adds_a_repository_and_watches_it_index(appliance, page
         note();
         new MutationObserver(note).observe(row, {subtree: true, childList: true, characterData: true});
     }""")
-    page.wait_for_function("() => document.querySelector(\"tr[data-repo='inventory'] [data-field=state]\")"
-                           ".textContent === 'indexed'", timeout=300_000)
+    page.wait_for_function(
+        "() => document.querySelector(\"tr[data-repo='inventory'] [data-field=state]\")"
+        ".textContent === 'indexed'",
+        timeout=300_000,
+    )
     seen = page.evaluate("window.__seen")
     assert any(s.startswith(("queued", "running")) for s in seen), seen
     assert any("/ 400 files" in s for s in seen), seen  # live progress
@@ -156,7 +168,9 @@ def test_an_administrator_adds_a_repository_and_watches_it_index(appliance, page
     page.click("#add-repository button[type=submit]")
     error = page.locator("#add-repository .form-error")
     error.wait_for()
-    page.wait_for_function("() => document.querySelector('#add-repository .form-error').textContent.length > 0")
+    page.wait_for_function(
+        "() => document.querySelector('#add-repository .form-error').textContent.length > 0"
+    )
     assert error.inner_text() == "location: give an absolute path (it is read on the appliance)"
     assert page.locator("#add-repository input[name=location]").get_attribute("aria-invalid") == "true"
 
@@ -185,8 +199,13 @@ def test_a_non_administrator_cannot_reach_administration(appliance, page) -> Non
     served, _ = appliance
     sign_in(page, served.url, "viewer", PASSWORDS["viewer"])
     assert page.locator("header nav a.admin").count() == 0
-    for path in ("/console/admin/repositories", "/console/admin/users", "/console/admin/license",
-                 "/console/admin/usage", "/console/admin/audit"):
+    for path in (
+        "/console/admin/repositories",
+        "/console/admin/users",
+        "/console/admin/license",
+        "/console/admin/usage",
+        "/console/admin/audit",
+    ):
         response = page.goto(f"{served.url}{path}")
         assert response is not None and response.status == 403, path
         assert page.get_by_test_id("error-message").inner_text() == "this page is for administrators"
@@ -233,12 +252,18 @@ def test_a_script_in_a_repository_file_stays_text(appliance, page) -> None:  # t
 def test_screenshots_of_the_administration_pages(appliance, page) -> None:  # type: ignore[no-untyped-def]
     served, _ = appliance
     sign_in(page, served.url, "root", PASSWORDS["root"])
-    for name, path in (("users", "/console/admin/users"), ("license", "/console/admin/license"),
-                       ("usage", "/console/admin/usage"), ("audit", "/console/admin/audit")):
+    for name, path in (
+        ("users", "/console/admin/users"),
+        ("license", "/console/admin/license"),
+        ("usage", "/console/admin/usage"),
+        ("audit", "/console/admin/audit"),
+    ):
         response = page.goto(f"{served.url}{path}")
         assert response is not None and response.status == 200, path
         screenshot(page, name)
-    assert page.locator("table[data-testid=audit-table] tbody tr").count() >= 5  # the CLI's and the UI's changes
+    assert (
+        page.locator("table[data-testid=audit-table] tbody tr").count() >= 5
+    )  # the CLI's and the UI's changes
     page.click("#verify-audit")
     page.wait_for_function("() => document.getElementById('verify-result').textContent.startsWith('intact')")
 

@@ -57,10 +57,14 @@ def test_pages_need_a_session(live: LiveServer) -> None:
 def test_sign_in_sets_a_strict_http_only_session_cookie(live: LiveServer) -> None:
     with live.client(follow_redirects=False) as client:
         csrf = login_form(client)
-        done = client.post("/console/login", data={"csrf": csrf, "username": "ann", "password": "ann-password-1",
-                                                   "next": "/console/account"})
+        done = client.post(
+            "/console/login",
+            data={"csrf": csrf, "username": "ann", "password": "ann-password-1", "next": "/console/account"},
+        )
         assert done.status_code == 303 and done.headers["location"] == "/console/account"
-        cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and "codemoat_session=" in v)
+        cookie = next(
+            v for k, v in done.headers.multi_items() if k == "set-cookie" and "codemoat_session=" in v
+        )
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
         assert "Secure" not in cookie  # plain HTTP: see the TLS test for the Secure variant
         assert client.get("/console/account").status_code == 200
@@ -74,8 +78,15 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(live: LiveServer) -> Non
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\\\evil", "/api/me"])
 def test_sign_in_never_redirects_elsewhere(live: LiveServer, target: str) -> None:
     with live.client(follow_redirects=False) as client:
-        done = client.post("/console/login", data={"csrf": login_form(client), "username": "ben",
-                                                   "password": "ben-password-1", "next": target})
+        done = client.post(
+            "/console/login",
+            data={
+                "csrf": login_form(client),
+                "username": "ben",
+                "password": "ben-password-1",
+                "next": target,
+            },
+        )
         assert done.headers["location"] == "/console/chat"
 
 
@@ -83,7 +94,9 @@ def test_sign_in_with_an_api_token(live: LiveServer) -> None:
     with live.client(follow_redirects=False) as client:
         with sign_in(live, "ann", "ann-password-1") as ann:
             token = ann.post("/api/tokens", json={"name": "ann-console"}).json()["token"]
-        done = client.post("/console/login", data={"csrf": login_form(client), "method": "token", "token": token})
+        done = client.post(
+            "/console/login", data={"csrf": login_form(client), "method": "token", "token": token}
+        )
         assert done.status_code == 303
         assert client.get("/api/me").json()["name"] == "ann"
 
@@ -91,26 +104,39 @@ def test_sign_in_with_an_api_token(live: LiveServer) -> None:
 def test_login_csrf_and_bad_credentials(live: LiveServer) -> None:
     with live.client(follow_redirects=False) as client:
         login_form(client)
-        forged = client.post("/console/login", data={"csrf": "guessed", "username": "ben",
-                                                     "password": "ben-password-1"})
+        forged = client.post(
+            "/console/login", data={"csrf": "guessed", "username": "ben", "password": "ben-password-1"}
+        )
         assert forged.status_code == 403 and "expired" in forged.text
-        wrong = client.post("/console/login", data={"csrf": login_form(client), "username": "ben",
-                                                    "password": "not-his-password"})
+        wrong = client.post(
+            "/console/login",
+            data={"csrf": login_form(client), "username": "ben", "password": "not-his-password"},
+        )
         assert wrong.status_code == 401 and "wrong user name or password" in wrong.text
         empty = client.post("/console/login", data={"csrf": login_form(client), "username": "ben"})
         assert empty.status_code == 400 and "Enter your user name and password." in empty.text
-        other_site = client.post("/console/login", headers={"Origin": "https://evil.example"},
-                                 data={"csrf": login_form(client), "username": "ben", "password": "ben-password-1"})
+        other_site = client.post(
+            "/console/login",
+            headers={"Origin": "https://evil.example"},
+            data={"csrf": login_form(client), "username": "ben", "password": "ben-password-1"},
+        )
         assert other_site.status_code == 403
 
 
 def test_repeated_failures_lock_the_account_out(live: LiveServer) -> None:
     with live.client(follow_redirects=False) as client:
         for _ in range(3):
-            assert client.post("/console/login", data={"csrf": login_form(client), "username": "victim",
-                                                       "password": "guess-guess-guess"}).status_code == 401
-        locked = client.post("/console/login", data={"csrf": login_form(client), "username": "victim",
-                                                      "password": "victim-password-1"})
+            assert (
+                client.post(
+                    "/console/login",
+                    data={"csrf": login_form(client), "username": "victim", "password": "guess-guess-guess"},
+                ).status_code
+                == 401
+            )
+        locked = client.post(
+            "/console/login",
+            data={"csrf": login_form(client), "username": "victim", "password": "victim-password-1"},
+        )
         assert locked.status_code == 429
         assert "too many failed sign-ins: try again in" in locked.text
         assert 590 <= int(locked.headers["retry-after"]) <= 600
@@ -123,29 +149,40 @@ def test_state_changes_need_the_session_csrf_token(live: LiveServer) -> None:
         assert missing.status_code == 403 and "CSRF" in missing.json()["error"]["message"]
         wrong = client.post("/api/conversations", json={}, headers={"X-CSRF-Token": "x" * 43})
         assert wrong.status_code == 403
-        cross_site = client.post("/api/conversations", json={},
-                                 headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"})
+        cross_site = client.post(
+            "/api/conversations", json={}, headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"}
+        )
         assert cross_site.status_code == 403 and "another site" in cross_site.json()["error"]["message"]
-        same_site = client.post("/api/conversations", json={},
-                                headers={"X-CSRF-Token": csrf, "Origin": live.url})
+        same_site = client.post(
+            "/api/conversations", json={}, headers={"X-CSRF-Token": csrf, "Origin": live.url}
+        )
         assert same_site.status_code == 201
         assert client.get("/api/conversations").status_code == 200  # reads need no token
 
 
 ADMIN_CALLS = [
-    ("GET", "/api/admin/users", None), ("POST", "/api/admin/users", {"name": "x"}),
-    ("PATCH", "/api/admin/users/ann", {"role": "admin"}), ("POST", "/api/admin/users/root/password", {}),
-    ("GET", "/api/admin/groups", None), ("POST", "/api/admin/groups", {"name": "g"}),
-    ("POST", "/api/admin/groups/team/members", {"user": "ben"}), ("POST", "/api/admin/groups/team/repos",
-                                                                     {"repo": "beta"}),
-    ("DELETE", "/api/admin/groups/team", None), ("GET", "/api/admin/tokens", None),
-    ("POST", "/api/admin/tokens", {"user": "root", "name": "stolen"}), ("DELETE", "/api/admin/tokens/1", None),
-    ("GET", "/api/admin/repositories", None), ("POST", "/api/admin/repositories", {"kind": "path",
-                                                                                  "location": "/"}),
-    ("POST", "/api/admin/repositories/reindex", {"name": "x"}), ("DELETE", "/api/admin/repositories/x", None),
-    ("GET", "/api/admin/license", None), ("POST", "/api/admin/license/request", None),
-    ("POST", "/api/admin/license/activate", {"text": "x"}), ("GET", "/api/admin/usage", None),
-    ("GET", "/api/admin/audit", None), ("GET", "/api/admin/audit/verify", None),
+    ("GET", "/api/admin/users", None),
+    ("POST", "/api/admin/users", {"name": "x"}),
+    ("PATCH", "/api/admin/users/ann", {"role": "admin"}),
+    ("POST", "/api/admin/users/root/password", {}),
+    ("GET", "/api/admin/groups", None),
+    ("POST", "/api/admin/groups", {"name": "g"}),
+    ("POST", "/api/admin/groups/team/members", {"user": "ben"}),
+    ("POST", "/api/admin/groups/team/repos", {"repo": "beta"}),
+    ("DELETE", "/api/admin/groups/team", None),
+    ("GET", "/api/admin/tokens", None),
+    ("POST", "/api/admin/tokens", {"user": "root", "name": "stolen"}),
+    ("DELETE", "/api/admin/tokens/1", None),
+    ("GET", "/api/admin/repositories", None),
+    ("POST", "/api/admin/repositories", {"kind": "path", "location": "/"}),
+    ("POST", "/api/admin/repositories/reindex", {"name": "x"}),
+    ("DELETE", "/api/admin/repositories/x", None),
+    ("GET", "/api/admin/license", None),
+    ("POST", "/api/admin/license/request", None),
+    ("POST", "/api/admin/license/activate", {"text": "x"}),
+    ("GET", "/api/admin/usage", None),
+    ("GET", "/api/admin/audit", None),
+    ("GET", "/api/admin/audit/verify", None),
 ]
 
 
@@ -163,49 +200,138 @@ def test_administration_is_for_administrators_only(live: LiveServer) -> None:
         assert admin.get("/console/admin/users").status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path", "body", "param", "message"), [
-    ("POST", "/api/admin/users", {"name": "bad name"}, "name", "name: a user name is 1-128 letters"),
-    ("POST", "/api/admin/users", {"name": "ok1", "role": "god"}, "role", "role: Input should be 'admin' or 'user'"),
-    ("POST", "/api/admin/users", {"name": "ok2", "password": "short"}, "password",
-     "password: a password has 10 to 256 characters"),
-    ("POST", "/api/admin/users", {"name": "ok3", "groups": ["nope"]}, "group", "no group named 'nope'"),
-    ("POST", "/api/admin/users", {"name": "root"}, "name", "name: a user named 'root' already exists"),
-    ("POST", "/api/admin/users", {"name": 5}, "name", "name: Input should be a valid string"),
-    ("POST", "/api/admin/users", {"name": "ok4", "extra": 1}, "extra", "extra: unknown field"),
-    ("PATCH", "/api/admin/users/nobody", {"disabled": True}, "name", "no user named 'nobody'"),
-    ("PATCH", "/api/admin/users/root", {}, "disabled", "send 'disabled' or 'role'"),
-    ("PATCH", "/api/admin/users/root", {"disabled": True}, "disabled", "disabled: you cannot disable yourself"),
-    ("PATCH", "/api/admin/users/root", {"disabled": "yes"}, "disabled", "disabled: Input should be a valid boolean"),
-    ("POST", "/api/admin/groups", {"name": ""}, "name", "name: a group name is"),
-    ("POST", "/api/admin/groups", {"name": "g1", "repos": ["a b"]}, "repos", "repos: a repository name is"),
-    ("POST", "/api/admin/groups", {"name": "g2", "members": ["ghost"]}, "user", "user: no user named 'ghost'"),
-    ("POST", "/api/admin/groups", {"name": "g3", "description": "x" * 600}, "description",
-     "description: String should have at most 512 characters"),
-    ("POST", "/api/admin/groups/team/members", {"user": "ghost"}, "user", "user: no user named 'ghost'"),
-    ("POST", "/api/admin/groups/nope/repos", {"repo": "alpha"}, "group", "no group named 'nope'"),
-    ("DELETE", "/api/admin/groups/team/repos/zeta", None, "repo", "repo: group 'team' is not granted 'zeta'"),
-    ("POST", "/api/admin/tokens", {"user": "ghost", "name": "t"}, "name", "no user named 'ghost'"),
-    ("POST", "/api/admin/tokens", {"user": "ann", "name": "has space"}, "name", "name: a token name is"),
-    ("DELETE", "/api/admin/tokens/999999", None, None, "no live token named or numbered '999999'"),
-    ("POST", "/api/admin/repositories", {"kind": "svn", "location": "/"}, "kind", "kind: Input should be"),
-    ("POST", "/api/admin/repositories", {"kind": "path", "location": "nope"}, "location",
-     "location: give an absolute path"),
-    ("POST", "/api/admin/repositories", {"kind": "git", "location": "ftp://x/y"}, "location",
-     "location: a git URL starts with"),
-    ("POST", "/api/admin/repositories", {"kind": "git", "location": "https://h/r.git", "sync_interval_s": 10},
-     "sync_interval_s", "sync_interval_s: at least 60 seconds"),
-    ("POST", "/api/admin/repositories", {"kind": "git", "location": "https://h/r.git", "sync_interval_s": "1"},
-     "sync_interval_s", "sync_interval_s: Input should be a valid integer"),
-    ("POST", "/api/admin/repositories/reindex", {"name": "ghost"}, "name", "no repository named 'ghost'"),
-    ("DELETE", "/api/admin/repositories/ghost", None, "name", "no repository named 'ghost'"),
-    ("PATCH", "/api/admin/repositories/ghost", {"sync_interval_s": 0}, "name", "no repository named 'ghost'"),
-    ("POST", "/api/admin/license/activate", {"text": "  "}, "file", "file: choose the file the vendor sent"),
-    ("POST", "/api/admin/license/activate", {"text": "not a license"}, None, ""),
-    ("POST", "/api/admin/license/lease", {"text": "not a lease"}, None, ""),
-    ("GET", "/api/admin/usage?days=0", None, "days", "days: Input should be greater than or equal to 1"),
-    ("GET", "/api/admin/audit?limit=abc", None, "limit", "limit: Input should be a valid integer"),
-])
-def test_every_administration_field_is_validated(live: LiveServer, method, path, body, param, message) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param", "message"),
+    [
+        ("POST", "/api/admin/users", {"name": "bad name"}, "name", "name: a user name is 1-128 letters"),
+        (
+            "POST",
+            "/api/admin/users",
+            {"name": "ok1", "role": "god"},
+            "role",
+            "role: Input should be 'admin' or 'user'",
+        ),
+        (
+            "POST",
+            "/api/admin/users",
+            {"name": "ok2", "password": "short"},
+            "password",
+            "password: a password has 10 to 256 characters",
+        ),
+        ("POST", "/api/admin/users", {"name": "ok3", "groups": ["nope"]}, "group", "no group named 'nope'"),
+        ("POST", "/api/admin/users", {"name": "root"}, "name", "name: a user named 'root' already exists"),
+        ("POST", "/api/admin/users", {"name": 5}, "name", "name: Input should be a valid string"),
+        ("POST", "/api/admin/users", {"name": "ok4", "extra": 1}, "extra", "extra: unknown field"),
+        ("PATCH", "/api/admin/users/nobody", {"disabled": True}, "name", "no user named 'nobody'"),
+        ("PATCH", "/api/admin/users/root", {}, "disabled", "send 'disabled' or 'role'"),
+        (
+            "PATCH",
+            "/api/admin/users/root",
+            {"disabled": True},
+            "disabled",
+            "disabled: you cannot disable yourself",
+        ),
+        (
+            "PATCH",
+            "/api/admin/users/root",
+            {"disabled": "yes"},
+            "disabled",
+            "disabled: Input should be a valid boolean",
+        ),
+        ("POST", "/api/admin/groups", {"name": ""}, "name", "name: a group name is"),
+        (
+            "POST",
+            "/api/admin/groups",
+            {"name": "g1", "repos": ["a b"]},
+            "repos",
+            "repos: a repository name is",
+        ),
+        (
+            "POST",
+            "/api/admin/groups",
+            {"name": "g2", "members": ["ghost"]},
+            "user",
+            "user: no user named 'ghost'",
+        ),
+        (
+            "POST",
+            "/api/admin/groups",
+            {"name": "g3", "description": "x" * 600},
+            "description",
+            "description: String should have at most 512 characters",
+        ),
+        ("POST", "/api/admin/groups/team/members", {"user": "ghost"}, "user", "user: no user named 'ghost'"),
+        ("POST", "/api/admin/groups/nope/repos", {"repo": "alpha"}, "group", "no group named 'nope'"),
+        (
+            "DELETE",
+            "/api/admin/groups/team/repos/zeta",
+            None,
+            "repo",
+            "repo: group 'team' is not granted 'zeta'",
+        ),
+        ("POST", "/api/admin/tokens", {"user": "ghost", "name": "t"}, "name", "no user named 'ghost'"),
+        ("POST", "/api/admin/tokens", {"user": "ann", "name": "has space"}, "name", "name: a token name is"),
+        ("DELETE", "/api/admin/tokens/999999", None, None, "no live token named or numbered '999999'"),
+        (
+            "POST",
+            "/api/admin/repositories",
+            {"kind": "svn", "location": "/"},
+            "kind",
+            "kind: Input should be",
+        ),
+        (
+            "POST",
+            "/api/admin/repositories",
+            {"kind": "path", "location": "nope"},
+            "location",
+            "location: give an absolute path",
+        ),
+        (
+            "POST",
+            "/api/admin/repositories",
+            {"kind": "git", "location": "ftp://x/y"},
+            "location",
+            "location: a git URL starts with",
+        ),
+        (
+            "POST",
+            "/api/admin/repositories",
+            {"kind": "git", "location": "https://h/r.git", "sync_interval_s": 10},
+            "sync_interval_s",
+            "sync_interval_s: at least 60 seconds",
+        ),
+        (
+            "POST",
+            "/api/admin/repositories",
+            {"kind": "git", "location": "https://h/r.git", "sync_interval_s": "1"},
+            "sync_interval_s",
+            "sync_interval_s: Input should be a valid integer",
+        ),
+        ("POST", "/api/admin/repositories/reindex", {"name": "ghost"}, "name", "no repository named 'ghost'"),
+        ("DELETE", "/api/admin/repositories/ghost", None, "name", "no repository named 'ghost'"),
+        (
+            "PATCH",
+            "/api/admin/repositories/ghost",
+            {"sync_interval_s": 0},
+            "name",
+            "no repository named 'ghost'",
+        ),
+        (
+            "POST",
+            "/api/admin/license/activate",
+            {"text": "  "},
+            "file",
+            "file: choose the file the vendor sent",
+        ),
+        ("POST", "/api/admin/license/activate", {"text": "not a license"}, None, ""),
+        ("POST", "/api/admin/license/lease", {"text": "not a lease"}, None, ""),
+        ("GET", "/api/admin/usage?days=0", None, "days", "days: Input should be greater than or equal to 1"),
+        ("GET", "/api/admin/audit?limit=abc", None, "limit", "limit: Input should be a valid integer"),
+    ],
+)
+def test_every_administration_field_is_validated(
+    live: LiveServer, method, path, body, param, message
+) -> None:  # type: ignore[no-untyped-def]
     with sign_in(live, "root", "root-password-1") as client:
         answer = client.request(method, path, json=body)
         assert 400 <= answer.status_code < 500, answer.text
@@ -232,33 +358,46 @@ def test_bad_input_to_the_chat_api(live: LiveServer) -> None:
             ("GET", "/api/sources?repo=alpha&path=../../etc/passwd", None, "path"),
             ("GET", "/api/sources?repo=alpha&path=a.py&start_line=0", None, "start_line"),
             ("POST", "/api/tokens", {"name": ""}, "name"),
-            ("POST", "/api/account/password", {"current_password": "wrong-one-1", "new_password": "new-password-9"},
-             "current_password"),
-            ("POST", "/api/account/password", {"current_password": "ann-password-1", "new_password": "short"},
-             "new_password"),
+            (
+                "POST",
+                "/api/account/password",
+                {"current_password": "wrong-one-1", "new_password": "new-password-9"},
+                "current_password",
+            ),
+            (
+                "POST",
+                "/api/account/password",
+                {"current_password": "ann-password-1", "new_password": "short"},
+                "new_password",
+            ),
         ]
         for method, path, body, param in cases:
             answer = client.request(method, path, json=body)
             assert 400 <= answer.status_code < 500, (path, answer.text)
             assert answer.json()["error"]["param"] == param, (path, answer.json())
-        bad_json = client.post("/api/conversations", content=b"{not json", headers={"Content-Type":
-                                                                                    "application/json"})
+        bad_json = client.post(
+            "/api/conversations", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert bad_json.status_code == 400 and "JSON" in bad_json.json()["error"]["message"]
 
 
 def test_conversations_are_kept_per_user(live: LiveServer) -> None:
     with sign_in(live, "ann", "ann-password-1") as ann, sign_in(live, "ben", "ben-password-1") as ben:
-        created = ann.post("/api/conversations", json={"title": "Ledger questions", "repos": ["alpha"]}).json()
+        created = ann.post(
+            "/api/conversations", json={"title": "Ledger questions", "repos": ["alpha"]}
+        ).json()
         cid = created["id"]
         assert created["repos"] == ["alpha"]
         renamed = ann.patch(f"/api/conversations/{cid}", json={"title": "Ledger, renamed"}).json()
         assert renamed["title"] == "Ledger, renamed"
         assert any(c["id"] == cid for c in ann.get("/api/conversations").json()["conversations"])
         assert all(c["id"] != cid for c in ben.get("/api/conversations").json()["conversations"])
-        for method, path, body in (("GET", f"/api/conversations/{cid}", None),
-                                   ("PATCH", f"/api/conversations/{cid}", {"title": "mine now"}),
-                                   ("DELETE", f"/api/conversations/{cid}", None),
-                                   ("POST", f"/api/conversations/{cid}/messages", {"content": "hi"})):
+        for method, path, body in (
+            ("GET", f"/api/conversations/{cid}", None),
+            ("PATCH", f"/api/conversations/{cid}", {"title": "mine now"}),
+            ("DELETE", f"/api/conversations/{cid}", None),
+            ("POST", f"/api/conversations/{cid}/messages", {"content": "hi"}),
+        ):
             assert ben.request(method, path, json=body).status_code == 404
         assert ben.get(f"/console/chat/{cid}").status_code == 404
         assert ann.get(f"/console/chat/{cid}").status_code == 200
@@ -272,7 +411,9 @@ def test_tokens_belong_to_their_user(live: LiveServer) -> None:
         assert issued["token"].startswith("cm_") and issued["user"] == "ben"
         with live.client(issued["token"]) as editor:
             me = editor.get("/api/me").json()
-            assert me["name"] == "ben" and me["repos"] == []  # ben's groups grant nothing; the token cannot widen it
+            assert (
+                me["name"] == "ben" and me["repos"] == []
+            )  # ben's groups grant nothing; the token cannot widen it
         others = root.post("/api/admin/tokens", json={"user": "ann", "name": "ann-ci"}).json()
         assert ben.delete(f"/api/tokens/{others['id']}").status_code == 404
         assert ben.delete(f"/api/tokens/{issued['id']}").status_code == 204
@@ -287,14 +428,28 @@ def test_telemetry_feeds_the_usage_numbers(live: LiveServer) -> None:
         token = root.post("/api/admin/tokens", json={"user": "ann", "name": "ann-editor"}).json()["token"]
         with live.client(token) as editor:
             for i, event in enumerate(["shown", "accepted", "shown", "rejected", "shown", "accepted"]):
-                sent = editor.post("/v1/telemetry/completions", json={
-                    "event": event, "completion_id": f"cmpl-{i // 2}", "language": "python", "model": "m",
-                    "chars": 12, "lines": 1, "latency_ms": 80.5, "client": "codemoat-lsp"})
+                sent = editor.post(
+                    "/v1/telemetry/completions",
+                    json={
+                        "event": event,
+                        "completion_id": f"cmpl-{i // 2}",
+                        "language": "python",
+                        "model": "m",
+                        "chars": 12,
+                        "lines": 1,
+                        "latency_ms": 80.5,
+                        "client": "codemoat-lsp",
+                    },
+                )
                 assert sent.status_code == 204
             bad = editor.post("/v1/telemetry/completions", json={"event": "clicked", "completion_id": "x"})
             assert bad.status_code == 400 and bad.json()["error"]["param"] == "event"
-        assert httpx.post(f"{live.url}/v1/telemetry/completions", json={"event": "shown",
-                                                                         "completion_id": "x"}).status_code == 401
+        assert (
+            httpx.post(
+                f"{live.url}/v1/telemetry/completions", json={"event": "shown", "completion_id": "x"}
+            ).status_code
+            == 401
+        )
         usage = root.get("/api/admin/usage").json()
         assert (usage["shown"], usage["accepted"]) == (3, 2)
         assert usage["acceptance_rate"] == round(2 / 3, 4)
@@ -340,12 +495,16 @@ def test_tls_sessions_use_secure_host_only_cookies(tmp_path: Path, model_cache: 
     Accounts(db, AuditLog(db)).create("tls", password="tls-password-1", actor=ADMIN)
     db.close()
     tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    with serve(settings, ssl=tls, wait_ready=False) as server, \
-            httpx.Client(base_url=server.url, verify=False, follow_redirects=False) as client:
+    with (
+        serve(settings, ssl=tls, wait_ready=False) as server,
+        httpx.Client(base_url=server.url, verify=False, follow_redirects=False) as client,
+    ):
         page = client.get("/console/login")
         assert "__Host-codemoat_login_csrf=" in page.headers["set-cookie"]
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        done = client.post("/console/login", data={"csrf": csrf, "username": "tls", "password": "tls-password-1"})
+        done = client.post(
+            "/console/login", data={"csrf": csrf, "username": "tls", "password": "tls-password-1"}
+        )
         cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and "session" in v)
         assert cookie.startswith("__Host-codemoat_session=")
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -361,11 +520,21 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path

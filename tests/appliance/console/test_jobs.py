@@ -91,8 +91,9 @@ def paths(index: CodeIndex, query: str, repo: str) -> list[str]:
     return [h.path for h in index.search(query, k=5, flt=SearchFilter(repos=(repo,)))]
 
 
-def test_a_local_folder_is_indexed_with_progress(tmp_path: Path, sources: RepositorySources, runner: JobRunner,
-                                                 index: CodeIndex) -> None:
+def test_a_local_folder_is_indexed_with_progress(
+    tmp_path: Path, sources: RepositorySources, runner: JobRunner, index: CodeIndex
+) -> None:
     folder = tmp_path / "billing"
     folder.mkdir()
     (folder / "parser.py").write_text(PARSER)
@@ -107,8 +108,9 @@ def test_a_local_folder_is_indexed_with_progress(tmp_path: Path, sources: Reposi
     assert runner.claim() is None
 
 
-def test_a_git_repository_is_cloned_then_pulled_incrementally(tmp_path: Path, sources: RepositorySources,
-                                                              runner: JobRunner, index: CodeIndex) -> None:
+def test_a_git_repository_is_cloned_then_pulled_incrementally(
+    tmp_path: Path, sources: RepositorySources, runner: JobRunner, index: CodeIndex
+) -> None:
     upstream = tmp_path / "upstream"
     first = make_repo(upstream, {"billing/parser.py": PARSER, "billing/mailer.py": MAILER})
     sources.add("git", f"file://{upstream}", name="billing", actor=ADMIN)
@@ -116,7 +118,9 @@ def test_a_git_repository_is_cloned_then_pulled_incrementally(tmp_path: Path, so
     view = sources.get("billing")
     assert view.last_commit == first and view.files == 2 and view.job.files_changed == 2
 
-    second = commit(upstream, {"billing/mailer.py": MAILER.replace("payment reminder", "overdue notice")}, "edit")
+    second = commit(
+        upstream, {"billing/mailer.py": MAILER.replace("payment reminder", "overdue notice")}, "edit"
+    )
     job = sources.reindex("billing", actor=ADMIN)
     assert job > 0 and run_next(runner) == "done"
     view = sources.get("billing")
@@ -124,12 +128,15 @@ def test_a_git_repository_is_cloned_then_pulled_incrementally(tmp_path: Path, so
     assert view.job.files_changed == 1  # only the changed file was chunked and embedded again
     hits = index.search("overdue notice", k=3, flt=SearchFilter(repos=("billing",)))
     assert hits and "overdue notice" in hits[0].text
-    assert not any("payment reminder" in h.text for h in index.search("payment reminder", k=10,
-                                                                      flt=SearchFilter(repos=("billing",))))
+    assert not any(
+        "payment reminder" in h.text
+        for h in index.search("payment reminder", k=10, flt=SearchFilter(repos=("billing",)))
+    )
 
 
-def test_scheduled_syncs_are_queued_when_due(tmp_path: Path, sources: RepositorySources, runner: JobRunner,
-                                             clock: Clock) -> None:
+def test_scheduled_syncs_are_queued_when_due(
+    tmp_path: Path, sources: RepositorySources, runner: JobRunner, clock: Clock
+) -> None:
     folder = tmp_path / "svc"
     folder.mkdir()
     (folder / "a.py").write_text(PARSER)
@@ -145,17 +152,24 @@ def test_scheduled_syncs_are_queued_when_due(tmp_path: Path, sources: Repository
     assert run_next(runner) == "done"
 
 
-def test_a_failing_sync_is_recorded_without_credentials(sources: RepositorySources, runner: JobRunner) -> None:
+def test_a_failing_sync_is_recorded_without_credentials(
+    sources: RepositorySources, runner: JobRunner
+) -> None:
     sources.add("git", "https://deploy:s3cr3t-token@127.0.0.1:9/team/app.git", actor=ADMIN)
     assert run_next(runner) == "failed"
     view = sources.get("app")
-    assert view.state == "failed" and view.last_error and view.last_error.startswith("cloning https://***@127.0.0.1:9")
+    assert (
+        view.state == "failed"
+        and view.last_error
+        and view.last_error.startswith("cloning https://***@127.0.0.1:9")
+    )
     assert "s3cr3t" not in view.last_error and "s3cr3t" not in view.location
     assert "s3cr3t" not in str([e.detail for e in sources.audit.entries()])
 
 
-def test_removal_stops_a_running_job_and_drops_points_and_grants(tmp_path: Path, db: Database, index: CodeIndex,
-                                                                home: Path) -> None:
+def test_removal_stops_a_running_job_and_drops_points_and_grants(
+    tmp_path: Path, db: Database, index: CodeIndex, home: Path
+) -> None:
     runner = JobRunner(db, index, JobSettings(sync_interval_s=0, progress_interval_s=0.01), home)
     sources = RepositorySources(runner, AuditLog(db))
     folder = tmp_path / "big"
@@ -207,22 +221,25 @@ def test_the_runner_loop_runs_queued_jobs(tmp_path: Path, db: Database, index: C
     assert asyncio.run(scenario()) == "indexed"
 
 
-@pytest.mark.parametrize(("kind", "location", "extra", "message"), [
-    ("svn", "/tmp", {}, "kind: must be 'path'"),
-    ("path", "", {}, "location: give a folder path or a git URL"),
-    ("path", "relative/dir", {}, "location: give an absolute path"),
-    ("path", "/definitely/not/here", {}, "location: /definitely/not/here does not exist"),
-    ("path", "/etc/hostname", {}, "location: /etc/hostname is not a folder"),
-    ("path", "/tmp", {"branch": "main"}, "branch: only git repositories have a branch"),
-    ("git", "ftp://host/repo.git", {}, "location: a git URL starts with"),
-    ("git", "--upload-pack=touch /tmp/x", {}, "location: a git URL is one line without spaces"),
-    ("git", "-oProxyCommand=x", {}, "location: this kind of git URL is not allowed"),
-    ("git", "ext::sh -c touch% /tmp/pwned", {}, "location: a git URL is one line without spaces"),
-    ("git", "https://h/r.git", {"branch": "--force"}, "branch: not a valid branch name"),
-    ("git", "https://h/r.git", {"name": "../up"}, "name: a repository name is"),
-    ("git", "https://h/r.git", {"sync_interval_s": -1}, "sync_interval_s: a number of seconds"),
-    ("git", "https://h/r.git", {"sync_interval_s": 5}, "sync_interval_s: at least 60 seconds"),
-])
+@pytest.mark.parametrize(
+    ("kind", "location", "extra", "message"),
+    [
+        ("svn", "/tmp", {}, "kind: must be 'path'"),
+        ("path", "", {}, "location: give a folder path or a git URL"),
+        ("path", "relative/dir", {}, "location: give an absolute path"),
+        ("path", "/definitely/not/here", {}, "location: /definitely/not/here does not exist"),
+        ("path", "/etc/hostname", {}, "location: /etc/hostname is not a folder"),
+        ("path", "/tmp", {"branch": "main"}, "branch: only git repositories have a branch"),
+        ("git", "ftp://host/repo.git", {}, "location: a git URL starts with"),
+        ("git", "--upload-pack=touch /tmp/x", {}, "location: a git URL is one line without spaces"),
+        ("git", "-oProxyCommand=x", {}, "location: this kind of git URL is not allowed"),
+        ("git", "ext::sh -c touch% /tmp/pwned", {}, "location: a git URL is one line without spaces"),
+        ("git", "https://h/r.git", {"branch": "--force"}, "branch: not a valid branch name"),
+        ("git", "https://h/r.git", {"name": "../up"}, "name: a repository name is"),
+        ("git", "https://h/r.git", {"sync_interval_s": -1}, "sync_interval_s: a number of seconds"),
+        ("git", "https://h/r.git", {"sync_interval_s": 5}, "sync_interval_s: at least 60 seconds"),
+    ],
+)
 def test_bad_repository_input_is_refused(sources: RepositorySources, kind, location, extra, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SourceError) as caught:
         sources.add(kind, location, actor=ADMIN, **extra)
@@ -243,8 +260,9 @@ def test_names_are_unique(tmp_path: Path, sources: RepositorySources, index: Cod
     assert {v.name: v.kind for v in sources.list()} == {"from-cli": "indexed", "one": "path"}
 
 
-def test_jobs_of_a_dead_process_go_back_to_the_queue(tmp_path: Path, db: Database, index: CodeIndex,
-                                                     home: Path) -> None:
+def test_jobs_of_a_dead_process_go_back_to_the_queue(
+    tmp_path: Path, db: Database, index: CodeIndex, home: Path
+) -> None:
     import socket
     import subprocess
 
@@ -263,8 +281,11 @@ def test_jobs_of_a_dead_process_go_back_to_the_queue(tmp_path: Path, db: Databas
     dead_pid = finished.pid  # a process id that no longer runs
     job_id = sources.get("orphan").job.id
     with db.session() as session:
-        session.execute(update(IndexJob).where(IndexJob.id == job_id).values(
-            state="running", runner=f"{socket.gethostname()}:{dead_pid}"))
+        session.execute(
+            update(IndexJob)
+            .where(IndexJob.id == job_id)
+            .values(state="running", runner=f"{socket.gethostname()}:{dead_pid}")
+        )
 
     async def scenario() -> str:
         runner.start()  # releases the dead process's job, then runs it

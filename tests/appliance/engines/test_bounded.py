@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 SHORT = GenerationRequest(prompt="def add(a, b):", max_tokens=3)
 
 
-async def test_past_the_queue_bound_requests_are_refused_with_retry_after(cpu_engine: TransformersEngine) -> None:
+async def test_past_the_queue_bound_requests_are_refused_with_retry_after(
+    cpu_engine: TransformersEngine,
+) -> None:
     bounded = BoundedEngine(cpu_engine, max_concurrent=1, max_queue=1)
     running = bounded.stream(LONG_PROMPT)
     await anext(running)  # holds the only slot
@@ -46,7 +48,9 @@ async def test_a_request_that_waits_too_long_is_refused(cpu_engine: Transformers
         await running.aclose()
 
 
-async def test_a_queued_request_whose_client_leaves_gives_up_its_place(cpu_engine: TransformersEngine) -> None:
+async def test_a_queued_request_whose_client_leaves_gives_up_its_place(
+    cpu_engine: TransformersEngine,
+) -> None:
     bounded = BoundedEngine(cpu_engine, max_concurrent=1, max_queue=1)
     running = bounded.stream(LONG_PROMPT)
     await anext(running)

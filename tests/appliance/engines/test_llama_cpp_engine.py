@@ -57,8 +57,9 @@ async def test_stop_sequences_end_the_answer_and_are_not_sent(small: LlamaCppEng
 
 
 async def test_chat_uses_the_model_template(small: LlamaCppEngine) -> None:
-    chunks = await collect(small.stream(GenerationRequest(
-        messages=({"role": "user", "content": "Say hello."},), max_tokens=16)))
+    chunks = await collect(
+        small.stream(GenerationRequest(messages=({"role": "user", "content": "Say hello."},), max_tokens=16))
+    )
     text = text_of(chunks)
     assert text.strip() and "<|im_start|>" not in text and "<|im_end|>" not in text
 
@@ -80,7 +81,9 @@ async def test_closing_the_stream_stops_the_generation(small: LlamaCppEngine) ->
 
 
 async def test_suspend_unloads_and_resume_loads_again(tmp_path: Path) -> None:
-    engine = LlamaCppEngine(EngineSettings(kind="llama_cpp", model="smollm2-135m", context_length=256), tmp_path)
+    engine = LlamaCppEngine(
+        EngineSettings(kind="llama_cpp", model="smollm2-135m", context_length=256), tmp_path
+    )
     try:
         await engine.wait_until_ready(300)
         engine.suspend("license STOPPED: the lease expired")
@@ -110,16 +113,28 @@ async def test_a_file_that_is_not_gguf_is_refused_with_a_reason(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not all(locate_part(p) for p in QWEN_CODER_1_5B.parts), reason="Qwen parts not installed")
-async def test_qwen_fills_in_the_middle_and_keeps_its_tokens_out(tmp_path_factory: pytest.TempPathFactory) -> None:
-    engine = LlamaCppEngine(EngineSettings(kind="llama_cpp", context_length=1024, contexts=1),
-                            tmp_path_factory.mktemp("qwen-home"))
+async def test_qwen_fills_in_the_middle_and_keeps_its_tokens_out(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    engine = LlamaCppEngine(
+        EngineSettings(kind="llama_cpp", context_length=1024, contexts=1),
+        tmp_path_factory.mktemp("qwen-home"),
+    )
     try:
         await engine.wait_until_ready(600)
         family = get_family("qwen2.5-coder")
-        parts = PromptParts("def add(a, b):\n    return ", "\n\n\nassert add(2, 3) == 5\n", "calc.py",
-                            get_language("python"), "calc")
-        chunks = await collect(engine.stream(GenerationRequest(prompt=family.render(parts), max_tokens=16,
-                                                               stop=family.stop_tokens)))
+        parts = PromptParts(
+            "def add(a, b):\n    return ",
+            "\n\n\nassert add(2, 3) == 5\n",
+            "calc.py",
+            get_language("python"),
+            "calc",
+        )
+        chunks = await collect(
+            engine.stream(
+                GenerationRequest(prompt=family.render(parts), max_tokens=16, stop=family.stop_tokens)
+            )
+        )
         text = text_of(chunks)
         assert text.strip().startswith("a + b"), text
         assert not any(token in text for token in family.stop_tokens)

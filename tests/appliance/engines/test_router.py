@@ -26,11 +26,26 @@ SHORT = GenerationRequest(prompt="def add(a, b):", max_tokens=4)
 
 
 @pytest.fixture(scope="module")
-def supervisor(cpu_engine: TransformersEngine, model_home: Path, tmp_path_factory) -> Iterator[VllmSupervisor]:
+def supervisor(
+    cpu_engine: TransformersEngine, model_home: Path, tmp_path_factory
+) -> Iterator[VllmSupervisor]:
     # cpu_engine first: it writes the fp32 cache the servers load from.
     settings = VllmSettings(
-        command=[sys.executable, str(SERVER), "--port", "{port}", "--home", str(model_home), "--name", "{model_id}"],
-        replicas=2, base_port=free_port_pair(), restart_backoff_s=0.5, startup_timeout_s=300, stop_timeout_s=10,
+        command=[
+            sys.executable,
+            str(SERVER),
+            "--port",
+            "{port}",
+            "--home",
+            str(model_home),
+            "--name",
+            "{model_id}",
+        ],
+        replicas=2,
+        base_port=free_port_pair(),
+        restart_backoff_s=0.5,
+        startup_timeout_s=300,
+        stop_timeout_s=10,
         log_dir=tmp_path_factory.mktemp("upstream-logs"),
     )
     supervisor = VllmSupervisor(settings, model_id="smollm2-135m-instruct", home=model_home)
@@ -50,8 +65,9 @@ def served_by(chunks: list) -> str:
     return chunks[-1].extra["upstream"]
 
 
-async def test_completion_and_chat_stream_through_a_real_upstream(supervisor: VllmSupervisor,
-                                                                  cpu_engine: TransformersEngine) -> None:
+async def test_completion_and_chat_stream_through_a_real_upstream(
+    supervisor: VllmSupervisor, cpu_engine: TransformersEngine
+) -> None:
     router = make_router(supervisor)
     try:
         assert await router.ready()
@@ -61,8 +77,13 @@ async def test_completion_and_chat_stream_through_a_real_upstream(supervisor: Vl
         local = await collect(cpu_engine.stream(SHORT))
         assert text_of(remote) == text_of(local), "greedy output must not depend on where it ran"
         assert (remote[-1].prompt_tokens, remote[-1].completion_tokens) == (local[-1].prompt_tokens, 4)
-        chat = await collect(router.stream(GenerationRequest(
-            messages=({"role": "user", "content": "What is the capital of France?"},), max_tokens=30)))
+        chat = await collect(
+            router.stream(
+                GenerationRequest(
+                    messages=({"role": "user", "content": "What is the capital of France?"},), max_tokens=30
+                )
+            )
+        )
         assert "Paris" in text_of(chat)
         assert len([c for c in chat if c.text]) > 3, "chat must stream in pieces"
     finally:
@@ -95,8 +116,11 @@ async def test_least_outstanding_spreads_concurrent_requests(supervisor: VllmSup
 async def test_a_killed_upstream_is_routed_around_then_readmitted(supervisor: VllmSupervisor) -> None:
     router = make_router(supervisor)
     victim_url = supervisor.urls[0]
-    key = next(k for k in (f"repo/file{i}.py" for i in range(100))
-               if rendezvous_order(k, supervisor.urls)[0] == victim_url)
+    key = next(
+        k
+        for k in (f"repo/file{i}.py" for i in range(100))
+        if rendezvous_order(k, supervisor.urls)[0] == victim_url
+    )
     keyed = GenerationRequest(prompt="def add(a, b):", max_tokens=3, affinity_key=key)
     try:
         assert served_by(await collect(router.stream(keyed))) == victim_url
@@ -126,13 +150,20 @@ async def test_a_killed_upstream_is_routed_around_then_readmitted(supervisor: Vl
 
 
 async def test_a_request_to_a_dead_upstream_is_retried_on_another(supervisor: VllmSupervisor) -> None:
-    dead = UpstreamEngine(f"http://127.0.0.1:{supervisor.replicas[0].port - 1000}", model="smollm2-135m-instruct")
+    dead = UpstreamEngine(
+        f"http://127.0.0.1:{supervisor.replicas[0].port - 1000}", model="smollm2-135m-instruct"
+    )
     live = UpstreamEngine(supervisor.urls[1])
     router = RouterEngine([dead, live], health_check_interval_s=60)
     try:
-        key = next(k for k in (f"k{i}" for i in range(100)) if rendezvous_order(k, [dead.url, live.url])[0] == dead.url)
-        chunks = await collect(router.stream(GenerationRequest(prompt="def add(a, b):", max_tokens=2,
-                                                               affinity_key=key)))
+        key = next(
+            k
+            for k in (f"k{i}" for i in range(100))
+            if rendezvous_order(k, [dead.url, live.url])[0] == dead.url
+        )
+        chunks = await collect(
+            router.stream(GenerationRequest(prompt="def add(a, b):", max_tokens=2, affinity_key=key))
+        )
         assert served_by(chunks) == live.url
         assert router.retries == 1
         assert router.healthy_urls() == [live.url]

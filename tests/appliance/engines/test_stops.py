@@ -45,8 +45,10 @@ def test_half_a_character_is_held_until_complete() -> None:
     assert matcher.scan("café", 3).end == 4
 
 
-@given(st.lists(st.text(alphabet="ab\n", max_size=4), max_size=12), st.text(alphabet="ab\n", min_size=1,
-                                                                               max_size=3))
+@given(
+    st.lists(st.text(alphabet="ab\n", max_size=4), max_size=12),
+    st.text(alphabet="ab\n", min_size=1, max_size=3),
+)
 def test_streaming_equals_cutting_the_whole_text(pieces: list[str], stop: str) -> None:
     whole = "".join(pieces)
     expected = (whole[: whole.index(stop)], True) if stop in whole else (whole, False)

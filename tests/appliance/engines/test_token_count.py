@@ -21,10 +21,19 @@ def tokenizer():  # noqa: ANN201 (a transformers tokenizer)
 def test_fast_count_equals_the_tokenizers_own(tokenizer) -> None:  # noqa: ANN001
     assert tokenizer.backend_tokenizer is not None
     texts = inspect.getsource(json).splitlines() + [
-        "", " ", "\t\t", "<|endoftext|>", "<|im_start|>user", "émoji 🧪 漢字", "x" * 5000, "\x00\x01",
+        "",
+        " ",
+        "\t\t",
+        "<|endoftext|>",
+        "<|im_start|>user",
+        "émoji 🧪 漢字",
+        "x" * 5000,
+        "\x00\x01",
     ]
     for text in texts:
-        assert count_tokens(tokenizer, text) == len(tokenizer(text, add_special_tokens=False)["input_ids"]), text
+        assert count_tokens(tokenizer, text) == len(tokenizer(text, add_special_tokens=False)["input_ids"]), (
+            text
+        )
 
 
 def test_slow_tokenizers_are_counted_too(tokenizer) -> None:  # noqa: ANN001

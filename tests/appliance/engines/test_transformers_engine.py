@@ -56,8 +56,9 @@ async def test_stop_sequence_spanning_tokens_ends_the_text_before_it(cpu_engine:
     # A stop made of the end of one token and the start of the next: it can only match across tokens.
     i = next(i for i in range(2, len(pieces) - 1) if len(pieces[i]) >= 2 and len(pieces[i + 1]) >= 2)
     stop = pieces[i][-2:] + pieces[i + 1][:2]
-    chunks = await collect(cpu_engine.stream(GenerationRequest(prompt=CODE_PROMPT.prompt, max_tokens=48,
-                                                               stop=(stop,))))
+    chunks = await collect(
+        cpu_engine.stream(GenerationRequest(prompt=CODE_PROMPT.prompt, max_tokens=48, stop=(stop,)))
+    )
     assert chunks[-1].finish_reason == "stop"
     assert text_of(chunks) == full[: full.index(stop)]
     assert stop not in text_of(chunks)
@@ -68,14 +69,17 @@ async def test_earliest_of_several_stops_wins(cpu_engine: TransformersEngine) ->
     late, early = full[30:34], full[12:15]
     assume_distinct = full.index(early) < full.index(late)
     assert assume_distinct
-    chunks = await collect(cpu_engine.stream(GenerationRequest(prompt=CODE_PROMPT.prompt, max_tokens=48,
-                                                               stop=(late, early))))
+    chunks = await collect(
+        cpu_engine.stream(GenerationRequest(prompt=CODE_PROMPT.prompt, max_tokens=48, stop=(late, early)))
+    )
     assert text_of(chunks) == full[: full.index(early)]
 
 
 async def test_cancelling_stops_generation_within_one_token(cpu_engine: TransformersEngine) -> None:
     uncancelled = await collect(cpu_engine.stream(LONG_PROMPT))
-    assert uncancelled[-1].completion_tokens == LONG_PROMPT.max_tokens, "the reference run must run to its limit"
+    assert uncancelled[-1].completion_tokens == LONG_PROMPT.max_tokens, (
+        "the reference run must run to its limit"
+    )
     stream = cpu_engine.stream(LONG_PROMPT)
     before = cpu_engine.tokens_generated
     received = 0
@@ -111,8 +115,9 @@ async def test_cancelling_the_consumer_task_stops_generation(cpu_engine: Transfo
 
 async def test_chat_messages_go_through_the_chat_template(cpu_engine: TransformersEngine) -> None:
     question = "What is the capital of France?"
-    chunks = await collect(cpu_engine.stream(GenerationRequest(
-        messages=({"role": "user", "content": question},), max_tokens=40)))
+    chunks = await collect(
+        cpu_engine.stream(GenerationRequest(messages=({"role": "user", "content": question},), max_tokens=40))
+    )
     answer = text_of(chunks)
     assert "Paris" in answer
     assert "<|im_end|>" not in answer and "<|im_start|>" not in answer
@@ -150,7 +155,9 @@ async def test_concurrent_requests_take_turns(cpu_engine: TransformersEngine) ->
     assert order == ["short done", "long done"], "a short request must not wait for a long one to finish"
 
 
-async def test_concurrent_requests_decoded_together_match_their_lone_runs(cpu_engine: TransformersEngine) -> None:
+async def test_concurrent_requests_decoded_together_match_their_lone_runs(
+    cpu_engine: TransformersEngine,
+) -> None:
     # Different prompt lengths, so the batch pads rows, and different max_tokens, so rows leave mid-way.
     requests = [
         GenerationRequest(prompt="def add(a, b):", max_tokens=6),
@@ -179,14 +186,17 @@ async def test_prompt_over_the_context_length_is_refused(cpu_engine: Transformer
         (GenerationRequest(prompt="", max_tokens=3), "prompt"),
     ],
 )
-async def test_malformed_requests_name_the_field(cpu_engine: TransformersEngine, request_: GenerationRequest,
-                                                 field: str) -> None:
+async def test_malformed_requests_name_the_field(
+    cpu_engine: TransformersEngine, request_: GenerationRequest, field: str
+) -> None:
     with pytest.raises(EngineRequestError) as caught:
         await collect(cpu_engine.stream(request_))
     assert caught.value.param == field
 
 
-async def test_fp32_cache_is_written_once_and_reused(cpu_engine: TransformersEngine, model_home: Path) -> None:
+async def test_fp32_cache_is_written_once_and_reused(
+    cpu_engine: TransformersEngine, model_home: Path
+) -> None:
     assert cpu_engine.load_source == "gguf-converted"
     # Beside the cache: the record that the bundled GGUF matched its pinned hash (appliance.engines.bundled).
     entries = [p for p in (model_home / "models").iterdir() if not p.name.endswith(".verified.json")]
@@ -200,7 +210,9 @@ async def test_fp32_cache_is_written_once_and_reused(cpu_engine: TransformersEng
         assert again.load_seconds < cpu_engine.load_seconds / 4
         assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == written
         same = text_of(await collect(again.stream(GenerationRequest(prompt="def add(a, b):", max_tokens=8))))
-        ref = text_of(await collect(cpu_engine.stream(GenerationRequest(prompt="def add(a, b):", max_tokens=8))))
+        ref = text_of(
+            await collect(cpu_engine.stream(GenerationRequest(prompt="def add(a, b):", max_tokens=8)))
+        )
         assert same == ref, "the fp32 copy must generate exactly what the converted model did"
     finally:
         await again.aclose()

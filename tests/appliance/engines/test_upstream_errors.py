@@ -50,15 +50,19 @@ def misbehaving_app() -> FastAPI:
         if case.startswith("status-"):
             status = int(case.removeprefix("status-"))
             headers = {"Retry-After": "7"} if status == 429 else {}
-            return JSONResponse({"error": {"message": f"failure {status}", "type": "x"}}, status_code=status,
-                                headers=headers)
+            return JSONResponse(
+                {"error": {"message": f"failure {status}", "type": "x"}}, status_code=status, headers=headers
+            )
 
         async def events() -> AsyncIterator[str]:
             if case == "ok":
                 yield _event("hello")
                 yield _event(" world", "length")
-                yield "data: " + json.dumps({"choices": [], "usage": {"prompt_tokens": 3,
-                                                                       "completion_tokens": 2}}) + "\n\n"
+                yield (
+                    "data: "
+                    + json.dumps({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
+                    + "\n\n"
+                )
                 yield "data: [DONE]\n\n"
             elif case == "echo-request":
                 yield _event(json.dumps(body, sort_keys=True), "stop")
@@ -119,8 +123,11 @@ async def test_a_good_stream_yields_text_then_finish_with_usage(upstream_url: st
 async def test_the_request_carries_openai_fields_and_the_discovered_model(upstream_url: str) -> None:
     engine = UpstreamEngine(upstream_url, api_key="secret")
     try:
-        chunks = await collect(engine.stream(GenerationRequest(prompt="echo-request", max_tokens=9, stop=("x",),
-                                                               seed=3, temperature=0.5)))
+        chunks = await collect(
+            engine.stream(
+                GenerationRequest(prompt="echo-request", max_tokens=9, stop=("x",), seed=3, temperature=0.5)
+            )
+        )
         sent = json.loads(text_of(chunks))
         assert sent["model"] == "served-model"
         assert (sent["max_tokens"], sent["stop"], sent["seed"], sent["temperature"]) == (9, ["x"], 3, 0.5)
@@ -138,8 +145,14 @@ async def test_connection_refused_is_unavailable() -> None:
 
 @pytest.mark.parametrize(
     "status, error",
-    [(500, UpstreamError), (502, UpstreamError), (503, EngineUnavailableError), (429, QueueFullError),
-     (400, EngineRequestError), (401, UpstreamError)],
+    [
+        (500, UpstreamError),
+        (502, UpstreamError),
+        (503, EngineUnavailableError),
+        (429, QueueFullError),
+        (400, EngineRequestError),
+        (401, UpstreamError),
+    ],
 )
 async def test_http_statuses_map_to_engine_errors(upstream_url: str, status: int, error: type) -> None:
     with pytest.raises(error) as caught:
@@ -181,7 +194,9 @@ async def test_health_and_models(upstream_url: str) -> None:
 
 
 async def test_build_engine_for_upstream_kind_serves_through_the_bound(upstream_url: str, tmp_path) -> None:
-    engine = build_engine(EngineSettings(kind="upstream", upstream_urls=[upstream_url], model_id="gw"), tmp_path)
+    engine = build_engine(
+        EngineSettings(kind="upstream", upstream_urls=[upstream_url], model_id="gw"), tmp_path
+    )
     try:
         assert await engine.ready()
         assert engine.model_id == "gw"

@@ -13,12 +13,30 @@ from appliance.errors import ConfigError
 
 
 def test_default_command_is_vllm_serve_with_prefix_caching() -> None:
-    settings = VllmSettings(executable="/opt/vllm/bin/vllm", model_dir=Path("/models/qwen"), tensor_parallel_size=2,
-                            gpu_memory_utilization=0.85, extra_args=["--max-model-len", "16384"])
+    settings = VllmSettings(
+        executable="/opt/vllm/bin/vllm",
+        model_dir=Path("/models/qwen"),
+        tensor_parallel_size=2,
+        gpu_memory_utilization=0.85,
+        extra_args=["--max-model-len", "16384"],
+    )
     assert build_command(settings, model_id="qwen-coder", replica=1, port=8101) == [
-        "/opt/vllm/bin/vllm", "serve", "/models/qwen", "--host", "127.0.0.1", "--port", "8101",
-        "--served-model-name", "qwen-coder", "--tensor-parallel-size", "2", "--gpu-memory-utilization", "0.85",
-        "--enable-prefix-caching", "--max-model-len", "16384",
+        "/opt/vllm/bin/vllm",
+        "serve",
+        "/models/qwen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8101",
+        "--served-model-name",
+        "qwen-coder",
+        "--tensor-parallel-size",
+        "2",
+        "--gpu-memory-utilization",
+        "0.85",
+        "--enable-prefix-caching",
+        "--max-model-len",
+        "16384",
     ]
 
 
@@ -31,7 +49,13 @@ def test_sealed_weights_use_the_licensing_load_format() -> None:
 
 def test_custom_template_and_bad_fields() -> None:
     settings = VllmSettings(command=["{python}", "-m", "server", "--port={port}", "{replica}"], python="/py")
-    assert build_command(settings, model_id="m", replica=3, port=9) == ["/py", "-m", "server", "--port=9", "3"]
+    assert build_command(settings, model_id="m", replica=3, port=9) == [
+        "/py",
+        "-m",
+        "server",
+        "--port=9",
+        "3",
+    ]
     with pytest.raises(ConfigError, match="unknown or malformed"):
         build_command(VllmSettings(command=["{nope}"]), model_id="m", replica=0, port=1)
     with pytest.raises(ConfigError, match="model_dir"):
@@ -47,8 +71,12 @@ def test_gpus_are_shared_out_per_replica() -> None:
 
 async def test_a_crashing_process_is_restarted_with_backoff(tmp_path: Path) -> None:
     settings = VllmSettings(
-        command=[sys.executable, "-c", "import sys; sys.exit(3)"], restart_backoff_s=0.05,
-        restart_backoff_max_s=0.2, startup_timeout_s=30, log_dir=tmp_path, base_port=1,
+        command=[sys.executable, "-c", "import sys; sys.exit(3)"],
+        restart_backoff_s=0.05,
+        restart_backoff_max_s=0.2,
+        startup_timeout_s=30,
+        log_dir=tmp_path,
+        base_port=1,
     )
     supervisor = VllmSupervisor(settings, model_id="m", home=tmp_path)
     supervisor.start()

@@ -38,7 +38,9 @@ class CompletionBody(BaseModel):
 
 
 def create_app(home: Path, name: str) -> FastAPI:
-    engine = TransformersEngine(EngineSettings(kind="transformers", model="smollm2-135m", model_id=name), home)
+    engine = TransformersEngine(
+        EngineSettings(kind="transformers", model="smollm2-135m", model_id=name), home
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -49,8 +51,9 @@ def create_app(home: Path, name: str) -> FastAPI:
 
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
-        return JSONResponse({"error": {"message": str(exc), "type": exc.code, "code": exc.code}},
-                            status_code=exc.status)
+        return JSONResponse(
+            {"error": {"message": str(exc), "type": exc.code, "code": exc.code}}, status_code=exc.status
+        )
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -58,24 +61,39 @@ def create_app(home: Path, name: str) -> FastAPI:
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": name, "object": "model", "max_model_len": engine.context_length}]}
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "max_model_len": engine.context_length}],
+        }
 
     async def serve(body: CompletionBody, chat: bool) -> Any:
         stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
         request = GenerationRequest(
             prompt=None if chat else body.prompt,
             messages=tuple(body.messages or ()) if chat else None,
-            max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p, stop=stop, seed=body.seed,
+            max_tokens=body.max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            stop=stop,
+            seed=body.seed,
         )
         stream = engine.stream(request)
         first = await anext(stream)  # engine errors surface here, before the 200 goes out
         ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
 
         def event(text: str, finish: str | None) -> dict[str, Any]:
-            choice = ({"index": 0, "delta": {"content": text}, "finish_reason": finish} if chat
-                      else {"index": 0, "text": text, "finish_reason": finish})
-            return {"id": ident, "object": "chat.completion.chunk" if chat else "text_completion",
-                    "created": created, "model": name, "choices": [choice]}
+            choice = (
+                {"index": 0, "delta": {"content": text}, "finish_reason": finish}
+                if chat
+                else {"index": 0, "text": text, "finish_reason": finish}
+            )
+            return {
+                "id": ident,
+                "object": "chat.completion.chunk" if chat else "text_completion",
+                "created": created,
+                "model": name,
+                "choices": [choice],
+            }
 
         async def chunks() -> AsyncIterator[Any]:
             chunk = first
@@ -86,16 +104,22 @@ def create_app(home: Path, name: str) -> FastAPI:
                 chunk = await anext(stream)
 
         def usage(last: Any) -> dict[str, int]:
-            return {"prompt_tokens": last.prompt_tokens, "completion_tokens": last.completion_tokens,
-                    "total_tokens": last.prompt_tokens + last.completion_tokens}
+            return {
+                "prompt_tokens": last.prompt_tokens,
+                "completion_tokens": last.completion_tokens,
+                "total_tokens": last.prompt_tokens + last.completion_tokens,
+            }
 
         if not body.stream:
             parts = [c async for c in chunks()]
             text = "".join(c.text for c in parts)
             whole = event(text, parts[-1].finish_reason)
             if chat:
-                whole["choices"][0] = {"index": 0, "message": {"role": "assistant", "content": text},
-                                       "finish_reason": parts[-1].finish_reason}
+                whole["choices"][0] = {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": parts[-1].finish_reason,
+                }
             return {**whole, "usage": usage(parts[-1])}
 
         async def sse() -> AsyncIterator[str]:

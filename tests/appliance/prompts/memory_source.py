@@ -54,14 +54,15 @@ class MemorySource:
             lines = text.split("\n")
             language = get_language(None, path).name
             for start in range(0, len(lines), window):
-                chunk = "\n".join(lines[start:start + window])
+                chunk = "\n".join(lines[start : start + window])
                 if chunk.strip():
                     end = min(start + window, len(lines))
                     self._chunks.append(Hit(repo, path, language, start + 1, end, "", 0.0, chunk))
             self._symbols.extend(_symbols(repo, path, text))
 
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               flt: SearchFilter = SearchFilter()) -> list[Hit]:
+    def search(
+        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
+    ) -> list[Hit]:
         self.search_calls.append((query, k, mode, flt))
         words = set(_WORD.findall(query))
         scored: list[Hit] = []
@@ -72,13 +73,24 @@ class MemorySource:
             overlap = len(words & set(chunk_words))
             if overlap:
                 score = overlap / math.sqrt(len(chunk_words))
-                scored.append(Hit(chunk.repo, chunk.path, chunk.language, chunk.start_line, chunk.end_line,
-                                  chunk.symbol, score, chunk.text))
+                scored.append(
+                    Hit(
+                        chunk.repo,
+                        chunk.path,
+                        chunk.language,
+                        chunk.start_line,
+                        chunk.end_line,
+                        chunk.symbol,
+                        score,
+                        chunk.text,
+                    )
+                )
         scored.sort(key=lambda h: (-h.score, h.repo, h.path, h.start_line))
         return scored[:k]
 
-    def lookup_symbols(self, names: Sequence[str], *, repos: Sequence[str] | None = None,
-                       limit: int = 20) -> list[SymbolHit]:
+    def lookup_symbols(
+        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+    ) -> list[SymbolHit]:
         self.symbol_calls.append((tuple(names), None if repos is None else tuple(repos), limit))
         rank = {name: i for i, name in enumerate(dict.fromkeys(names))}
         hits = [s for s in self._symbols if s.name in rank and (repos is None or s.repo in repos)]
@@ -94,16 +106,18 @@ class BlockedSource(MemorySource):
         self.release = threading.Event()
         self.entered = threading.Event()
 
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               flt: SearchFilter = SearchFilter()) -> list[Hit]:
+    def search(
+        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
+    ) -> list[Hit]:
         self.entered.set()
         self.release.wait(timeout=30)
         return super().search(query, k=k, mode=mode, flt=flt)
 
 
 class FailingSource(MemorySource):
-    def lookup_symbols(self, names: Sequence[str], *, repos: Sequence[str] | None = None,
-                       limit: int = 20) -> list[SymbolHit]:
+    def lookup_symbols(
+        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+    ) -> list[SymbolHit]:
         raise RuntimeError("symbol table is locked")
 
 
@@ -125,12 +139,15 @@ def _symbols(repo: str, path: str, text: str) -> list[SymbolHit]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 kind = "class" if isinstance(node, ast.ClassDef) else "function"
                 end = node.end_lineno or node.lineno
-                body = "\n".join(lines[node.lineno - 1:end])
+                body = "\n".join(lines[node.lineno - 1 : end])
                 out.append(SymbolHit(repo, path, node.name, kind, node.lineno, end, "", body))
     elif path.endswith(".js"):
         for match in _JS_FUNCTION.finditer(text):
             start = text.count("\n", 0, match.start()) + 1
             end = next((i for i in range(start, len(lines) + 1) if lines[i - 1].startswith("}")), start)
-            out.append(SymbolHit(repo, path, match.group(1), "function", start, end, "",
-                                 "\n".join(lines[start - 1:end])))
+            out.append(
+                SymbolHit(
+                    repo, path, match.group(1), "function", start, end, "", "\n".join(lines[start - 1 : end])
+                )
+            )
     return out

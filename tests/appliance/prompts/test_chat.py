@@ -9,25 +9,44 @@ from tests.appliance.prompts.conftest import chars_div_4
 from tests.appliance.prompts.memory_source import MemorySource
 
 SHOP = SearchFilter(repos=("shop",))
-QUESTION = ("How is tax computed when an order is paid?\n"
-            "```python\nnet = self.cart.total(prices, discount)\n```")
+QUESTION = (
+    "How is tax computed when an order is paid?\n```python\nnet = self.cart.total(prices, discount)\n```"
+)
 
 
 async def chat(messages, source, *, context_length=2048, max_tokens=256, scope=SHOP, **settings):
-    return await build_chat_prompt(messages, source=source, scope=scope, count_tokens=chars_div_4,
-                                   context_length=context_length, max_tokens=max_tokens,
-                                   settings=ChatSettings(**settings))
+    return await build_chat_prompt(
+        messages,
+        source=source,
+        scope=scope,
+        count_tokens=chars_div_4,
+        context_length=context_length,
+        max_tokens=max_tokens,
+        settings=ChatSettings(**settings),
+    )
 
 
 async def test_sources_are_numbered_in_the_system_message_and_cited(source: MemorySource) -> None:
     built = await chat([{"role": "user", "content": QUESTION}], source, max_sources=2)
     assert built.citations == (
-        Citation(1, "shop", "shop/orders.py", 11, 18,
-                 'class Order: customer: str country: str cart: Cart def amount_due(self, prices: PriceList, '
-                 'discount: Decimal = Decimal("0")) -> Decimal: net = self.cart.total(…'),
-        Citation(2, "shop", "shop/pricing.py", 11, 20,
-                 'raise ValueError(f"discount rate {rate} is not between 0 and 1") return (price * (1 - rate))'
-                 '.quantize(Decimal("0.01")) def tax_for(country: str, amount: Decima…'),
+        Citation(
+            1,
+            "shop",
+            "shop/orders.py",
+            11,
+            18,
+            "class Order: customer: str country: str cart: Cart def amount_due(self, prices: PriceList, "
+            'discount: Decimal = Decimal("0")) -> Decimal: net = self.cart.total(…',
+        ),
+        Citation(
+            2,
+            "shop",
+            "shop/pricing.py",
+            11,
+            20,
+            'raise ValueError(f"discount rate {rate} is not between 0 and 1") return (price * (1 - rate))'
+            '.quantize(Decimal("0.01")) def tax_for(country: str, amount: Decima…',
+        ),
     )
     system, user = built.messages
     assert user == {"role": "user", "content": QUESTION}
@@ -45,10 +64,16 @@ async def test_sources_are_numbered_in_the_system_message_and_cited(source: Memo
         "def tax_for(country: str, amount: Decimal) -> Decimal:\n"
         '    """The tax owed on an amount sold to a country."""\n'
         '    return (amount * TAX_RATES.get(country, Decimal("0"))).quantize(Decimal("0.01"))\n\n\n'
-        "class PriceList:\n```")
+        "class PriceList:\n```"
+    )
     assert built.citations[0].to_json() == {
-        "index": 1, "repo": "shop", "path": "shop/orders.py", "start_line": 11, "end_line": 18,
-        "preview": built.citations[0].preview}
+        "index": 1,
+        "repo": "shop",
+        "path": "shop/orders.py",
+        "start_line": 11,
+        "end_line": 18,
+        "preview": built.citations[0].preview,
+    }
 
 
 async def test_question_and_pasted_code_are_searched_separately_within_scope(source: MemorySource) -> None:
@@ -80,7 +105,10 @@ async def test_history_is_trimmed_from_the_oldest_turn(source: MemorySource) -> 
     old = "x" * 400  # 100 tokens each
     messages = [{"role": "system", "content": "Answer in French."}]
     for i in range(6):
-        messages += [{"role": "user", "content": f"{i} {old}"}, {"role": "assistant", "content": f"{i} {old}"}]
+        messages += [
+            {"role": "user", "content": f"{i} {old}"},
+            {"role": "assistant", "content": f"{i} {old}"},
+        ]
     messages.append({"role": "user", "content": QUESTION})
     built = await chat(messages, source, context_length=1024, max_tokens=256, source_share=0.3)
     assert built.prompt_tokens <= 1024 - 256
@@ -88,14 +116,15 @@ async def test_history_is_trimmed_from_the_oldest_turn(source: MemorySource) -> 
     assert built.messages[0]["content"].startswith(DEFAULT_INSTRUCTIONS + "\n\nAnswer in French.\n\nSources:")
     kept = [m["content"][0] for m in built.messages[1:-1]]
     assert built.dropped_messages == 12 - len(kept) > 0
-    assert kept == [str(i) for i in range(6) for _ in (0, 1)][-len(kept):]  # the newest turns survive
+    assert kept == [str(i) for i in range(6) for _ in (0, 1)][-len(kept) :]  # the newest turns survive
     total = sum(chars_div_4(m["content"]) + 4 for m in built.messages)
     assert total == built.prompt_tokens
 
 
 async def test_sources_stay_within_their_share(source: MemorySource) -> None:
-    built = await chat([{"role": "user", "content": QUESTION}], source, context_length=600, max_tokens=100,
-                       source_share=0.4)
+    built = await chat(
+        [{"role": "user", "content": QUESTION}], source, context_length=600, max_tokens=100, source_share=0.4
+    )
     sources_part = built.messages[0]["content"].split("Sources:", 1)[1]
     assert chars_div_4(sources_part) <= int(500 * 0.4)
     assert 0 < len(built.citations) < 8
@@ -107,13 +136,19 @@ async def test_a_last_message_that_cannot_fit_is_refused(source: MemorySource) -
     assert err.value.param == "messages"
 
 
-@pytest.mark.parametrize(("messages", "message"), [
-    ([], "messages must not be empty"),
-    ([{"role": "assistant", "content": "hi"}], "messages must contain a user message"),
-    ([{"role": "robot", "content": "hi"}], "messages[0].role must be one of system, user, assistant"),
-    ([{"role": "user", "content": 3}], "messages[0].content must be a string or a list of text parts"),
-    ([{"role": "user", "content": [{"type": "image_url"}]}], "messages[0].content parts must be text parts"),
-])
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ([], "messages must not be empty"),
+        ([{"role": "assistant", "content": "hi"}], "messages must contain a user message"),
+        ([{"role": "robot", "content": "hi"}], "messages[0].role must be one of system, user, assistant"),
+        ([{"role": "user", "content": 3}], "messages[0].content must be a string or a list of text parts"),
+        (
+            [{"role": "user", "content": [{"type": "image_url"}]}],
+            "messages[0].content parts must be text parts",
+        ),
+    ],
+)
 async def test_malformed_messages_name_the_field(source: MemorySource, messages: list, message: str) -> None:
     with pytest.raises(PromptError) as err:
         await chat(messages, source)
@@ -121,7 +156,17 @@ async def test_malformed_messages_name_the_field(source: MemorySource, messages:
 
 
 async def test_text_parts_are_joined(source: MemorySource) -> None:
-    built = await chat([{"role": "user", "content": [{"type": "text", "text": "What does"},
-                                                     {"type": "text", "text": "tax_for return?"}]}], source)
+    built = await chat(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What does"},
+                    {"type": "text", "text": "tax_for return?"},
+                ],
+            }
+        ],
+        source,
+    )
     assert built.messages[-1]["content"] == "What does\ntax_for return?"
     assert source.search_calls[0][0] == "What does tax_for return?"

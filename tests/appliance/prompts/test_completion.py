@@ -32,18 +32,38 @@ SHOP_ONLY = SearchFilter(repos=("shop",))
 SETTINGS = CompletionSettings(retrieval_k=1, latency_budget_ms=5000)
 
 
-def request(prefix: str = PREFIX, suffix: str = "\n", scope: SearchFilter = SHOP_ONLY,
-            **kw: object) -> CursorContext:
-    return CursorContext(prefix=prefix, suffix=suffix, path="shop/checkout.py", language="python",
-                             repo="shop", scope=scope, **kw)  # type: ignore[arg-type]
+def request(
+    prefix: str = PREFIX, suffix: str = "\n", scope: SearchFilter = SHOP_ONLY, **kw: object
+) -> CursorContext:
+    return CursorContext(
+        prefix=prefix,
+        suffix=suffix,
+        path="shop/checkout.py",
+        language="python",
+        repo="shop",
+        scope=scope,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-async def build(req: CursorContext, source: MemorySource | None, family: str = "qwen2.5-coder",
-                context_length: int = 1024, max_tokens: int = 64, settings: CompletionSettings = SETTINGS,
-                count: Callable[[str], int] = chars_div_4):
-    return await build_completion_prompt(req, family=get_family(family), count_tokens=count,
-                                         context_length=context_length, max_tokens=max_tokens, source=source,
-                                         settings=settings)
+async def build(
+    req: CursorContext,
+    source: MemorySource | None,
+    family: str = "qwen2.5-coder",
+    context_length: int = 1024,
+    max_tokens: int = 64,
+    settings: CompletionSettings = SETTINGS,
+    count: Callable[[str], int] = chars_div_4,
+):
+    return await build_completion_prompt(
+        req,
+        family=get_family(family),
+        count_tokens=count,
+        context_length=context_length,
+        max_tokens=max_tokens,
+        source=source,
+        settings=settings,
+    )
 
 
 EXPECTED_QWEN = '''<|repo_name|>shop
@@ -94,19 +114,29 @@ async def test_whole_prompt_with_definitions_and_retrieval(source: MemorySource)
     assert built.prompt_tokens == chars_div_4(built.prompt)
     assert built.affinity_key == "shop:shop/checkout.py"
     assert {s.name: s.status for s in built.stages} == {
-        "identifiers": "ok", "symbols": "ok", "retrieval": "ok", "template": "ok", "trim": "ok", "select": "ok",
-        "render": "ok"}
+        "identifiers": "ok",
+        "symbols": "ok",
+        "retrieval": "ok",
+        "template": "ok",
+        "trim": "ok",
+        "select": "ok",
+        "render": "ok",
+    }
 
 
 async def test_scope_and_current_file_reach_the_source(source: MemorySource) -> None:
     scope = SearchFilter(repos=("shop",), path_prefix="shop/", exclude_paths=(("shop", "shop/secret.py"),))
     await build(request(scope=scope), source)
-    (query, k, mode, flt), = source.search_calls
+    ((query, k, mode, flt),) = source.search_calls
     # The line being typed is left out of the query: the snippets stay put while the user types on it.
     assert query == PREFIX.rsplit("\n", 1)[0].strip() and k == 1 and mode == "hybrid"
-    assert flt == SearchFilter(repos=("shop",), languages=("python",), path_prefix="shop/",
-                               exclude_paths=(("shop", "shop/secret.py"), ("shop", "shop/checkout.py")))
-    (names, repos, limit), = source.symbol_calls
+    assert flt == SearchFilter(
+        repos=("shop",),
+        languages=("python",),
+        path_prefix="shop/",
+        exclude_paths=(("shop", "shop/secret.py"), ("shop", "shop/checkout.py")),
+    )
+    ((names, repos, limit),) = source.symbol_calls
     assert repos == ("shop",) and limit == SETTINGS.symbol_limit
     assert names == ("discount", "subtotal", "cart", "apply_discount", "tax_for", "pricing", "shop")
 
@@ -123,22 +153,27 @@ async def test_no_repository_in_scope_means_no_lookup_at_all(source: MemorySourc
     built = await build(request(scope=SearchFilter(repos=())), source)
     assert source.search_calls == [] and source.symbol_calls == []
     assert built.snippets == ()
-    assert built.prompt == ("<|repo_name|>shop\n<|file_sep|>shop/checkout.py\n<|fim_prefix|>" + PREFIX
-                            + "<|fim_suffix|>\n<|fim_middle|>")
+    assert built.prompt == (
+        "<|repo_name|>shop\n<|file_sep|>shop/checkout.py\n<|fim_prefix|>"
+        + PREFIX
+        + "<|fim_suffix|>\n<|fim_middle|>"
+    )
 
 
 class ReorderingSource(MemorySource):
     """Returns its hits in reverse order on every other call: scores that changed between two keystrokes."""
 
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               flt: SearchFilter = SearchFilter()) -> list[Hit]:
+    def search(
+        self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
+    ) -> list[Hit]:
         hits = super().search(query, k=k, mode=mode, flt=flt)
         return hits[::-1] if len(self.search_calls) % 2 == 0 else hits
 
 
 @pytest.mark.parametrize("family", ["qwen2.5-coder", "starcoder2", "deepseek-coder", "smollm2"])
 async def test_consecutive_keystrokes_share_everything_up_to_the_files_prefix(
-        shop_files: dict[tuple[str, str], str], family: str) -> None:
+    shop_files: dict[tuple[str, str], str], family: str
+) -> None:
     source = ReorderingSource(shop_files)
     settings = CompletionSettings(retrieval_k=4, latency_budget_ms=5000)
     first = await build(request(prefix=PREFIX + "tax_"), source, family, settings=settings)
@@ -153,11 +188,21 @@ async def test_consecutive_keystrokes_share_everything_up_to_the_files_prefix(
 async def test_overlapping_snippets_count_once(source: MemorySource) -> None:
     # The symbol `apply_discount` (pricing.py 8-12) overlaps the retrieval chunk of pricing.py lines 1-10, and
     # the editor sends the same function again without a position.
-    editor = EditorSnippet(path="shop/pricing.py", text="def apply_discount(price: Decimal, rate: Decimal) -> "
-                           "Decimal:\n    \"\"\"Return the price after a discount rate between 0 and 1.\"\"\"")
+    editor = EditorSnippet(
+        path="shop/pricing.py",
+        text="def apply_discount(price: Decimal, rate: Decimal) -> "
+        'Decimal:\n    """Return the price after a discount rate between 0 and 1."""',
+    )
     settings = CompletionSettings(retrieval_k=8, latency_budget_ms=5000)
-    built = await build(request(prefix="from shop.pricing import TAX_RATES, apply_discount\n\nx = apply_",
-                                editor_snippets=(editor,)), source, settings=settings, context_length=4096)
+    built = await build(
+        request(
+            prefix="from shop.pricing import TAX_RATES, apply_discount\n\nx = apply_",
+            editor_snippets=(editor,),
+        ),
+        source,
+        settings=settings,
+        context_length=4096,
+    )
     assert built.prompt.count("def apply_discount(price") == 1
     assert built.prompt.count('TAX_RATES = {"FR"') == 1
     sources = {(s.path, s.source) for s in built.snippets}
@@ -166,20 +211,29 @@ async def test_overlapping_snippets_count_once(source: MemorySource) -> None:
 
 
 async def test_editor_snippets_are_used_and_the_current_file_is_not(source: MemorySource) -> None:
-    snippets = (EditorSnippet(path="web/cart.js", text="export function countItems(lines) {"),
-                EditorSnippet(path="shop/checkout.py", text="def checkout(order, prices):"))
+    snippets = (
+        EditorSnippet(path="web/cart.js", text="export function countItems(lines) {"),
+        EditorSnippet(path="shop/checkout.py", text="def checkout(order, prices):"),
+    )
     built = await build(request(editor_snippets=snippets), None, family="codellama")
     assert [(s.path, s.source, s.start_line) for s in built.snippets] == [("web/cart.js", "editor", 0)]
-    assert built.prompt == ("<PRE> # Path: web/cart.js\n# export function countItems(lines) {\n#\n"
-                            "# Path: shop/checkout.py\n" + PREFIX + " <SUF>\n <MID>")
-    assert [(s.name, s.status) for s in built.stages[:2]] == [("symbols", "skipped"), ("retrieval", "skipped")]
+    assert built.prompt == (
+        "<PRE> # Path: web/cart.js\n# export function countItems(lines) {\n#\n"
+        "# Path: shop/checkout.py\n" + PREFIX + " <SUF>\n <MID>"
+    )
+    assert [(s.name, s.status) for s in built.stages[:2]] == [
+        ("symbols", "skipped"),
+        ("retrieval", "skipped"),
+    ]
 
 
 async def test_a_slow_source_is_dropped_at_the_latency_budget(shop_files: dict[tuple[str, str], str]) -> None:
     source = BlockedSource(shop_files)
     try:
         started = time.perf_counter()
-        built = await build(request(), source, settings=CompletionSettings(retrieval_k=1, latency_budget_ms=80))
+        built = await build(
+            request(), source, settings=CompletionSettings(retrieval_k=1, latency_budget_ms=80)
+        )
         elapsed = time.perf_counter() - started
         assert source.entered.is_set() and not source.release.is_set()
     finally:
@@ -192,7 +246,8 @@ async def test_a_slow_source_is_dropped_at_the_latency_budget(shop_files: dict[t
 
 
 async def test_a_failing_source_stage_is_recorded_and_the_rest_is_used(
-        shop_files: dict[tuple[str, str], str]) -> None:
+    shop_files: dict[tuple[str, str], str],
+) -> None:
     built = await build(request(), FailingSource(shop_files))
     stages = {s.name: s for s in built.stages}
     assert stages["symbols"].status == "error" and "symbol table is locked" in stages["symbols"].detail
@@ -212,14 +267,27 @@ def assert_outline_then_end(prefix: str, kept: str) -> None:
 
 @pytest.mark.parametrize("family", family_names())
 @pytest.mark.parametrize("context_length", [96, 160, 256, 400, 700, 2048])
-async def test_never_over_budget_and_prefix_keeps_its_end(source: MemorySource, shop_files: dict[tuple[str, str],
-                                                          str], family: str, context_length: int) -> None:
+async def test_never_over_budget_and_prefix_keeps_its_end(
+    source: MemorySource, shop_files: dict[tuple[str, str], str], family: str, context_length: int
+) -> None:
     text = shop_files[("shop", "shop/cart.py")] * 3
     cursor = len(text) // 2
-    req = CursorContext(prefix=text[:cursor], suffix=text[cursor:], path="shop/cart2.py", language="python",
-                            repo="shop", scope=SearchFilter())
-    built = await build(req, source, family, context_length=context_length, max_tokens=32,
-                        settings=CompletionSettings(retrieval_k=6, latency_budget_ms=5000))
+    req = CursorContext(
+        prefix=text[:cursor],
+        suffix=text[cursor:],
+        path="shop/cart2.py",
+        language="python",
+        repo="shop",
+        scope=SearchFilter(),
+    )
+    built = await build(
+        req,
+        source,
+        family,
+        context_length=context_length,
+        max_tokens=32,
+        settings=CompletionSettings(retrieval_k=6, latency_budget_ms=5000),
+    )
     assert built.prompt_tokens == chars_div_4(built.prompt) <= context_length - 32
     assert_outline_then_end(req.prefix, built.prefix)
     assert req.suffix.startswith(built.suffix)
@@ -232,26 +300,54 @@ async def test_never_over_budget_and_prefix_keeps_its_end(source: MemorySource, 
 
 @pytest.mark.slow
 async def test_never_over_budget_with_the_real_smollm2_tokenizer(
-        source: MemorySource, shop_files: dict[tuple[str, str], str], smollm2_count: Callable[[str], int]) -> None:
+    source: MemorySource, shop_files: dict[tuple[str, str], str], smollm2_count: Callable[[str], int]
+) -> None:
     text = shop_files[("shop", "shop/pricing.py")] * 4
     cursor = len(text) * 2 // 3
-    req = CursorContext(prefix=text[:cursor], suffix=text[cursor:], path="shop/p2.py", language="python",
-                            repo="shop", scope=SearchFilter())
+    req = CursorContext(
+        prefix=text[:cursor],
+        suffix=text[cursor:],
+        path="shop/p2.py",
+        language="python",
+        repo="shop",
+        scope=SearchFilter(),
+    )
     for family in ("smollm2", "qwen2.5-coder", "starcoder2"):
         for context_length in (128, 300, 1000):
-            built = await build(req, source, family, context_length=context_length, max_tokens=48,
-                                count=smollm2_count, settings=CompletionSettings(retrieval_k=6,
-                                                                                 latency_budget_ms=5000))
+            built = await build(
+                req,
+                source,
+                family,
+                context_length=context_length,
+                max_tokens=48,
+                count=smollm2_count,
+                settings=CompletionSettings(retrieval_k=6, latency_budget_ms=5000),
+            )
             assert built.prompt_tokens == smollm2_count(built.prompt) <= context_length - 48
             assert_outline_then_end(req.prefix, built.prefix)
 
 
 async def test_multiline_mode_adds_the_languages_top_level_stops(source: MemorySource) -> None:
-    built = await build(request(prefix="def checkout(order, prices):\n    ", suffix="\n"), source, "starcoder2")
+    built = await build(
+        request(prefix="def checkout(order, prices):\n    ", suffix="\n"), source, "starcoder2"
+    )
     assert built.mode == "multi"
-    assert built.stop == ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>",
-                          "<repo_name>", "\n\n\n", "\ndef ", "\nclass ", "\nfrom ", "\nimport ",
-                          "\nif __name__ ", "\nasync def ", "\n@ ")
+    assert built.stop == (
+        "<|endoftext|>",
+        "<file_sep>",
+        "<fim_prefix>",
+        "<fim_suffix>",
+        "<fim_middle>",
+        "<repo_name>",
+        "\n\n\n",
+        "\ndef ",
+        "\nclass ",
+        "\nfrom ",
+        "\nimport ",
+        "\nif __name__ ",
+        "\nasync def ",
+        "\n@ ",
+    )
 
 
 async def test_max_tokens_that_leave_no_room_are_refused(source: MemorySource) -> None:

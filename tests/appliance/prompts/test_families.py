@@ -91,8 +91,12 @@ def test_template_without_context_is_the_plain_fim_format(name: str) -> None:
 def test_repository_name_alone_selects_the_repository_format() -> None:
     parts = PromptParts("x = ", "", "a.py", PY, "shop")
     assert get_family("qwen2.5-coder").render(parts) == (
-        "<|repo_name|>shop\n<|file_sep|>a.py\n<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>")
-    assert get_family("starcoder2").render(parts) == "<repo_name>shop<file_sep><fim_prefix>a.py\nx = <fim_suffix><fim_middle>"
+        "<|repo_name|>shop\n<|file_sep|>a.py\n<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>"
+    )
+    assert (
+        get_family("starcoder2").render(parts)
+        == "<repo_name>shop<file_sep><fim_prefix>a.py\nx = <fim_suffix><fim_middle>"
+    )
 
 
 def test_context_comments_follow_the_current_files_language() -> None:
@@ -101,7 +105,8 @@ def test_context_comments_follow_the_current_files_language() -> None:
     parts = PromptParts("const n = ", "", "web/badge.js", js, "shop", (block,))
     assert get_family("smollm2").render(parts) == (
         "// Path: web/cart.js\n// export function countItems(lines) {\n//\n// }\n//\n"
-        "// Path: web/badge.js\nconst n = ")
+        "// Path: web/badge.js\nconst n = "
+    )
 
 
 def test_deepseek_heads_each_file_with_a_comment_of_its_own_language() -> None:
@@ -109,22 +114,26 @@ def test_deepseek_heads_each_file_with_a_comment_of_its_own_language() -> None:
     block = ContextBlock("shop", "shop/pricing.py", "RATE = 2", PY)
     parts = PromptParts("const n = ", "", "web/badge.js", js, "shop", (block,))
     assert get_family("deepseek-coder").render(parts) == (
-        "<｜fim▁begin｜># shop/pricing.py\nRATE = 2\n\n// web/badge.js\nconst n = <｜fim▁hole｜><｜fim▁end｜>")
+        "<｜fim▁begin｜># shop/pricing.py\nRATE = 2\n\n// web/badge.js\nconst n = <｜fim▁hole｜><｜fim▁end｜>"
+    )
 
 
-@pytest.mark.parametrize(("model", "family"), [
-    ("Qwen/Qwen2.5-Coder-7B", "qwen2.5-coder"),
-    ("/models/qwen2_5-coder-1.5b-instruct-q4.gguf", "qwen2.5-coder"),
-    ("bigcode/starcoder2-3b", "starcoder2"),
-    ("deepseek-ai/deepseek-coder-6.7b-base", "deepseek-coder"),
-    ("deepseek-ai/DeepSeek-Coder-V2-Lite-Base", "deepseek-coder"),
-    ("codellama/CodeLlama-7b-hf", "codellama"),
-    ("mistralai/Codestral-22B-v0.1", "codestral"),
-    ("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),
-    ("HuggingFaceTB/SmolLM2-1.7B", "smollm2"),
-    ("gpt2", "plain"),
-    ("qwen2.5-coder", "qwen2.5-coder"),
-])
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("Qwen/Qwen2.5-Coder-7B", "qwen2.5-coder"),
+        ("/models/qwen2_5-coder-1.5b-instruct-q4.gguf", "qwen2.5-coder"),
+        ("bigcode/starcoder2-3b", "starcoder2"),
+        ("deepseek-ai/deepseek-coder-6.7b-base", "deepseek-coder"),
+        ("deepseek-ai/DeepSeek-Coder-V2-Lite-Base", "deepseek-coder"),
+        ("codellama/CodeLlama-7b-hf", "codellama"),
+        ("mistralai/Codestral-22B-v0.1", "codestral"),
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),
+        ("HuggingFaceTB/SmolLM2-1.7B", "smollm2"),
+        ("gpt2", "plain"),
+        ("qwen2.5-coder", "qwen2.5-coder"),
+    ],
+)
 def test_family_for_model_guesses_from_the_name(model: str, family: str) -> None:
     assert family_for_model(model).name == family
 

@@ -43,30 +43,51 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeIndex]:
     idx.close()
 
 
-async def test_completion_context_from_the_real_index_respects_scope_and_the_current_file(index: CodeIndex) -> None:
-    request = CursorContext(prefix=PREFIX, suffix="\n", path="shop/orders.py", language="python", repo="shop",
-                                scope=SearchFilter(repos=("shop",)))
+async def test_completion_context_from_the_real_index_respects_scope_and_the_current_file(
+    index: CodeIndex,
+) -> None:
+    request = CursorContext(
+        prefix=PREFIX,
+        suffix="\n",
+        path="shop/orders.py",
+        language="python",
+        repo="shop",
+        scope=SearchFilter(repos=("shop",)),
+    )
     built = await build_completion_prompt(
-        request, family=get_family("qwen2.5-coder"), count_tokens=chars_div_4, context_length=2048,
-        max_tokens=64, source=index, settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000))
+        request,
+        family=get_family("qwen2.5-coder"),
+        count_tokens=chars_div_4,
+        context_length=2048,
+        max_tokens=64,
+        source=index,
+        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000),
+    )
     stages = {s.name: s.status for s in built.stages}
     assert stages["symbols"] == "ok" and stages["retrieval"] == "ok"
-    definitions = {(s.path, s.symbol, s.start_line, s.end_line) for s in built.snippets if s.source == "symbol"}
+    definitions = {
+        (s.path, s.symbol, s.start_line, s.end_line) for s in built.snippets if s.source == "symbol"
+    }
     assert ("shop/pricing.py", "apply_discount", 8, 12) in definitions
     assert ("shop/pricing.py", "tax_for", 15, 17) in definitions
     assert ("shop/cart.py", "subtotal", 26, 27) in definitions
     assert all(s.repo == "shop" and s.path != "shop/orders.py" for s in built.snippets)
     assert "Billing's own discount" not in built.prompt
     assert "<|file_sep|>shop/pricing.py\n" in built.prompt
-    assert built.prompt.endswith("<|file_sep|>shop/orders.py\n<|fim_prefix|>" + PREFIX
-                                 + "<|fim_suffix|>\n<|fim_middle|>")
+    assert built.prompt.endswith(
+        "<|file_sep|>shop/orders.py\n<|fim_prefix|>" + PREFIX + "<|fim_suffix|>\n<|fim_middle|>"
+    )
 
 
 async def test_chat_citations_from_the_real_index(index: CodeIndex) -> None:
     built = await build_chat_prompt(
         [{"role": "user", "content": "Where is the tax owed on an amount sold to a country computed?"}],
-        source=index, scope=SearchFilter(repos=("shop",)), count_tokens=chars_div_4, context_length=4096,
-        max_tokens=512)
+        source=index,
+        scope=SearchFilter(repos=("shop",)),
+        count_tokens=chars_div_4,
+        context_length=4096,
+        max_tokens=512,
+    )
     assert built.citations
     assert all(c.repo == "shop" for c in built.citations)
     assert any(c.path == "shop/pricing.py" and c.start_line <= 15 <= c.end_line for c in built.citations)

@@ -38,8 +38,10 @@ def test_anchor_keeps_the_first_line_while_the_user_types() -> None:
     text = "".join(f"{i}\n" for i in range(100))
     assert trim_prefix(text, 30, chars_div_4)[0].startswith("70\n")
     typed = "total = compute(cart, 12)"
-    starts = {trim_prefix(text + typed[:n], 30, chars_div_4, anchor_lines=16)[0].split("\n")[0]
-              for n in range(len(typed) + 1)}
+    starts = {
+        trim_prefix(text + typed[:n], 30, chars_div_4, anchor_lines=16)[0].split("\n")[0]
+        for n in range(len(typed) + 1)
+    }
     assert starts == {"80"}
 
 
@@ -49,8 +51,11 @@ def test_zero_budget_keeps_nothing() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet="ab \t(){}:=", max_size=30), max_size=40), st.integers(0, 80),
-       st.integers(1, 20))
+@given(
+    st.lists(st.text(alphabet="ab \t(){}:=", max_size=30), max_size=40),
+    st.integers(0, 80),
+    st.integers(1, 20),
+)
 def test_never_over_budget_and_always_an_end_or_a_start(lines: list[str], budget: int, anchor: int) -> None:
     text = "\n".join(lines)
     kept, tokens = trim_prefix(text, budget, chars_div_4, anchor_lines=anchor)

@@ -19,7 +19,9 @@ from appliance.state.models import Base, User
 def test_migrations_match_models(tmp_path: Path) -> None:
     db = Database.open(StateSettings(), tmp_path)
     with db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
     assert diff == []
     assert db.current_revision() is not None
     assert (tmp_path / "state.sqlite3").is_file()
@@ -35,7 +37,12 @@ def test_reopening_keeps_data_and_revision(tmp_path: Path) -> None:
     with second.session() as session:
         assert session.scalar(select(User.name)) == "ada"
     assert second.current_revision() == revision
-    assert set(inspect(second.engine).get_table_names()) >= {"users", "tokens", "usage_events", "alembic_version"}
+    assert set(inspect(second.engine).get_table_names()) >= {
+        "users",
+        "tokens",
+        "usage_events",
+        "alembic_version",
+    }
 
 
 def test_session_rolls_back_on_error_and_says_why(tmp_path: Path) -> None:
@@ -56,7 +63,10 @@ def test_role_is_constrained(tmp_path: Path) -> None:
 
 
 def test_database_url_defaults_to_sqlite_under_home_and_accepts_postgres(tmp_path: Path) -> None:
-    assert database_url(StateSettings(), tmp_path).render_as_string() == f"sqlite+pysqlite:///{tmp_path}/state.sqlite3"
+    assert (
+        database_url(StateSettings(), tmp_path).render_as_string()
+        == f"sqlite+pysqlite:///{tmp_path}/state.sqlite3"
+    )
     url = database_url(
         StateSettings(database_url="postgresql://codemoat@db.internal/codemoat", database_password="s3cret"),
         tmp_path,

@@ -32,8 +32,12 @@ def upgrade() -> None:
     )
     # The chain starts here; appends lock this row (appliance.audit.log).
     op.bulk_insert(
-        sa.table("audit_head", sa.column("id", sa.Integer()), sa.column("seq", sa.BigInteger()),
-                 sa.column("hash", sa.String())),
+        sa.table(
+            "audit_head",
+            sa.column("id", sa.Integer()),
+            sa.column("seq", sa.BigInteger()),
+            sa.column("hash", sa.String()),
+        ),
         [{"id": 1, "seq": 0, "hash": "0" * 64}],
     )
     op.create_table(
