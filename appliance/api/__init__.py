@@ -1,7 +1,8 @@
 """The HTTP gateway: an OpenAI-compatible API (FastAPI) over the engines, the index and the state database.
 
-`create_app(settings, ...)` (in `appliance.api.app`) wires everything; this package imports nothing heavy so
-that `appliance.config` can read `appliance.api.config` cheaply."""
+`create_app(settings, ...)` (in `appliance.api.app`) assembles the app over the services that
+`appliance.wiring` builds; this package imports nothing heavy, so that `appliance.config` can read
+`appliance.api.config` cheaply."""
 
 from __future__ import annotations
 

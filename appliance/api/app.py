@@ -20,6 +20,8 @@ from appliance.api.license_headers import LicenseHeadersMiddleware
 from appliance.api.request_metrics import RequestMetricsMiddleware
 from appliance.api.routes import chat, completions, models, telemetry
 from appliance.api.routes.health import health_router
+from appliance.api.routes.openapi import openapi_router
+from appliance.api.security_headers import SecurityHeadersMiddleware
 from appliance.metrics import GatewayMetrics
 
 if TYPE_CHECKING:
@@ -50,14 +52,21 @@ def create_app(
             app.state.runner = appliance.runner
             yield
 
+    # No /docs or /redoc (they load scripts from a CDN, and the appliance is air-gapped); the OpenAPI schema
+    # lists every admin route, so it is off by default and, when on, for administrators only.
     app = FastAPI(
         title="CodeMoat gateway",
         summary="OpenAI-compatible code completion and chat over your own repositories.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     install_error_handlers(app)
     included = [*_ROUTERS, *routers, health_router(metrics_auth=settings.gateway.metrics_auth)]
+    if settings.gateway.openapi_schema:
+        included.append(openapi_router(app))
     if settings.console.enabled:
         from appliance.console.app import console_router
 
@@ -66,8 +75,9 @@ def create_app(
         app.include_router(router)
 
     known_paths = frozenset(getattr(route, "path", "") for router in included for route in router.routes)
-    # Outermost first: count every answer (413s included), then refuse oversized bodies.
+    # Outermost first: count every answer (413s included), harden every answer, then refuse oversized bodies.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(LicenseHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=lambda: known_paths)
     return app

@@ -41,6 +41,7 @@ class GatewaySettings(BaseModel):
     chat_context_tokens: int | None = Field(None, ge=64, description="Prompt + answer tokens, at most.")
     completion_prompt: CompletionSettings = Field(default_factory=CompletionSettings)
     chat_prompt: ChatSettings = Field(default_factory=ChatSettings)
+    openapi_schema: bool = Field(False, description="Serve /openapi.json to administrators.")
     served_model_aliases: list[str] = Field(
         default_factory=list,
         description="Other names /v1 accepts for the served model (e.g. a client's default).",

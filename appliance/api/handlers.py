@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from appliance.api.disconnect import CLIENT_CLOSED_REQUEST, ClientDisconnected
 from appliance.api.errors import ErrorShape, describe
@@ -111,12 +112,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(shape)
 
 
-async def _client_gone(request: Request, exc: ClientDisconnected) -> Response:
+async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=CLIENT_CLOSED_REQUEST)  # nobody reads it; the access log and metrics do
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnected, _client_gone)  # type: ignore[arg-type]
+    # A client that sends less body than its Content-Length and hangs up: its fault, not a server error.
+    app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     for family in (ApplianceError, AuthError, EngineError, IndexerError):
         app.add_exception_handler(family, _known)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]

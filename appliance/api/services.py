@@ -15,6 +15,7 @@ from appliance.auth.tokens import TokenStore
 from appliance.engines.config import ROLES, Role
 from appliance.engines.protocol import Engine
 from appliance.metrics import GatewayMetrics
+from appliance.prompts.completion import CompletionSettings
 from appliance.prompts.families import ModelFamily
 from appliance.prompts.sources import StageTiming
 from appliance.state.db import Database
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
     from indexer.service import CodeIndex
 
 
-# The embedded CPU engines' default windows: enough context to help, short enough to prefill in seconds.
+# The embedded CPU engines' default windows: enough context to help, short enough to prefill in seconds; and
+# the longest suffix there, which every keystroke computes again (bench/RESULTS.md, typing latency).
 _CPU_WINDOWS: dict[Role, int] = {"completion": 1_024, "chat": 2_048}
+CPU_SUFFIX_TOKENS = 48
 _CPU_KINDS = ("transformers", "llama_cpp")
 
 
@@ -83,10 +86,20 @@ class Services:
         configured = (
             gateway.completion_context_tokens if role == "completion" else gateway.chat_context_tokens
         )
-        if configured is None and self.settings.engine.for_role(model.roles[0]).kind in _CPU_KINDS:
+        if configured is None and self.on_cpu(model):
             configured = _CPU_WINDOWS[role]
         limit = model.engine.context_length
         return limit if configured is None else min(configured, limit)
+
+    def on_cpu(self, model: ServedModel) -> bool:
+        return self.settings.engine.for_role(model.roles[0]).kind in _CPU_KINDS
+
+    def completion_prompt(self, model: ServedModel) -> CompletionSettings:
+        """How completion prompts are built for `model`: the configured settings, the suffix capped on CPU."""
+        settings = self.settings.gateway.completion_prompt
+        if settings.suffix_max_tokens is None and self.on_cpu(model):
+            return settings.model_copy(update={"suffix_max_tokens": CPU_SUFFIX_TOKENS})
+        return settings
 
     def count_context_failures(self, stages: Iterable[StageTiming]) -> None:
         """Context lookups that timed out or failed: the answer went out without them."""

@@ -38,6 +38,11 @@ def serve(
     settings = ctx.obj
     if port is not None and not 0 <= port <= 65535:
         raise typer.BadParameter("the port must be between 0 and 65535", param_hint="--port")
+    # Before the server starts: a data directory that is read-only or full is one line and an exit code here,
+    # not a traceback from the server's startup.
+    from appliance.state.db import Database
+
+    Database.open(settings.state, settings.home).close()
     for path in index or []:
         _index(settings, path)
     token = issue_demo_token(settings) if demo else None

@@ -15,8 +15,8 @@ from starlette.requests import Request
 
 from appliance.api.errors import describe
 from appliance.api.handlers import validation_shape
+from appliance.api.security_headers import harden
 from appliance.console.errors import LoginRequired
-from appliance.console.security import harden
 from appliance.errors import ApplianceError
 from indexer.errors import IndexerError
 from licensing.errors import LicensingError

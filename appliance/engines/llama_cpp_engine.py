@@ -41,6 +41,10 @@ from appliance.engines.stops import StopMatcher
 log = logging.getLogger(__name__)
 
 _STOPPED = object()
+# A request waits up to this long for the busy context that holds its prompt's start, when that saves more
+# than this many tokens of prompt (a second or more on 2 cores).
+_WAIT_FOR_CACHE_S = 1.5
+_WORTH_WAITING_TOKENS = 64
 
 
 @dataclass(slots=True)
@@ -318,14 +322,24 @@ class LlamaCppEngine:
         return ids
 
     def _claim(self, model: LlamaModel, prompt_ids: list[int]) -> _Context:
-        """The free context whose cache shares the longest prefix with the prompt (ties: the first)."""
+        """The free context whose cache shares the longest prefix with the prompt (ties: the first). When a
+        busy context holds a much longer prefix (the previous keystroke's request, still stopping after the
+        editor got its answer), wait a moment for it rather than compute the whole prompt again elsewhere."""
+        deadline = time.monotonic() + _WAIT_FOR_CACHE_S
         with self._lock:
             while True:
-                free = [c for c in model.contexts if not c.busy]
+                scored = [(_common_prefix(c.llama, prompt_ids), i, c) for i, c in enumerate(model.contexts)]
+                free = [entry for entry in scored if not entry[2].busy]
                 if free:
-                    best = max(free, key=lambda c: _common_prefix(c.llama, prompt_ids))
-                    best.busy = True
-                    return best
+                    best_free = max(free, key=lambda e: (e[0], -e[1]))
+                    best = max(scored, key=lambda e: (e[0], -e[1]))
+                    left = deadline - time.monotonic()
+                    if best[2].busy and best[0] > best_free[0] + _WORTH_WAITING_TOKENS and left > 0:
+                        self._free.wait(timeout=left)
+                        continue
+                    context = best_free[2]
+                    context.busy = True
+                    return context
                 self._free.wait()
 
     def _release(self, context: _Context) -> None:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from appliance.jobs.errors import SourceError, SyncError
 
@@ -35,6 +36,18 @@ def check_git_url(url: str) -> str:
             param="location",
         )
     return url
+
+
+def local_git_path(url: str) -> str | None:
+    """The folder a `file://` URL names on this machine (None for a remote URL)."""
+    if not url.startswith("file://"):
+        return None
+    parsed = urlparse(url)
+    if parsed.netloc not in ("", "localhost"):
+        raise SourceError(
+            "location: a file:// URL names a folder on this appliance (no host)", param="location"
+        )
+    return unquote(parsed.path)
 
 
 def check_branch(branch: str | None) -> str | None:

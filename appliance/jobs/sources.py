@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from appliance.audit.log import Actor, AuditLog
 from appliance.errors import InvalidInputError
 from appliance.jobs.errors import RepositoryConflict, RepositoryNotFound, SourceError
-from appliance.jobs.git import check_branch, check_git_url, redact_url
+from appliance.jobs.git import check_branch, check_git_url, local_git_path, redact_url
 from appliance.jobs.runner import JobRunner, checkout_path
 from appliance.state.models import IndexJob, RepoGrant, Repository, utcnow
 from appliance.users.validation import check_repo
@@ -219,6 +219,11 @@ class RepositorySources:
             raise SourceError("location: give a folder path or a git URL", param="location")
         if kind == "git":
             location = check_git_url(location)
+            local = local_git_path(location)
+            if local is not None:
+                # A local clone reads the appliance's own disk: the same roots as a folder (a file:// URL
+                # must not get around `jobs.allowed_path_roots`).
+                self._check_folder(local)
             branch = check_branch(branch)
         else:
             location = str(self._check_folder(location))

@@ -4,14 +4,17 @@ a token budget and a latency budget.
     build_completion_prompt(request, family=..., count_tokens=..., context_length=..., max_tokens=...,
                             source=index, settings=...)  ->  BuiltPrompt
 
-1. Budget: `context_length - max_tokens - reserve_tokens`, less the empty template. The prefix may use `prefix_share` of it
-   (keeping its end, cut at a line boundary), the suffix `suffix_share` (keeping its start; none for models
+1. Budget: `context_length - max_tokens - reserve_tokens`, less the empty template, planned
+   `typing_headroom_tokens` below it (the next keystrokes fit without shedding anything). The prefix may use
+   `prefix_share` of it (keeping its end, cut at a line boundary, the file's imports and enclosing headers
+   kept above), the suffix `suffix_share` (keeping its start, at most `suffix_max_tokens`; none for models
    without FIM); context gets the rest.
 2. Context, fetched side by side within `latency_budget_ms`: definitions of the names near the cursor (symbol
    table), hybrid retrieval on the tail of the prefix (current file excluded, caller's scope applied); plus the
    editor's snippets. Priority: definitions, editor snippets, retrieval; overlapping lines count once.
-3. Chosen snippets are laid out by repository, path and line, never by score, so consecutive keystrokes that
-   find the same snippets produce the same text up to the file's prefix (the engine's prefix cache hits).
+3. Chosen snippets are laid out by repository, path and line, never by score, and retrieval reads complete
+   lines only, so consecutive keystrokes on one line produce the same text up to the cursor's line (the
+   engine's prefix cache hits and only the line and the suffix are computed again).
 4. The rendered prompt is counted whole; while it is over the budget the least important snippet goes, then
    the prefix shrinks. The result is never over `context_length - max_tokens - reserve_tokens`."""
 
@@ -45,6 +48,10 @@ class CompletionSettings(BaseModel):
 
     prefix_share: float = Field(0.60, gt=0, le=1)
     suffix_share: float = Field(0.15, ge=0, lt=1)
+    # At most this many suffix tokens. In fill-in-the-middle order the suffix follows the cursor, so every
+    # keystroke computes it again: on a CPU engine a short one keeps typing fast (the gateway caps it at
+    # CPU_SUFFIX_TOKENS there unless this is set).
+    suffix_max_tokens: int | None = Field(None, ge=0)
     latency_budget_ms: float = Field(60.0, ge=0)
     use_symbols: bool = True
     use_retrieval: bool = True
@@ -63,6 +70,8 @@ class CompletionSettings(BaseModel):
     # When the prefix is cut, the file's imports and the headers enclosing the cursor are kept above the
     # nearest lines, within this share of the prefix's budget (appliance.prompts.outline).
     outline_share: float = Field(0.35, ge=0, le=1)
+    # Tokens left unplanned for what the user types next (see assemble_completion_prompt).
+    typing_headroom_tokens: int = Field(32, ge=0)
     # Tokens the engine may add that a text counter does not see (BOS, EOS): kept free in the budget.
     reserve_tokens: int = Field(2, ge=0)
 
@@ -131,6 +140,11 @@ class BuiltPrompt:
 class GatheredContext:
     candidates: tuple[Snippet, ...]
     stages: tuple[StageTiming, ...]
+
+
+def _suffix_budget(available: int, settings: CompletionSettings) -> int:
+    share = int(available * settings.suffix_share)
+    return share if settings.suffix_max_tokens is None else min(share, settings.suffix_max_tokens)
 
 
 def _query_tail(prefix: str, settings: CompletionSettings) -> str:
@@ -286,6 +300,10 @@ def assemble_completion_prompt(
             f"max_tokens={max_tokens} leaves no room for a prompt in the model's context of "
             f"{context_length} tokens"
         )
+    # Plan below the budget: the next keystrokes make the prompt a little longer, and a prompt at the budget's
+    # edge would then shed a snippet at its start, which costs the engine's cache for the whole prompt.
+    if available > 4 * settings.typing_headroom_tokens:
+        available -= settings.typing_headroom_tokens
     with watch.stage("trim"):
         prefix, prefix_tokens = keep_outline(
             request.prefix,
@@ -298,7 +316,7 @@ def assemble_completion_prompt(
         suffix, suffix_tokens = ("", 0)
         if family.uses_suffix:
             suffix, suffix_tokens = trim_suffix(
-                request.suffix, int(available * settings.suffix_share), count_tokens
+                request.suffix, _suffix_budget(available, settings), count_tokens
             )
     with watch.stage("select"):
         selection = SnippetSelection(count_tokens)

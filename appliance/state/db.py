@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from appliance.state.config import StateSettings
 from appliance.state.errors import DatabaseError
+from appliance.state.storage import explain
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -55,7 +56,11 @@ class Database:
         url = database_url(settings, home)
         options: dict[str, Any] = {"echo": settings.echo_sql}
         if url.get_backend_name() == "sqlite":
-            Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            directory = Path(url.database or "").parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(explain(exc, directory) or f"cannot create {directory}: {exc}") from None
         else:
             options.update(pool_size=settings.pool_size, pool_pre_ping=True)
         try:
@@ -79,7 +84,9 @@ class Database:
             with self.engine.begin() as connection:
                 command.upgrade(self._alembic_config(connection), revision)
         except OperationalError as exc:
-            raise DatabaseError(f"cannot open the state database {self.describe()}: {exc.orig}") from None
+            raise DatabaseError(
+                self._storage_reason(exc) or f"cannot open the state database {self.describe()}: {exc.orig}"
+            ) from None
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
@@ -104,12 +111,21 @@ class Database:
         except SQLAlchemyError as exc:
             session.rollback()
             reason = getattr(exc, "orig", None) or exc
-            raise DatabaseError(f"state database error: {exc.__class__.__name__}: {reason}") from exc
+            storage = self._storage_reason(exc) if isinstance(exc, OperationalError) else None
+            raise DatabaseError(
+                storage or f"state database error: {exc.__class__.__name__}: {reason}"
+            ) from exc
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    def _storage_reason(self, exc: OperationalError) -> str | None:
+        """For SQLite: the data directory is read-only or full (SQLite only says it cannot write)."""
+        if self.engine.url.get_backend_name() != "sqlite":
+            return None
+        return explain(exc.orig or exc, Path(self.engine.url.database or "").parent)
 
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)

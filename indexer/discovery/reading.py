@@ -1,8 +1,9 @@
 """Reading one discovered file safely: content-level skip decisions, decoding and secret redaction.
 
 The file may have changed since discovery listed it, so nothing discovery saw is trusted: the path is opened
-without following a final symlink and without blocking (a FIFO swapped in must not hang the run), the open
-descriptor is checked to be a regular file, and the size limit is enforced on the bytes actually read."""
+beneath the repository root without following a link anywhere on the way (indexer.discovery.beneath) and
+without blocking (a FIFO swapped in must not hang the run), the open descriptor is checked to be a regular
+file, and the size limit is enforced on the bytes actually read."""
 
 from __future__ import annotations
 
@@ -12,17 +13,14 @@ import stat
 from dataclasses import dataclass
 
 from indexer.config import IndexerSettings
+from indexer.discovery.beneath import LinkOnPath, open_beneath, root_of
 from indexer.discovery.content import content_skip
 from indexer.discovery.paths import file_kind
 from indexer.discovery.secrets import has_private_key, redact_tokens
 from indexer.types import Skip, SkipReason, SourceFile
 
 _OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
 
 
@@ -44,7 +42,11 @@ def read_source(f: SourceFile, settings: IndexerSettings) -> SourceText | Skip:
     """Read and vet `f`. Returns the text, or a Skip (binary, too large, minified/generated, secret, symlink,
     unreadable, vanished). Never raises for a problem with the file itself."""
     try:
-        fd = os.open(f.abs_path, _OPEN_FLAGS)
+        fd = open_beneath(root_of(f.abs_path, f.rel_path), f.rel_path, _OPEN_FLAGS)
+    except LinkOnPath as exc:
+        return Skip(
+            f.rel_path, SkipReason.SYMLINK, f"the folder {exc.component} on its path is a symbolic link"
+        )
     except OSError as exc:
         return _open_failure(f.rel_path, exc)
     try:

@@ -30,7 +30,6 @@ from licensing.sealed.format import (
     MANIFEST_NAME,
     MANIFEST_TYPE,
     PREAMBLE,
-    SEALED_SUFFIX,
     TAG_SIZE,
     chunk_aad,
     chunk_nonce,
@@ -111,11 +110,14 @@ class SealedModel:
             path = model_dir / name
             if not path.is_file() or sha256_hex(path.read_bytes()) != digest:
                 raise ModelError(f"{path} is missing or was modified; restore it from the vendor's delivery")
-        on_disk = {p.name for p in model_dir.glob("*" + SEALED_SUFFIX)}
-        unexpected = on_disk - set(manifest["sealed"])
+        # Only what the vendor delivered may be there: a planted file would be read by whatever loads the
+        # directory next to the sealed weights (a tokenizer's special_tokens_map.json, a model.safetensors).
+        listed = {MANIFEST_NAME, *manifest.get("plain", {}), *manifest["sealed"]}
+        unexpected = sorted(p.name for p in model_dir.iterdir() if p.name not in listed)
         if unexpected:
             raise ModelError(
-                f"{model_dir} holds sealed files the manifest does not list: {sorted(unexpected)}"
+                f"{model_dir} holds files the sealed manifest does not list: {', '.join(unexpected)}; "
+                "remove them or restore the vendor's delivery"
             )
         files = tuple(
             _open_file(model_dir / name, entry, model_id, trust)

@@ -258,6 +258,22 @@ def test_file_replaced_by_a_link_is_not_followed(tmp_path: Path) -> None:
     skipped(read_source(listed, SETTINGS), SkipReason.SYMLINK)
 
 
+def test_a_folder_on_the_path_replaced_by_a_link_is_not_followed(tmp_path: Path) -> None:
+    # The probe's attack: `mv conf elsewhere; ln -s /etc conf` after the listing (git keeps listing conf/*).
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:OUTSIDE-MARKER\n")
+    listed = listed_file(tmp_path / "repo", "conf/passwd", "harmless = 1\n")
+    shutil.rmtree(tmp_path / "repo" / "conf")
+    (tmp_path / "repo" / "conf").symlink_to(outside)
+    result = skipped(read_source(listed, SETTINGS), SkipReason.SYMLINK)
+    assert result.detail == "the folder conf on its path is a symbolic link"
+    deeper = listed_file(tmp_path / "repo2", "a/b/c.py", ORDINARY)
+    shutil.rmtree(tmp_path / "repo2" / "a" / "b")
+    (tmp_path / "repo2" / "a" / "b").symlink_to(outside)
+    assert skipped(read_source(deeper, SETTINGS), SkipReason.SYMLINK).detail.startswith("the folder a/b ")
+
+
 @pytest.mark.timeout(20)
 def test_file_replaced_by_a_fifo_does_not_block(tmp_path: Path) -> None:
     listed = listed_file(tmp_path, "mod.py", ORDINARY)

@@ -310,3 +310,27 @@ def test_kill_mid_index_converges_to_clean_run(tmp_path):
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     subprocess.run(cmd, env={**os.environ, "CODEMOAT_HOME": str(clean_home)}, check=True, capture_output=True)
     assert _state(crash_home, "corpus") == _state(clean_home, "corpus")
+
+
+def test_a_tracked_folder_replaced_by_a_link_never_reads_outside(tmp_path, codemoat_home, run_cli):
+    """git keeps listing files under a folder that was replaced by a link: `mv conf elsewhere; ln -s /etc conf`.
+    Neither the first index nor a re-index reads through the link."""
+    repo = make_repo(tmp_path / "demo")
+    (repo / "conf").mkdir()
+    (repo / "conf" / "passwd").write_text("placeholder_setting = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    first = index_json(run_cli, repo, "--name", "demo")
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:OUTSIDE_SECRET_MARKER:/root:/bin/bash\n")
+    shutil.move(repo / "conf", tmp_path / "elsewhere")
+    (repo / "conf").symlink_to(outside)
+    again = index_json(run_cli, repo, "--name", "demo")
+    assert again["files"] == first["files"] - 1 and again["files_removed"] == 1
+    assert again["skip_reasons"].get("symlink", 0) >= 1
+    res = run_cli("search", "OUTSIDE_SECRET_MARKER root", "--json", "-k", "50")
+    assert res.code == 0, res.err
+    assert all("OUTSIDE_SECRET_MARKER" not in h["text"] for h in json.loads(res.out)["hits"])

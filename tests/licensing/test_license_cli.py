@@ -185,6 +185,22 @@ def test_check_model_reports_a_damaged_delivery(site: Path, codemoat_home: Path,
     assert _state(codemoat_home) == before
 
 
+@pytest.mark.parametrize(
+    "planted", ["model.safetensors", "extra.py", "added_tokens.json", "special_tokens_map.json"]
+)
+def test_check_model_refuses_files_the_manifest_does_not_list(
+    site: Path, codemoat_home: Path, run_cli, planted: str
+) -> None:
+    _activate(site, run_cli)
+    (site / "sealed" / planted).write_text('{"eos_token": "<|planted|>"}')
+    try:
+        line = _one_line_error(run_cli("license", "check-model", site / "sealed"))
+        assert f"holds files the sealed manifest does not list: {planted}" in line
+    finally:
+        (site / "sealed" / planted).unlink()
+    assert run_cli("license", "check-model", site / "sealed").code == 0
+
+
 def test_status_without_license_and_roots_listing(site: Path, codemoat_home: Path, run_cli) -> None:
     status = run_cli("license", "status")
     assert status.code == 0 and "state: STOPPED" in status.out and "no license is installed" in status.out

@@ -60,7 +60,7 @@ async def code_prompt(
 ) -> CompletionPrompt:
     if body.repo is not None and not principal.may_read(body.repo):
         raise PermissionDeniedError(f"this token may not read repository {body.repo!r}", param="repo")
-    settings = services.settings.gateway.completion_prompt
+    settings = services.completion_prompt(model)
     request = prompts.CursorContext(
         prefix=body.prompt_text(),
         suffix=body.suffix or "",

@@ -49,6 +49,20 @@ async def test_a_repeated_prefix_is_not_computed_again(small: LlamaCppEngine) ->
     assert small.prompt_tokens_computed - computed <= 4
 
 
+async def test_the_next_keystroke_finds_the_cache_of_a_request_stopped_early(small: LlamaCppEngine) -> None:
+    # The gateway stops a completion once its line is done and answers the editor at once; the next
+    # keystroke arrives while that context is still letting go, and must still find its cache.
+    head = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(24))
+    await collect(small.stream(GenerationRequest(prompt=head + "other = 1\n", max_tokens=2)))  # fill ctx0
+    stream = small.stream(GenerationRequest(prompt=head + "total = ", max_tokens=64))
+    async for _ in stream:
+        break
+    await stream.aclose()
+    computed = small.prompt_tokens_computed
+    await collect(small.stream(GenerationRequest(prompt=head + "total = v", max_tokens=2)))
+    assert small.prompt_tokens_computed - computed <= 8
+
+
 async def test_stop_sequences_end_the_answer_and_are_not_sent(small: LlamaCppEngine) -> None:
     free = text_of(await collect(small.stream(GenerationRequest(prompt=PROMPT, max_tokens=12))))
     word = free.split()[1] if len(free.split()) > 1 else free.split()[0]

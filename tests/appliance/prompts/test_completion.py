@@ -366,3 +366,14 @@ def test_settings_refuse_shares_over_one() -> None:
 async def test_the_clients_mode_overrides_the_guess(source: MemorySource) -> None:
     built = await build(request(mode="multi"), source, "starcoder2")
     assert built.mode == "multi" and "\n" not in built.stop and "\ndef " in built.stop
+
+
+async def test_the_suffix_can_be_capped_in_tokens(source: MemorySource) -> None:
+    suffix = "".join(f"    line_{i} = {i}\n" for i in range(40))
+    long = await build(request(suffix=suffix), source)
+    capped = await build(
+        request(suffix=suffix),
+        source,
+        settings=CompletionSettings(retrieval_k=1, latency_budget_ms=5000, suffix_max_tokens=16),
+    )
+    assert long.suffix_tokens > 16 >= capped.suffix_tokens > 0 and suffix.startswith(capped.suffix)

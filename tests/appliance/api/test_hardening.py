@@ -1,0 +1,68 @@
+"""Findings of the outside probe (issue 14), reproduced through the gateway's HTTP entry point: no API docs
+that load from a CDN or list the admin routes to anyone, security headers on every answer whatever the route,
+and a client that hangs up mid-body counted as a client problem (499), not a server error."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from appliance.api.security_headers import HEADERS
+from tests.appliance.api.conftest import Home, metric_value
+
+pytestmark = pytest.mark.slow
+
+
+async def test_no_docs_by_default_and_the_schema_is_for_administrators(
+    gateway_factory: Any, gateway_home: Home
+) -> None:
+    async with gateway_factory() as gw, gw.client(gateway_home.admin_token) as admin:
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+            assert (await admin.get(path)).status_code == 404, path
+    async with (
+        gateway_factory(gateway={"openapi_schema": True}) as gw,
+        gw.client(gateway_home.admin_token) as admin,
+        gw.client(gateway_home.user_token) as user,
+        gw.client() as anonymous,
+    ):
+        assert (await anonymous.get("/openapi.json")).status_code == 401
+        assert (await user.get("/openapi.json")).status_code == 403
+        schema = await admin.get("/openapi.json")
+        assert schema.status_code == 200 and "/v1/completions" in schema.json()["paths"]
+        assert (await admin.get("/docs")).status_code == 404  # its viewer would load from a CDN
+
+
+@pytest.mark.parametrize("path", ["/console/nonexistent", "/no/such/route", "/healthz", "/v1/models"])
+async def test_every_answer_carries_the_security_headers(
+    gateway_factory: Any, gateway_home: Home, path: str
+) -> None:
+    async with gateway_factory() as gw, gw.client(gateway_home.admin_token) as client:
+        response = await client.get(path)
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, (path, name)
+    assert response.headers.get("cache-control") == "no-store"
+
+
+async def test_a_client_that_sends_a_short_body_and_leaves_is_not_a_server_error(
+    gateway_factory: Any, gateway_home: Home
+) -> None:
+    async with gateway_factory() as gw:
+        host, port = gw.url.removeprefix("http://").split(":")
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {gateway_home.admin_token}\r\nContent-Length: 5000\r\n\r\n".encode()
+                + b'{"prompt":'
+            )
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        await asyncio.sleep(0.5)
+        async with gw.client(gateway_home.admin_token) as client:
+            metrics = (await client.get("/metrics")).text
+    route = {"method": "POST", "route": "/v1/completions"}
+    assert metric_value(metrics, "codemoat_http_requests_total", {**route, "status": "500"}) == 0
+    assert metric_value(metrics, "codemoat_http_requests_total", {**route, "status": "499"}) == 3
