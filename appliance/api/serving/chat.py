@@ -102,6 +102,7 @@ async def serve_chat(
     timer: StageTimer,
     request: Request,
 ) -> Response:
+    body.refuse_unhonoured()
     gateway = services.settings.gateway
     model = services.served_model(body.model, "chat")
     if not any(m.text().strip() for m in body.messages if m.role in ("user", "system", "developer")):

@@ -135,6 +135,7 @@ async def raw_prompt(
 async def serve_completion(
     body: CompletionRequest, *, principal: Principal, services: Services, timer: StageTimer, request: Request
 ) -> Response:
+    body.refuse_unhonoured()
     gateway = services.settings.gateway
     model = services.served_model(body.model, "completion")
     if not body.prompt_text() and not body.suffix:

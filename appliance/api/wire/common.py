@@ -14,14 +14,63 @@ def absent(value: object) -> bool:
     return value is None
 
 
+def _asks(value: object, *, default: object = None) -> bool:
+    """Whether an OpenAI field asks for something: set, and not its do-nothing value."""
+    return value is not None and value != default and value not in ((), [], {}, False)
+
+
+# OpenAI fields this gateway cannot honour, and when a value asks for them: refused with a 400 naming the field
+# (an agent that asked for tool calls must not get free text it takes for an answer). Their do-nothing values
+# (clients send `presence_penalty: 0`, `logprobs: null`, `tool_choice: "none"`) pass.
+_CANNOT_HONOUR: dict[str, tuple[str, object]] = {
+    "tools": ("tool calls are not supported by this gateway's engines", None),
+    "tool_choice": ("tool calls are not supported by this gateway's engines", "none"),
+    "parallel_tool_calls": ("tool calls are not supported by this gateway's engines", None),
+    "functions": ("function calls are not supported by this gateway's engines", None),
+    "function_call": ("function calls are not supported by this gateway's engines", "none"),
+    "logprobs": ("log probabilities are not returned by this gateway", None),
+    "top_logprobs": ("log probabilities are not returned by this gateway", 0),
+    "logit_bias": ("logit bias is not supported", None),
+    "presence_penalty": ("presence penalty is not supported (use 0)", 0),
+    "frequency_penalty": ("frequency penalty is not supported (use 0)", 0),
+    "best_of": ("only best_of=1 is supported", 1),
+    "echo": ("echo is not supported", None),
+    "audio": ("audio output is not supported", None),
+    "prediction": ("predicted outputs are not supported", None),
+}
+
+
 class WireRequest(BaseModel):
-    """A request body: strict types (no "5" for 5), unknown fields kept (and logged) rather than refused,
-    since OpenAI clients send fields this server does not implement (`logprobs`, `presence_penalty`, ...)."""
+    """A request body: strict types (no "5" for 5). Unknown fields are kept rather than refused, since clients
+    send fields of newer API versions; the ones we know and cannot honour are refused by `refuse_unhonoured`."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 
     def unknown_fields(self) -> list[str]:
         return sorted(self.model_extra or {})
+
+    def refuse_unhonoured(self) -> None:
+        """Raise InvalidRequestError naming the first field whose value asks for what cannot be done."""
+        from appliance.api.errors import InvalidRequestError
+
+        extra = self.model_extra or {}
+        for name, (reason, default) in _CANNOT_HONOUR.items():
+            if name in extra and _asks(extra[name], default=default):
+                raise InvalidRequestError(f"{name}: {reason}", param=name, code="unsupported_parameter")
+        response_format = extra.get("response_format")
+        if response_format is not None and not (
+            isinstance(response_format, dict) and response_format.get("type") == "text"
+        ):
+            raise InvalidRequestError(
+                "response_format: only plain text answers are supported (no JSON mode or schema)",
+                param="response_format",
+                code="unsupported_parameter",
+            )
+        modalities = extra.get("modalities")
+        if modalities is not None and modalities != ["text"]:
+            raise InvalidRequestError(
+                "modalities: only text is supported", param="modalities", code="unsupported_parameter"
+            )
 
 
 class WireResponse(BaseModel):

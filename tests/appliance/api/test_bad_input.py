@@ -18,6 +18,27 @@ USER = [{"role": "user", "content": "hi"}]
 
 # (endpoint, body: JSON text or object, status, param, words in the message)
 CASES: list[tuple[str, Any, int, str | None, str]] = [
+    # Fields the engines cannot honour: refused, never silently ignored (an agent must not take text for a tool call).
+    (
+        CHAT,
+        {"messages": USER, "tools": [{"type": "function", "function": {"name": "f"}}]},
+        400,
+        "tools",
+        "tool calls",
+    ),
+    (CHAT, {"messages": USER, "tool_choice": "auto"}, 400, "tool_choice", "tool calls"),
+    (
+        CHAT,
+        {"messages": USER, "response_format": {"type": "json_object"}},
+        400,
+        "response_format",
+        "plain text",
+    ),
+    (CHAT, {"messages": USER, "logprobs": True, "top_logprobs": 3}, 400, "logprobs", "log probabilities"),
+    (COMPLETIONS, {"prompt": "x", "logprobs": 2}, 400, "logprobs", "log probabilities"),
+    (COMPLETIONS, {"prompt": "x", "presence_penalty": 0.5}, 400, "presence_penalty", "not supported"),
+    (COMPLETIONS, {"prompt": "x", "best_of": 3}, 400, "best_of", "best_of=1"),
+    (COMPLETIONS, {"prompt": "x", "echo": True}, 400, "echo", "not supported"),
     (COMPLETIONS, "{not json", 400, None, "not valid JSON"),
     (COMPLETIONS, "", 400, None, "empty"),
     (COMPLETIONS, "[1, 2]", 400, None, "JSON object"),
@@ -123,7 +144,18 @@ async def test_bad_request_names_the_field(
 
 
 async def test_unknown_fields_are_accepted(gateway: Gateway, gateway_home: Home) -> None:
-    body = {"prompt": "x = 1", "max_tokens": 1, "logprobs": None, "presence_penalty": 0.5, "best_of": 1}
+    # Fields of newer API versions, and known ones at their do-nothing values (what SDKs send by default).
+    body = {
+        "prompt": "x = 1",
+        "max_tokens": 1,
+        "logprobs": None,
+        "presence_penalty": 0,
+        "best_of": 1,
+        "frequency_penalty": 0.0,
+        "tool_choice": "none",
+        "response_format": {"type": "text"},
+        "some_future_field": {"x": 1},
+    }
     async with gateway.client(gateway_home.admin_token) as client:
         response = await client.post(COMPLETIONS, json=body)
     assert response.status_code == 200, response.text
