@@ -122,7 +122,7 @@ async def open_appliance(
 
             console = ConsoleServices.build(settings, services, runner)
         warmup = asyncio.get_running_loop().create_task(
-            _warm_index(idx, lambda: services.engine_loaded(services.models["completion"])),
+            _warm_index(idx, lambda: services.engine_loaded(services.models["completion"]), services),
             name="index-warmup",
         )
         try:
@@ -192,10 +192,14 @@ def _open_index(settings: Settings) -> tuple[CodeIndex | None, str | None]:
         return None, str(exc)
 
 
-async def _warm_index(index: CodeIndex | None, engine_loaded: Callable[[], Awaitable[None]]) -> None:
+async def _warm_index(
+    index: CodeIndex | None, engine_loaded: Callable[[], Awaitable[None]], services: Services
+) -> None:
     """Load the embedder and open the store before the first request needs them, once the engine has
-    loaded: both import torch, and two threads importing it at once can leave one of them broken."""
+    loaded: both import torch, and two threads importing it at once can leave one of them broken. Until
+    then /readyz says the index is warming up (a question asked before would get no sources in time)."""
     if index is None:
+        services.index_warm = True
         return
     from appliance.engines.errors import EngineError
     from indexer.errors import IndexerError
@@ -210,6 +214,7 @@ async def _warm_index(index: CodeIndex | None, engine_loaded: Callable[[], Await
     loading = asyncio.ensure_future(asyncio.to_thread(warm))
     try:
         await asyncio.shield(loading)
+        services.index_warm = True
     except asyncio.CancelledError:
         # The thread cannot be stopped: let it finish before the index is closed under it.
         with contextlib.suppress(IndexerError):
@@ -217,3 +222,4 @@ async def _warm_index(index: CodeIndex | None, engine_loaded: Callable[[], Await
         raise
     except IndexerError as exc:
         log.warning("the code index could not be warmed up: %s", exc)
+        services.index_warm = True  # requests load it themselves (and say why when they cannot)

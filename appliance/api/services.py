@@ -58,6 +58,7 @@ class Services:
     completion_latency: LatencyTracker = field(default_factory=LatencyTracker)  # code completions, end to end
     index: CodeIndex | None = None  # None: serve without repository context (nothing indexed, or it failed)
     index_error: str | None = None
+    index_warm: bool = False  # the embedder and the store are loaded (set by the composition root's warm-up)
     model_aliases: frozenset[str] = field(default_factory=frozenset)
     started: int = field(default_factory=lambda: int(time.time()))
 

@@ -35,7 +35,8 @@ async def readiness(services: Services) -> dict[str, Any]:
             "detail": "loaded" if ok else await engine_detail(model.engine),
         }
     if services.index is not None:
-        checks["index"] = {"ok": True, "detail": "open"}
+        warm = services.index_warm
+        checks["index"] = {"ok": warm, "detail": "open" if warm else "open, loading the embedder"}
     else:
         checks["index"] = {"ok": False, "detail": services.index_error or "not open"}
     state = services.gate.serving_state()

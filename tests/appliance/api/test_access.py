@@ -3,6 +3,7 @@ out of scope, retrieval limited to what the token may read, and /metrics for adm
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -56,7 +57,12 @@ async def test_v1_needs_a_valid_token(gateway: Gateway, headers: dict[str, str],
 async def test_health_and_readiness_need_no_token(gateway: Gateway) -> None:
     async with gateway.client() as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
-        ready = await client.get("/readyz")
+        for _ in range(600):  # the index warms up (embedder) right after start: ready once it has
+            ready = await client.get("/readyz")
+            if ready.status_code == 200:
+                break
+            assert ready.json()["checks"]["index"]["detail"] == "open, loading the embedder", ready.text
+            await asyncio.sleep(0.1)
     assert ready.status_code == 200, ready.text
     checks = ready.json()["checks"]
     assert checks["engine"]["ok"] and checks["index"]["ok"] and checks["license"]["ok"]

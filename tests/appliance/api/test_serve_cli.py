@@ -142,7 +142,12 @@ def test_index_before_serving(tmp_path: Path) -> None:
     try:
         assert "indexed tiny: 1 files" in "".join(served.log)
         with httpx.Client(base_url=served.url) as client:
-            assert client.get("/readyz").json()["checks"]["index"] == {"ok": True, "detail": "open"}
+            deadline = time.monotonic() + 120
+            while (index := client.get("/readyz").json()["checks"]["index"])["detail"] != "open":
+                assert index == {"ok": False, "detail": "open, loading the embedder"}
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert index == {"ok": True, "detail": "open"}
     finally:
         stop_serve(served)
     listed = run_codemoat(tmp_path / "home", "repo", "list", "--json")
