@@ -34,6 +34,7 @@ from appliance.engines.errors import (
     EngineUnavailableError,
     ModelFilesError,
 )
+from appliance.engines.loading import failed_load, load_result, new_load, wait_for_load
 from appliance.engines.model_files import gguf_file
 from appliance.engines.protocol import FinishReason, GenerationChunk, GenerationRequest, validate_request
 from appliance.engines.stops import StopMatcher
@@ -80,8 +81,7 @@ class LlamaCppEngine:
         self._home = home
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
-        self._loaded: Future[LlamaModel] = Future()
-        self._loaded.set_running_or_notify_cancel()
+        self._loaded: Future[LlamaModel] = new_load()
         self._suspended: str | None = None
         self._generation = 0  # bumped by suspend: running requests of an older generation stop
         self._closed = False
@@ -170,8 +170,7 @@ class LlamaCppEngine:
                 return
             if not self._loader.is_alive():
                 self._suspended = None
-                self._loaded = Future()
-                self._loaded.set_running_or_notify_cancel()
+                self._loaded = new_load()
                 self._loader = threading.Thread(target=self._load, name=f"load-{self.model_id}", daemon=True)
                 self._loader.start()
 
@@ -257,10 +256,7 @@ class LlamaCppEngine:
             if self._suspended != reason:
                 return  # resumed meanwhile
             self._release_model_locked()
-            failed: Future[LlamaModel] = Future()
-            failed.set_running_or_notify_cancel()
-            failed.set_exception(EngineUnavailableError(f"the model is not loaded: {reason}"))
-            self._loaded = failed
+            self._loaded = failed_load(f"the model is not loaded: {reason}")
         log.warning("model %s unloaded: %s", self.model_id, reason)
 
     def _current_contexts(self) -> tuple[_Context, ...]:
@@ -282,23 +278,10 @@ class LlamaCppEngine:
             context.llama.close()
 
     async def _wait_loaded(self, timeout: float | None) -> LlamaModel:
-        loading = self._loaded
-        if loading.done():
-            return loading.result()
-        waiting = asyncio.wrap_future(loading)
-        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiting), timeout)
-        except TimeoutError:
-            raise EngineUnavailableError(
-                f"the model {self.model_id} is still loading; try again shortly"
-            ) from None
+        return await wait_for_load(self._loaded, timeout, self.model_id)
 
     def _loaded_blocking(self) -> LlamaModel:
-        try:
-            return self._loaded.result(timeout=self._settings.load_timeout_s)
-        except TimeoutError:
-            raise EngineUnavailableError(f"the model {self.model_id} is still loading") from None
+        return load_result(self._loaded, self._settings.load_timeout_s, self.model_id)
 
     # -- generation ----------------------------------------------------------------------------------------
 

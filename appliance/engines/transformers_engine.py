@@ -28,6 +28,7 @@ from appliance.engines.errors import (
     EngineUnavailableError,
 )
 from appliance.engines.generation import Sequence
+from appliance.engines.loading import failed_load, load_result, new_load, wait_for_load
 from appliance.engines.model_files import LoadedModel, SealedLoader, load_model
 from appliance.engines.protocol import GenerationChunk, GenerationRequest, validate_request
 from appliance.engines.token_count import count_tokens
@@ -61,8 +62,7 @@ class TransformersEngine:
         self._settings = settings
         self._sealed_loader = sealed_loader
         self._home = home
-        self._loaded: Future[LoadedModel] = Future()
-        self._loaded.set_running_or_notify_cancel()  # awaiting callers who give up must not cancel the load
+        self._loaded: Future[LoadedModel] = new_load()
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._live: set[Sequence] = set()
         self._live_lock = threading.Lock()
@@ -177,24 +177,10 @@ class TransformersEngine:
     # -- internals ---------------------------------------------------------------------------------------
 
     async def _loaded_model(self, timeout: float | None) -> LoadedModel:
-        loading = self._loaded
-        if loading.done():
-            return loading.result()
-        waiting = asyncio.wrap_future(loading)
-        # A waiter that times out leaves the wrapped future behind: mark its error seen, it is reported anyway.
-        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiting), timeout)
-        except TimeoutError:
-            raise EngineUnavailableError(
-                f"the model {self.model_id} is still loading; try again shortly"
-            ) from None
+        return await wait_for_load(self._loaded, timeout, self.model_id)
 
     def _loaded_model_blocking(self) -> LoadedModel:
-        try:
-            return self._loaded.result(timeout=self._settings.load_timeout_s)
-        except TimeoutError:
-            raise EngineUnavailableError(f"the model {self.model_id} is still loading") from None
+        return load_result(self._loaded, self._settings.load_timeout_s, self.model_id)
 
     def _encode(self, tokenizer: Any, request: GenerationRequest) -> list[int]:
         if request.messages is not None:
@@ -236,8 +222,7 @@ class TransformersEngine:
 
     def _load(self) -> LoadedModel | None:
         if self._loaded.done():  # a resume: requests from now on wait for this load
-            self._loaded = Future()
-            self._loaded.set_running_or_notify_cancel()
+            self._loaded = new_load()
         try:
             loaded = load_model(self._settings, self._home, self._sealed_loader)
         except EngineError as exc:
@@ -263,10 +248,7 @@ class TransformersEngine:
     def _unloaded(self, reason: str) -> None:
         """From now on requests fail with `reason` (the loaded model is no longer referenced from here)."""
         log.warning("model %s: %s", self.model_id, reason)
-        failed: Future[LoadedModel] = Future()
-        failed.set_running_or_notify_cancel()
-        failed.set_exception(EngineUnavailableError(reason))
-        self._loaded = failed
+        self._loaded = failed_load(reason)
 
     def _wait_for_resume(self) -> bool:
         """Idle without a model: fail what arrives, until a resume (True) or the shutdown (False)."""
