@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance.engines.channel import ChunkChannel
 from appliance.engines.config import EngineSettings
 from appliance.engines.errors import (
     ContextLengthExceeded,
@@ -120,27 +121,19 @@ class LlamaCppEngine:
                 f"model's context length of {model.context_length} tokens",
                 param="max_tokens",
             )
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[GenerationChunk | BaseException] = asyncio.Queue()
+        channel = ChunkChannel()
         cancelled = threading.Event()
 
         def sink(item: GenerationChunk | BaseException) -> None:
-            try:
-                loop.call_soon_threadsafe(chunks.put_nowait, item)
-            except RuntimeError:  # the consumer's loop is gone
+            if not channel.put(item):  # the consumer's loop is gone
                 cancelled.set()
 
         if self._closed:
             raise EngineUnavailableError("the engine is shutting down")
         job = self._pool.submit(self._run, model, request, prompt_ids, cancelled, sink)
         try:
-            while True:
-                item = await chunks.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if item.finish_reason is not None:
-                    return
+            async for chunk in channel.chunks():
+                yield chunk
         finally:
             cancelled.set()  # closing the iterator or cancelling its consumer lands here
             del job

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.engines.batching import DecodeBatch
+from appliance.engines.channel import ChunkChannel
 from appliance.engines.config import EngineSettings
 from appliance.engines.errors import (
     ContextLengthExceeded,
@@ -109,36 +110,22 @@ class TransformersEngine:
             )
         if self._closed:
             raise EngineUnavailableError("the engine is shutting down")
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[GenerationChunk | BaseException] = asyncio.Queue()
-
-        def sink(item: GenerationChunk | BaseException) -> bool:
-            try:
-                loop.call_soon_threadsafe(chunks.put_nowait, item)
-            except RuntimeError:  # the consumer's loop is gone
-                return False
-            return True
-
+        channel = ChunkChannel()
         sequence = Sequence(
             request,
             prompt_ids,
             tokenizer=loaded.tokenizer,
             eos_ids=_eos_ids(loaded),
             prefill_chunk=self._settings.prefill_chunk,
-            sink=sink,
+            sink=channel.put,
         )
         with self._live_lock:
             self._live.add(sequence)
         sequence.done.add_done_callback(lambda _: self._forget(sequence))
         self._inbox.put(sequence)
         try:
-            while True:
-                item = await chunks.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if item.finish_reason is not None:
-                    return
+            async for chunk in channel.chunks():
+                yield chunk
         finally:
             # Closing the iterator or cancelling its consumer lands here: the worker drops the sequence
             # before its next forward pass.
