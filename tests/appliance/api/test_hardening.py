@@ -66,3 +66,45 @@ async def test_a_client_that_sends_a_short_body_and_leaves_is_not_a_server_error
     route = {"method": "POST", "route": "/v1/completions"}
     assert metric_value(metrics, "codemoat_http_requests_total", {**route, "status": "500"}) == 0
     assert metric_value(metrics, "codemoat_http_requests_total", {**route, "status": "499"}) == 3
+
+
+def _raw(url: str, head: bytes) -> bytes:
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.split(b"\r\n\r\n", 1)[1].endswith(b"}"):
+                break
+        return answer
+
+
+def test_oversized_or_too_many_headers_are_431_before_anything_reads_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tests.appliance.api.conftest import free_port, start_serve, stop_serve
+
+    no_model = {
+        "CODEMOAT_ENGINE__KIND": "upstream",
+        "CODEMOAT_ENGINE__UPSTREAM_URLS": json.dumps([f"http://127.0.0.1:{free_port()}"]),
+    }
+    served = start_serve(tmp_path / "home", env=no_model, wait_ready=False)
+    try:
+        big = _raw(served.url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n")
+        many = _raw(
+            served.url,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+            + b"\r\n",
+        )
+        fine = _raw(served.url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ok: " + b"a" * 8_000 + b"\r\n\r\n")
+    finally:
+        stop_serve(served)
+    for answer, words in ((big, b"40,0"), (many, b"header lines")):
+        head, body = answer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 431 ") and b"content-security-policy" in head.lower(), head
+        assert json.loads(body)["error"]["code"] == "header_too_large" and words in body
+    assert fine.startswith(b"HTTP/1.1 200 ")
