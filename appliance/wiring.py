@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from appliance.api.readiness import ServingGate
 from appliance.api.services import ServedModel, Services
 from appliance.api.usage import UsageRecorder
+from appliance.audit.log import AuditLog
 from appliance.auth.tokens import TokenStore
 from appliance.engines.config import Role
 from appliance.engines.protocol import Engine, QueueBound
@@ -45,6 +46,7 @@ log = logging.getLogger("codemoat.api")
 class Appliance:
     services: Services
     runner: JobRunner
+    audit: AuditLog
     console: ConsoleServices | None
 
 
@@ -71,9 +73,10 @@ async def open_appliance(
         if db is None:
             db = await asyncio.to_thread(Database.open, settings.state, settings.home)
             stack.callback(db.close)
+        audit = await asyncio.to_thread(AuditLog.for_home, db, settings.home)
         runtime = license_runtime
         if runtime is None and gate is None:
-            runtime = await asyncio.to_thread(_open_license, settings, db)
+            runtime = await asyncio.to_thread(_open_license, settings, audit)
         serving_gate: ServingGate = gate if gate is not None else runtime  # type: ignore[assignment]
         engines = _engines(settings, runtime, engine, chat_engine)
         for built in engines.values():
@@ -120,13 +123,13 @@ async def open_appliance(
         if settings.console.enabled:
             from appliance.console.services import ConsoleServices
 
-            console = ConsoleServices.build(settings, services, runner)
+            console = ConsoleServices.build(settings, services, runner, audit)
         warmup = asyncio.get_running_loop().create_task(
             _warm_index(idx, lambda: services.engine_loaded(services.models["completion"]), services),
             name="index-warmup",
         )
         try:
-            yield Appliance(services=services, runner=runner, console=console)
+            yield Appliance(services=services, runner=runner, audit=audit, console=console)
         finally:
             warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -164,11 +167,10 @@ def _served_models(engines: dict[Role, Engine]) -> dict[Role, ServedModel]:
     return {role: served[id(engine)] for role, engine in engines.items()}
 
 
-def _open_license(settings: Settings, db: Database) -> LicenseRuntime:
-    from appliance.audit.log import AuditLog
+def _open_license(settings: Settings, audit: AuditLog) -> LicenseRuntime:
     from appliance.license_gate import LicenseRuntime
 
-    return LicenseRuntime.open(settings, audit=AuditLog(db))
+    return LicenseRuntime.open(settings, audit=audit)
 
 
 def _family(engine: Engine) -> ModelFamily:

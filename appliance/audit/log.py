@@ -3,25 +3,32 @@
 Appends serialize on the `audit_head` row: `UPDATE audit_head SET seq = seq + 1` takes its row lock on
 PostgreSQL and the write lock on SQLite before the previous hash is read, so concurrent writers (several
 gateway replicas, the CLI next to a running server) still form one chain. The head also records the last
-entry, so that entries deleted from the end of the log are detected."""
+entry, so that entries deleted from the end of the log are detected; and, outside the database, each
+committed entry is anchored in a signed head file (appliance.audit.anchor), so that a log emptied or cut back
+with its head is detected too."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
+from appliance.audit.anchor import AuditAnchor
 from appliance.audit.chain import GENESIS, entry_hash, plain_detail
 from appliance.state.db import Database
 from appliance.state.models import AuditEntry, AuditHead, utcnow
 
 _HEAD_ID = 1
 _BATCH = 1000
+_PENDING = "codemoat.audit.anchor"  # session.info key: the newest entry the session added, for after commit
+log = logging.getLogger("codemoat.audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +112,20 @@ def _record(row: AuditEntry) -> AuditRecord:
 
 
 class AuditLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, anchor: AuditAnchor | None = None) -> None:
+        """`anchor`: where committed entries are signed outside the database (`for_home` makes the one of a
+        data directory); None keeps the chain in the database only."""
         self._db = db
+        self.anchor = anchor
+
+    @classmethod
+    def for_home(cls, db: Database, home: Path) -> AuditLog:
+        """The log of the appliance whose data directory is `home`: anchored under `<home>/audit` with the
+        device's signing key (created with the device identity when it does not exist yet)."""
+        from licensing.device import DeviceIdentity
+
+        identity = DeviceIdentity.load_or_create(Path(home) / "license" / "device")
+        return cls(db, AuditAnchor(Path(home) / "audit", identity.signing_key))
 
     def record(self, session: Session, actor: Actor, action: str, target: str = "", **detail: Any) -> int:
         """Append one entry in `session`'s transaction (it commits or rolls back with the change it records).
@@ -150,7 +169,20 @@ class AuditLog:
         )
         head.hash = digest
         session.flush()
+        if self.anchor is not None:
+            if _PENDING not in session.info:
+                event.listen(session, "after_commit", self._anchor_committed, once=True)
+            session.info[_PENDING] = (seq, digest)
         return seq
+
+    def _anchor_committed(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING, None)
+        if pending is None or self.anchor is None:
+            return
+        try:
+            self.anchor.anchor(*pending)
+        except Exception:  # the entry is committed; verify reports an anchor that could not be written
+            log.exception("could not anchor audit entry %s", pending[0])
 
     def append(self, actor: Actor, action: str, target: str = "", **detail: Any) -> int:
         """Append one entry in a transaction of its own (events with no database change to go with)."""
@@ -168,6 +200,10 @@ class AuditLog:
             if action:
                 query = query.where(AuditEntry.action.startswith(action))
             return [_record(row) for row in session.scalars(query)]
+
+    def all_entries(self) -> Iterator[AuditRecord]:
+        """Every entry, oldest first (read in batches)."""
+        return (_record(row) for row in self._rows())
 
     def count(self) -> int:
         with self._db.session() as session:
@@ -239,4 +275,10 @@ class AuditLog:
                     )
             elif head is None and report.entries:
                 report.problems.append("the chain head is missing")
+        if self.anchor is not None:
+            report.problems += self.anchor.problems(report.entries, self._hash_of)
         return report
+
+    def _hash_of(self, seq: int) -> str | None:
+        with self._db.session() as session:
+            return session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))

@@ -1,14 +1,17 @@
-"""`codemoat audit verify|list`: check the hash chain of the audit log, and read it."""
+"""`codemoat audit verify|list|export`: check the hash chain of the audit log and its signed anchors, read it,
+export it with its anchors to keep elsewhere."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from appliance.audit.errors import AuditChainBroken
+from appliance.errors import ConfigError
 
 out = Console(highlight=False, soft_wrap=True)
 audit_app = typer.Typer(help="The audit log of administrative and license events.", no_args_is_help=True)
@@ -19,7 +22,7 @@ def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
     from appliance.state.db import Database
 
     settings = ctx.obj
-    return AuditLog(Database.open(settings.state, settings.home))
+    return AuditLog.for_home(Database.open(settings.state, settings.home), settings.home)
 
 
 @audit_app.command("verify")
@@ -73,6 +76,31 @@ def list_entries(
             json.dumps(e.detail, sort_keys=True) if e.detail else "",
         )
     out.print(table)
+
+
+@audit_app.command("export")
+def export(
+    ctx: typer.Context,
+    out_file: Path = typer.Option(
+        ..., "--out", help="New file: every entry, the signed head and checkpoints."
+    ),
+) -> None:
+    """Write the whole log with its signed anchors, to keep off the appliance: a later log that lacks an
+    entry this file holds was cut. Entries are JSON lines, oldest first, after one line of anchors."""
+    from licensing.encoding import atomic_write
+
+    if out_file.exists():
+        raise ConfigError(f"{out_file} already exists; choose another --out path")
+    log = _log(ctx)
+    report = log.verify()
+    anchors = log.anchor.export() if log.anchor is not None else {}
+    lines = [json.dumps({"anchors": anchors, "verified": report.to_json()}, sort_keys=True)]
+    lines += [json.dumps(e.to_json(), sort_keys=True) for e in log.all_entries()]
+    atomic_write(out_file, ("\n".join(lines) + "\n").encode(), mode=0o600)
+    out.print(
+        f"exported {report.entries} entries, head {report.head_seq} {report.head_hash}, to {out_file}",
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

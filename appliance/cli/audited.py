@@ -28,17 +28,18 @@ if TYPE_CHECKING:
 
 
 class CliAudit:
-    def __init__(self, db: Database, actor: Actor) -> None:
+    def __init__(self, db: Database, actor: Actor, log: AuditLog) -> None:
         self.db = db
         self.actor = actor
-        self.log = AuditLog(db)
+        self.log = log
 
     @classmethod
     def open(cls, settings: Settings) -> CliAudit:
         """Open (and migrate) the state database; raises DatabaseError when it cannot be used."""
         from appliance.state.db import Database
 
-        return cls(Database.open(settings.state, settings.home), Actor.cli())
+        db = Database.open(settings.state, settings.home)
+        return cls(db, Actor.cli(), AuditLog.for_home(db, settings.home))
 
     def record(self, done: str, action: str, target: str = "", **detail: Any) -> None:
         """Append one entry for a change already made; `done` says what was made, for the error message."""

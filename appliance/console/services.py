@@ -39,10 +39,11 @@ class ConsoleServices:
     license: LicensePanel
 
     @classmethod
-    def build(cls, settings: Settings, gateway: Services, runner: JobRunner) -> ConsoleServices:
+    def build(
+        cls, settings: Settings, gateway: Services, runner: JobRunner, audit: AuditLog
+    ) -> ConsoleServices:
         db = gateway.db
         console = settings.console
-        audit = AuditLog(db)
         return cls(
             settings=settings,
             gateway=gateway,

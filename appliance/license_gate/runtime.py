@@ -1,6 +1,6 @@
 """`LicenseRuntime`: what `codemoat serve` runs for the license, built once in `create_app`'s lifespan.
 
-    runtime = LicenseRuntime.open(settings, audit=AuditLog(db))
+    runtime = LicenseRuntime.open(settings, audit=AuditLog.for_home(db, settings.home))
     engine = build_engine(settings.engine, home, sealed_loader=runtime.sealed_loader, key_env=runtime.key_env)
     runtime.start([engine, ...])     # first check now, then a heartbeat thread
     ... runtime.admit(user)          # it is the ServingGate every /v1 request passes
