@@ -42,7 +42,7 @@ class ServerSettings(BaseModel):
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: none, so no local process
     # can choose the client address that the audit log records and sign-in throttling keys on.
     trusted_proxies: list[str] = Field(default_factory=list)
-    # A request header over either bound is a 431 before anything reads it (appliance.header_limits).
+    # A request header over either bound is a 431 before anything reads it (appliance.http_protocol).
     max_header_bytes: int = Field(32_768, ge=4096, le=1_048_576)
     max_headers: int = Field(100, ge=16, le=1000)
 

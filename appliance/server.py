@@ -15,7 +15,7 @@ import uvicorn
 import uvicorn.config
 
 from appliance.errors import ConfigError
-from appliance.header_limits import bounded_h11
+from appliance.http_protocol import bounded_h11
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -95,7 +95,7 @@ def run(
         server_header=False,
         log_config=log_config,
         proxy_headers=bool(settings.server.trusted_proxies),
-        # h11 behind a check of the raw request head (appliance.header_limits): bounded before it is parsed.
+        # h11 behind a check of the raw request head (appliance.http_protocol): bounded before it is parsed.
         http=bounded_h11(settings.server.max_header_bytes, settings.server.max_headers),
         h11_max_incomplete_event_size=settings.server.max_header_bytes + 1024,
         forwarded_allow_ips=",".join(settings.server.trusted_proxies) or None,

@@ -71,6 +71,12 @@ class IndexerSettings(BaseModel):
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     collection: str = "codemoat_chunks"
+    min_free_mib: int = Field(
+        64,
+        ge=0,
+        description="Indexing stops with a reason when the data directory's disk would have less free than this "
+        "after the next write (the store's memory-mapped files would otherwise kill the process with SIGBUS).",
+    )
 
     def data_paths(self, home: Path) -> "IndexPaths":
         return IndexPaths(root=home / "index")

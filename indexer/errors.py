@@ -3,6 +3,7 @@
 IndexerError
 ├── RepositoryPathError      the path to index is missing or not a directory
 ├── DataDirError             the data directory cannot be created, read or written
+│   └── DiskFullError        too little free space on its disk for the next write
 ├── ManifestError            the manifest is corrupt or from an incompatible version
 ├── StoreError               the vector store refused an operation or cannot be opened
 ├── EmbedderError            the embedding model cannot be found or loaded
@@ -15,6 +16,7 @@ __all__ = [
     "IndexerError",
     "RepositoryPathError",
     "DataDirError",
+    "DiskFullError",
     "ManifestError",
     "StoreError",
     "EmbedderError",
@@ -34,6 +36,10 @@ class RepositoryPathError(IndexerError):
 
 class DataDirError(IndexerError):
     exit_code = 3
+
+
+class DiskFullError(DataDirError):
+    pass
 
 
 class ManifestError(IndexerError):

@@ -15,6 +15,7 @@ import numpy as np
 
 from indexer.config import IndexerSettings
 from indexer.discovery import discover
+from indexer.diskspace import DiskSpace, point_bytes
 from indexer.manifest import FileRecord, Manifest
 from indexer.prepare import Prepared, PrepareTask, Unchanged, embedding_text, prepare_files
 from indexer.store.protocol import VectorStore
@@ -116,9 +117,11 @@ class IndexRun:
         store: VectorStore,
         embed_documents: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None = None,
+        space: DiskSpace | None = None,
     ) -> None:
         """`embed_documents` is called only when something changed, so a run with nothing to do never loads
-        the embedding model."""
+        the embedding model. `space`, when given, is asked before each write whether the disk can hold it."""
+        self.space = space
         self.settings = settings
         self.manifest = manifest
         self.store = store
@@ -217,6 +220,12 @@ class IndexRun:
                 embedding_text(p.payload["path"], p.payload["symbol"], p.payload["text"]) for p in points
             ]
             vectors = self.embed_documents(texts)
+            if self.space is not None:
+                needed = sum(
+                    point_bytes(vectors.shape[1], len(p.sparse.indices), len(p.payload["text"].encode()))
+                    for p in points
+                )
+                self.space.require(needed, f"write {len(points)} chunks of {repo}")
             self.store.upsert(
                 [ChunkPoint(p.id, vectors[i], p.sparse, p.payload) for i, p in enumerate(points)]
             )

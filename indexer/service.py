@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from indexer.config import IndexerSettings
+from indexer.diskspace import DiskSpace
 from indexer.embedding import load_embedder
 from indexer.embedding.protocol import Embedder
 from indexer.errors import QueryError, RepositoryPathError
@@ -45,6 +46,7 @@ class CodeIndex:
     def __init__(self, settings: IndexerSettings, home: Path, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.paths = settings.data_paths(home)
+        self.space = DiskSpace(self.paths.root, settings.min_free_mib * 2**20)
         self.manifest = Manifest(self.paths.manifest)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
@@ -106,12 +108,14 @@ class CodeIndex:
             raise RepositoryPathError(
                 f"invalid repository name {repo!r}: use letters, digits, '.', '_', '-' and '/' (at most 128)"
             )
+        self.space.require(0, f"index {repo}")
         run = IndexRun(
             self.settings,
             self.manifest,
             self.store,
             lambda texts: self.embedder.embed_documents(texts),
             progress,
+            self.space,
         )
         return run.run(root, repo)
 

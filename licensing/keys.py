@@ -53,18 +53,37 @@ def load_public_key(text: str, what: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def private_pem(key: Any) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+def private_pem(key: Any, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM, encrypted with `passphrase` by the best scheme `cryptography` offers when one is given."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
-def load_private_pem(path: Path, what: str) -> Any:
+def pem_is_encrypted(path: Path) -> bool:
     try:
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return path.read_bytes().lstrip().startswith(ENCRYPTED_PEM)
+    except OSError:
+        return False
+
+
+def load_private_pem(path: Path, what: str, passphrase: bytes | None = None) -> Any:
+    try:
+        data = path.read_bytes()
     except FileNotFoundError:
         raise FormatError(f"{what} {path} does not exist") from None
-    except ValueError:
+    encrypted = data.lstrip().startswith(ENCRYPTED_PEM)
+    if encrypted and not passphrase:
+        raise FormatError(f"{what} {path} is encrypted and no passphrase was given")
+    try:
+        return serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+    except (ValueError, TypeError):
+        if encrypted:
+            raise FormatError(f"wrong passphrase for the {what} {path}") from None
         raise FormatError(f"{what} {path} is not a PEM private key") from None
 
 

@@ -4,6 +4,7 @@ A vendor directory holds
 
     root.pem, root.json          the root key (keep it offline) and its public half (what appliances pin)
     issuer.pem, issuer.cert      the issuer key and its certificate signed by the root (key id + validity)
+                                 (both private keys PKCS#8, encrypted with the vendor's passphrase when given)
     models/<model id>.json       each sealed model's key and manifest hash (0600)
     licenses/<license id>.lic    every license issued
     leases.json, revoked.json    last lease sequence per license; the revocation list carried in leases"""
@@ -29,6 +30,7 @@ from licensing.keys import (
     load_private_pem,
     load_public_key,
     make_issuer_cert,
+    pem_is_encrypted,
     private_pem,
     public_bytes,
 )
@@ -63,7 +65,16 @@ class VendorKeyring:
     # --- keys --------------------------------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, directory: Path, *, name: str, now: int, issuer_days: int = 3 * 365) -> "VendorKeyring":
+    def generate(
+        cls,
+        directory: Path,
+        *,
+        name: str,
+        now: int,
+        issuer_days: int = 3 * 365,
+        passphrase: bytes | None = None,
+    ) -> "VendorKeyring":
+        """New root and issuer keys; with `passphrase`, both private keys are written encrypted with it."""
         if (directory / "root.pem").exists():
             raise StateError(f"{directory} already holds vendor keys; choose another directory")
         directory.mkdir(parents=True, exist_ok=True)
@@ -71,7 +82,7 @@ class VendorKeyring:
         cert = make_issuer_cert(
             root, issuer.public_key(), f"{name} issuer", now - DAY, now + issuer_days * DAY
         )
-        atomic_write(directory / "root.pem", private_pem(root))
+        atomic_write(directory / "root.pem", private_pem(root, passphrase))
         atomic_write(
             directory / "root.json",
             json.dumps(
@@ -84,19 +95,24 @@ class VendorKeyring:
             ).encode(),
             mode=0o644,
         )
-        atomic_write(directory / "issuer.pem", private_pem(issuer))
+        atomic_write(directory / "issuer.pem", private_pem(issuer, passphrase))
         atomic_write(directory / "issuer.cert", cert.encode(), mode=0o644)
-        return cls.load(directory)
+        return cls.load(directory, passphrase)
+
+    @staticmethod
+    def is_encrypted(directory: Path) -> bool:
+        """Whether the keys in `directory` need a passphrase to load."""
+        return pem_is_encrypted(directory / "root.pem") or pem_is_encrypted(directory / "issuer.pem")
 
     @classmethod
-    def load(cls, directory: Path) -> "VendorKeyring":
+    def load(cls, directory: Path, passphrase: bytes | None = None) -> "VendorKeyring":
         if not (directory / "root.pem").is_file():
             raise StateError(f"{directory} holds no vendor keys; create them with `codemoat vendor keygen`")
         cert = dearmor((directory / "issuer.cert").read_text(), "ISSUER CERTIFICATE", "issuer certificate")
         return cls(
             directory,
-            load_private_pem(directory / "root.pem", "root key"),
-            load_private_pem(directory / "issuer.pem", "issuer key"),
+            load_private_pem(directory / "root.pem", "root key", passphrase),
+            load_private_pem(directory / "issuer.pem", "issuer key", passphrase),
             cert.to_dict(),
         )
 

@@ -5,7 +5,8 @@ ApplianceError
     ├── AuthenticationError      401: no token, or one that matches nothing
     ├── PermissionDeniedError    403: the token is revoked, its user disabled, or the request is out of scope
     ├── TokenNotFoundError       `codemoat token revoke` names no token
-    └── TokenConflictError       a live token already has that name, or the user exists with another role
+    ├── TokenConflictError       a live token already has that name, or the user exists with another role
+    └── TokenScopeError          a token would name repositories its user may not read
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "PermissionDeniedError",
     "TokenConflictError",
     "TokenNotFoundError",
+    "TokenScopeError",
 ]
 
 
@@ -43,4 +45,8 @@ class TokenNotFoundError(AuthError):
 
 
 class TokenConflictError(AuthError):
+    exit_code = 2
+
+
+class TokenScopeError(AuthError):
     exit_code = 2

@@ -22,11 +22,12 @@ from appliance.auth.errors import (
     PermissionDeniedError,
     TokenConflictError,
     TokenNotFoundError,
+    TokenScopeError,
 )
 from appliance.auth.principal import Principal
 from appliance.state.db import Database
 from appliance.state.models import ApiToken, Role, User, utcnow
-from appliance.users.access import effective_scope
+from appliance.users.access import effective_scope, user_scope
 
 TOKEN_PREFIX = "cm_"
 DISPLAY_CHARS = 11  # "cm_" + 8 characters: enough to tell tokens apart, far too few to guess the rest
@@ -109,6 +110,21 @@ def _check_repos(repos: Sequence[str] | None) -> list[str] | None:
     return cleaned
 
 
+def _check_scope(session: Session, owner: User, scope: list[str] | None) -> None:
+    """A token narrows what its user may read and never widens it, so naming a repository outside that is a
+    mistake to say at once, not a token that silently reads less than its name promises."""
+    if scope is None or owner.is_admin:
+        return
+    readable = set(user_scope(session, owner.id, owner.role) or ()) if owner.id is not None else set()
+    outside = [repo for repo in scope if repo not in readable]
+    if outside:
+        raise TokenScopeError(
+            f"user {owner.name!r} may not read {', '.join(outside)}: grant the repositories to one of the "
+            "user's groups first, or leave them out of the token",
+            param="repos",
+        )
+
+
 class TokenStore:
     """Tokens and their users in the state database. Thread-safe: each call is its own session."""
 
@@ -150,6 +166,7 @@ class TokenStore:
                 raise TokenConflictError(f"user {user_name!r} is disabled")
             if self._live_by_name(session, name) is not None:
                 raise TokenConflictError(f"a token named {name!r} already exists (revoke it first)")
+            _check_scope(session, owner, scope)
             token = ApiToken(
                 user=owner,
                 name=name,

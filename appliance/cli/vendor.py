@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from appliance.cli.license_files import read_text, write_new
+from appliance.cli.passphrase import PassphraseFd, read_passphrase
 from licensing.errors import FormatError
 from licensing.lease import DEFAULT_LEASE_DAYS
 from licensing.sealed.format import DEFAULT_CHUNK_SIZE
@@ -26,14 +27,30 @@ def _now() -> int:
     return int(time.time())
 
 
+def _keyring(vendor: Path, passphrase_fd: int | None) -> VendorKeyring:
+    encrypted = VendorKeyring.is_encrypted(vendor)
+    passphrase = read_passphrase(passphrase_fd, what=f"the vendor keys in {vendor}") if encrypted else None
+    return VendorKeyring.load(vendor, passphrase)
+
+
 @vendor_app.command("keygen")
 def keygen_command(
     out_dir: Path = typer.Option(..., "--out", help="New vendor key directory."),
     name: str = typer.Option("CodeMoat vendor", "--name", help="Name shown to operators."),
     issuer_days: int = typer.Option(3 * 365, "--issuer-days", min=1),
+    passphrase_fd: int | None = PassphraseFd,
+    no_passphrase: bool = typer.Option(
+        False, "--no-passphrase", help="Write the private keys unencrypted (throwaway test vendors only)."
+    ),
 ) -> None:
-    """Create a root key, an issuer key and the issuer's certificate."""
-    keyring = VendorKeyring.generate(out_dir, name=name, now=_now(), issuer_days=issuer_days)
+    """Create a root key, an issuer key and the issuer's certificate; the private keys are encrypted with a
+    passphrase (asked twice, or read from --passphrase-fd). Keep the root key's directory offline."""
+    passphrase = (
+        None if no_passphrase else read_passphrase(passphrase_fd, what="the new vendor keys", new=True)
+    )
+    keyring = VendorKeyring.generate(
+        out_dir, name=name, now=_now(), issuer_days=issuer_days, passphrase=passphrase
+    )
     out.print(
         f"vendor keys in {out_dir}: root {keyring.root_kid}, issuer {keyring.issuer_kid}; appliances trust "
         f"{out_dir / 'root.json'}",
@@ -45,12 +62,13 @@ def keygen_command(
 def seal_command(
     model_dir: Path = typer.Argument(..., help="A safetensors model directory (save_pretrained)."),
     vendor: Path = VendorDir,
+    passphrase_fd: int | None = PassphraseFd,
     model_id: str = typer.Option(..., "--model-id", help="The id licenses name this model by."),
     out_dir: Path = typer.Option(..., "--out", help="New directory for the sealed model."),
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=4096),
 ) -> None:
     """Encrypt the weights in chunks (AES-256-GCM), copy config/tokenizer in plain, sign the manifest."""
-    manifest = VendorKeyring.load(vendor).seal(
+    manifest = _keyring(vendor, passphrase_fd).seal(
         model_dir, out_dir, model_id=model_id, now=_now(), chunk_size=chunk_size
     )
     out.print(f"sealed {model_id} into {out_dir} (manifest {manifest})", markup=False)
@@ -59,6 +77,7 @@ def seal_command(
 @vendor_app.command("issue")
 def issue_command(
     vendor: Path = VendorDir,
+    passphrase_fd: int | None = PassphraseFd,
     request: Path = typer.Option(..., "--request", help="The appliance's activation request."),
     customer: str = typer.Option(..., "--customer"),
     seats: int = typer.Option(..., "--seats", min=1),
@@ -74,7 +93,7 @@ def issue_command(
     model_ids = [m.strip() for m in models.split(",") if m.strip()]
     if not model_ids:
         raise FormatError("--models names no model")
-    text = VendorKeyring.load(vendor).issue(
+    text = _keyring(vendor, passphrase_fd).issue(
         read_text(request, "activation request"),
         customer=customer,
         seats=seats,
@@ -93,29 +112,36 @@ def issue_command(
 @vendor_app.command("lease")
 def lease_command(
     vendor: Path = VendorDir,
+    passphrase_fd: int | None = PassphraseFd,
     license_file: Path = typer.Option(..., "--license", help="The license to renew."),
     days: int = typer.Option(DEFAULT_LEASE_DAYS, "--days", min=1),
     out_file: Path = typer.Option(..., "--out"),
 ) -> None:
     """Issue the next lease (higher sequence, current revocation list) for a license."""
-    text = VendorKeyring.load(vendor).lease(read_text(license_file, "license file"), days=days, now=_now())
+    text = _keyring(vendor, passphrase_fd).lease(
+        read_text(license_file, "license file"), days=days, now=_now()
+    )
     write_new(out_file, text)
     out.print(f"lease written to {out_file}", markup=False)
 
 
 @vendor_app.command("revoke")
-def revoke_command(license_id: str = typer.Argument(...), vendor: Path = VendorDir) -> None:
+def revoke_command(
+    license_id: str = typer.Argument(...), vendor: Path = VendorDir, passphrase_fd: int | None = PassphraseFd
+) -> None:
     """Add a license to the revocation list carried by every later lease."""
-    VendorKeyring.load(vendor).revoke(license_id)
+    _keyring(vendor, passphrase_fd).revoke(license_id)
     out.print(f"{license_id} revoked; leases issued from now on carry it", markup=False)
 
 
 @vendor_app.command("receipt")
 def receipt_command(
-    receipt: Path = typer.Argument(..., help="A deactivation receipt."), vendor: Path = VendorDir
+    receipt: Path = typer.Argument(..., help="A deactivation receipt."),
+    vendor: Path = VendorDir,
+    passphrase_fd: int | None = PassphraseFd,
 ) -> None:
     """Verify an appliance's deactivation receipt and free its seat (the license is revoked)."""
-    payload = VendorKeyring.load(vendor).accept_receipt(read_text(receipt, "receipt"))
+    payload = _keyring(vendor, passphrase_fd).accept_receipt(read_text(receipt, "receipt"))
     out.print(json.dumps(payload), markup=False)
 
 

@@ -4,18 +4,19 @@ server-sent events it can render safely:
 
     event: start     {"message": <the user's message as stored>}
     event: delta     {"text": "..."}                      raw text, shown with textContent while it streams
-    event: html      {"html": "..."}                      the answer so far as sanitized HTML (at most every
-                                                          `render_interval` seconds)
+    event: block     {"html": "...", "end": n}            the next finished Markdown blocks as sanitized HTML,
+                                                          covering the answer's first n UTF-16 code units
     event: sources   {"sources": [{index, repo, path, start_line, end_line, preview}]}
     event: error     {"message": "..."}
     event: done      {"message": <the answer as stored>, "html": "..."}
 
-The answer is stored when the stream ends, also when the browser went away (status "cancelled")."""
+Each finished block is rendered and sent once, so a stream is a few times the answer's size (re-sending the
+whole rendered answer on every update made it ~180 times). The answer is stored when the stream ends, also when
+the browser went away (status "cancelled")."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -29,11 +30,9 @@ from appliance.api.timing import StageTimer
 from appliance.api.wire.chat import ChatCompletionRequest
 from appliance.auth.principal import Principal
 from appliance.console.conversations import Conversations
-from appliance.console.render import markdown_html
+from appliance.console.render import finished_blocks, markdown_html
 from appliance.console.services import ConsoleServices
 from appliance.errors import InvalidInputError
-
-RENDER_INTERVAL_S = 0.15
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -96,7 +95,7 @@ async def _relay(
     conversation_id: int,
     asked: dict[str, Any],
 ) -> AsyncIterator[bytes]:
-    text, citations, status, rendered_at = "", [], "cancelled", 0.0
+    text, citations, status, rendered = "", [], "cancelled", 0
     yield sse("start", {"message": asked})
     try:
         async with aclosing(upstream.body_iterator) as events:  # type: ignore[type-var]
@@ -121,14 +120,21 @@ async def _relay(
                     if sources is not None:
                         citations = sources
                         yield sse("sources", {"sources": sources})
-                    if time.monotonic() - rendered_at >= RENDER_INTERVAL_S and text:
-                        rendered_at = time.monotonic()
-                        yield sse("html", {"html": markdown_html(text)})
+                    finished = rendered + finished_blocks(text[rendered:])
+                    if finished > rendered:
+                        html = markdown_html(text[rendered:finished])
+                        rendered = finished
+                        yield sse("block", {"html": html, "end": _utf16_length(text[:finished])})
     finally:
         stored = conversations.add_message(
             user_id, conversation_id, "assistant", text, citations=citations, status=status
         )
     yield sse("done", {"message": stored.to_json(), "html": markdown_html(text)})
+
+
+def _utf16_length(text: str) -> int:
+    """The length a browser's string has (UTF-16 code units), for offsets the page slices by."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _data_lines(raw: bytes | str) -> list[str]:

@@ -5,6 +5,7 @@ escapes what it emits and marks tokens with classes, not inline styles, so the C
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
@@ -38,6 +39,36 @@ def _markdown() -> MarkdownIt:
 
 def markdown_html(text: str) -> str:
     return _markdown().render(text)
+
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+def finished_blocks(text: str) -> int:
+    """How much of a growing Markdown answer is finished blocks: the offset just past its last blank line or
+    closing code fence outside a code fence. A CommonMark block ends there, so what comes before renders the
+    same however the answer goes on (a list that continues after a blank line turns loose, which the final
+    render of the whole answer puts right). Scanning may start at any earlier such offset."""
+    end = pos = 0
+    fence: str | None = None
+    for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break  # an unfinished last line
+        pos += len(line)
+        opener = _FENCE.match(line)
+        if fence is None:
+            if opener:
+                fence = opener.group(1)
+            elif not line.strip():
+                end = pos
+        elif (
+            opener
+            and opener.group(1)[0] == fence[0]
+            and len(opener.group(1)) >= len(fence)
+            and not line[opener.end() :].strip()
+        ):
+            fence, end = None, pos
+    return end
 
 
 def code_html(code: str, *, path: str = "", language: str | None = None) -> str:

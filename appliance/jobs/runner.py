@@ -266,19 +266,22 @@ class JobRunner:
         )
 
     def _record(self, job_id: int, repo_id: int, outcome: JobOutcome) -> None:
+        # Plain UPDATEs, not loaded rows: a removal may delete both rows between our read and our write,
+        # and an UPDATE that matches nothing is the right answer then, where a stale ORM flush is an error.
         now = self._clock()
+        job_values: dict[str, object] = {
+            "state": outcome.state,
+            "finished": now,
+            "error": outcome.error,
+            "commit": outcome.commit,
+        }
+        repo_values: dict[str, object] = {"last_sync": now, "last_error": outcome.error}
+        if outcome.state == "done":
+            job_values |= {"chunks_written": outcome.chunks, "files_changed": outcome.changed}
+            repo_values |= {"last_commit": outcome.commit, "files": outcome.files, "chunks": outcome.chunks}
         with self.db.session() as session:
-            job = session.get(IndexJob, job_id)
-            if job is not None:
-                job.state, job.finished, job.error = outcome.state, now, outcome.error
-                job.commit = outcome.commit
-                if outcome.state == "done":
-                    job.chunks_written, job.files_changed = outcome.chunks, outcome.changed
-            repo = session.get(Repository, repo_id)
-            if repo is not None:
-                repo.last_sync, repo.last_error = now, outcome.error
-                if outcome.state == "done":
-                    repo.last_commit, repo.files, repo.chunks = outcome.commit, outcome.files, outcome.chunks
+            session.execute(update(IndexJob).where(IndexJob.id == job_id).values(**job_values))
+            session.execute(update(Repository).where(Repository.id == repo_id).values(**repo_values))
 
     def _requeue(self, job_id: int) -> None:
         with self.db.session() as session:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.licensing.conftest import make_tiny_model
 def site(tmp_path: Path, codemoat_home: Path, run_cli):
     """A vendor with a sealed tiny model, and an appliance (CODEMOAT_HOME) that trusts the vendor's root."""
     vendor = tmp_path / "vendor"
-    assert run_cli("vendor", "keygen", "--out", vendor, "--name", "Test Vendor").code == 0
+    assert run_cli("vendor", "keygen", "--out", vendor, "--name", "Test Vendor", "--no-passphrase").code == 0
     assert run_cli("license", "trust", vendor / "root.json").code == 0
     make_tiny_model(tmp_path / "plain")
     assert (
@@ -212,7 +213,7 @@ def test_status_without_license_and_roots_listing(site: Path, codemoat_home: Pat
 
 def test_vendor_refusals_are_one_line(site: Path, run_cli) -> None:
     assert "already holds vendor keys" in _one_line_error(
-        run_cli("vendor", "keygen", "--out", site / "vendor")
+        run_cli("vendor", "keygen", "--out", site / "vendor", "--no-passphrase")
     )
     assert "not empty" in _one_line_error(
         run_cli(
@@ -250,3 +251,39 @@ def test_vendor_refusals_are_one_line(site: Path, run_cli) -> None:
     )
     assert "never sealed" in line
     assert "already exists" in _one_line_error(run_cli("license", "request", "--out", site / "request.txt"))
+
+
+def _fd_with(tmp_path: Path, text: str) -> int:
+    """A readable file descriptor whose first line is `text`, as `3<file` would give the CLI."""
+    path = tmp_path / f"pass-{len(list(tmp_path.glob('pass-*')))}"
+    path.write_text(text + "\n")
+    return os.open(path, os.O_RDONLY)
+
+
+def test_vendor_keys_are_encrypted_with_a_passphrase_never_given_as_an_argument(
+    tmp_path: Path, codemoat_home: Path, run_cli
+) -> None:
+    vendor = tmp_path / "vendor"
+    # No terminal and no descriptor: refused, nothing written (a passphrase is never a command-line argument).
+    assert "--passphrase-fd" in _one_line_error(run_cli("vendor", "keygen", "--out", vendor))
+    assert not (vendor / "root.pem").exists()
+    assert "too short" in _one_line_error(
+        run_cli("vendor", "keygen", "--out", vendor, "--passphrase-fd", _fd_with(tmp_path, "short"))
+    )
+    secret = "correct horse battery staple"
+    made = run_cli("vendor", "keygen", "--out", vendor, "--passphrase-fd", _fd_with(tmp_path, secret))
+    assert made.code == 0, made.err
+    for name in ("root.pem", "issuer.pem"):
+        pem = (vendor / name).read_bytes()
+        assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") and secret.encode() not in pem
+        assert (vendor / name).stat().st_mode & 0o077 == 0
+
+    make_tiny_model(tmp_path / "plain")
+    seal = ("vendor", "seal", tmp_path / "plain", "--vendor", vendor, "--model-id", "tiny", "--out")
+    assert "need a passphrase" in _one_line_error(run_cli(*seal, tmp_path / "sealed"))
+    wrong = run_cli(*seal, tmp_path / "sealed", "--passphrase-fd", _fd_with(tmp_path, "not the passphrase"))
+    assert "wrong passphrase for the root key" in _one_line_error(wrong)
+    assert not (tmp_path / "sealed").exists()
+    sealed = run_cli(*seal, tmp_path / "sealed", "--passphrase-fd", _fd_with(tmp_path, secret))
+    assert sealed.code == 0, sealed.err
+    assert (tmp_path / "sealed" / "codemoat-manifest.json").is_file()

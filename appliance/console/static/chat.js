@@ -171,16 +171,22 @@
       answer.classList.add("streaming");
       answer.dataset.testid = "streaming-answer";
       const body = answer.querySelector(".body");
+      // Finished blocks arrive once as sanitized HTML; the text after them streams as plain text.
+      const blocks = document.createElement("div");
+      const tail = document.createElement("div");
+      body.replaceChildren(blocks, tail);
       let raw = "";
+      let renderedEnd = 0;
       await readEvents(response, (name, data) => {
         if (name === "start") {
           messages.append(messageNode(data.message), answer);
         } else if (name === "delta") {
           raw += data.text;
-          if (!body.dataset.rendered) body.textContent = raw;
-        } else if (name === "html") {
-          body.dataset.rendered = "1";
-          body.innerHTML = data.html;
+          tail.textContent = raw.slice(renderedEnd);
+        } else if (name === "block") {
+          blocks.insertAdjacentHTML("beforeend", data.html);
+          renderedEnd = data.end;
+          tail.textContent = raw.slice(renderedEnd);
         } else if (name === "sources") {
           answer.querySelector(".sources").replaceWith(sourceList(data.sources));
         } else if (name === "error") {

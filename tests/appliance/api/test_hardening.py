@@ -82,7 +82,9 @@ def _raw(url: str, head: bytes) -> bytes:
         return answer
 
 
-def test_oversized_or_too_many_headers_are_431_before_anything_reads_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_what_the_http_parser_refuses_is_answered_like_the_api(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Headers over the bounds are a 431 before anything reads them, a Content-Length of 10^20 a 413 (not a
+    malformed request), and bytes that are not HTTP a JSON 400: each with the security headers."""
     import json
 
     from tests.appliance.api.conftest import free_port, start_serve, stop_serve
@@ -101,10 +103,23 @@ def test_oversized_or_too_many_headers_are_431_before_anything_reads_them(tmp_pa
             + b"\r\n",
         )
         fine = _raw(served.url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ok: " + b"a" * 8_000 + b"\r\n\r\n")
+        huge = _raw(
+            served.url,
+            b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000000000\r\n\r\n{}",
+        )
+        garbage = _raw(served.url, b"\x16\x03\x01 not http at all\r\n\r\n")
+        bad_line = _raw(served.url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")
     finally:
         stop_serve(served)
-    for answer, words in ((big, b"40,0"), (many, b"header lines")):
+    for answer, status, code, words in (
+        (big, 431, "header_too_large", b"40,0"),
+        (many, 431, "header_too_large", b"header lines"),
+        (huge, 413, "request_too_large", b"larger than the limit"),
+        (garbage, 400, "malformed_request", b"not valid HTTP"),
+        (bad_line, 400, "malformed_request", b"not valid HTTP"),
+    ):
         head, body = answer.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 431 ") and b"content-security-policy" in head.lower(), head
-        assert json.loads(body)["error"]["code"] == "header_too_large" and words in body
+        assert head.startswith(b"HTTP/1.1 %d " % status), head
+        assert b"content-security-policy" in head.lower() and b"application/json" in head, head
+        assert json.loads(body)["error"]["code"] == code and words in body
     assert fine.startswith(b"HTTP/1.1 200 ")

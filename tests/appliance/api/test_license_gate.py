@@ -200,7 +200,7 @@ def cli_site(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "home"
     vendor = tmp_path / "vendor"
     for args in (
-        ("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
+        ("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor", "--no-passphrase"),
         ("license", "trust", str(vendor / "root.json")),
         (
             "vendor",
@@ -280,7 +280,7 @@ def test_a_license_installed_while_an_open_model_serves_is_enforced_without_a_re
     home, vendor = tmp_path / "home", tmp_path / "vendor"
     tiny = make_tiny_model(tmp_path / "tiny")
     for args in (
-        ("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor"),
+        ("vendor", "keygen", "--out", str(vendor), "--name", "Test Vendor", "--no-passphrase"),
         (
             "vendor",
             "seal",

@@ -55,6 +55,12 @@ def test_errors_are_one_line_with_an_exit_code(codemoat_home: Path, run_cli: Cal
     )
     missing = run_cli("token", "revoke", "nobody")
     assert missing.code == 2 and missing.err.count("\n") == 1 and "no live token" in missing.err
+    outside = run_cli("token", "create", "two", "--repos", "payments")  # user "two" is granted nothing
+    assert outside.code == 2 and outside.err.strip() == (
+        "error: user 'two' may not read payments: grant the repositories to one of the user's groups first, "
+        "or leave them out of the token"
+    )
+    assert "two" not in run_cli("token", "list").out  # nothing was created, the user neither
     bad = run_cli("token", "create", "bad name")
     assert bad.code == 2 and "invalid token name" in bad.err
     empty = run_cli("token", "list")

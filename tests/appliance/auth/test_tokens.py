@@ -15,6 +15,7 @@ from appliance.auth.errors import (
     PermissionDeniedError,
     TokenConflictError,
     TokenNotFoundError,
+    TokenScopeError,
 )
 from appliance.auth.tokens import TokenStore, hash_secret
 from appliance.state.config import StateSettings
@@ -46,10 +47,13 @@ def test_authenticate_returns_the_principal_with_its_scope(db: Database) -> None
     Groups(db, AuditLog(db)).create(
         "devs", members=["alice"], repos=["web", "api", "docs"], actor=Actor("tests")
     )
-    scoped = store.create("ci", user="alice", repos=["web", "api", "web", "secret"])
+    with pytest.raises(TokenScopeError) as outside:
+        store.create("ci", user="alice", repos=["web", "api", "secret"])
+    assert "may not read secret" in str(outside.value) and outside.value.param == "repos"
+    scoped = store.create("ci", user="alice", repos=["web", "api", "web"])
     p = store.authenticate(admin.token)
     assert (p.user_name, p.role, p.is_admin, p.repos) == ("root", "admin", True, None)
-    # The token narrows what the user's groups grant, never widens it ("secret" is not granted).
+    # The token narrows what the user's groups grant ("docs" is granted, not in the token).
     q = store.authenticate(scoped.token)
     assert (q.user_name, q.token_name, q.is_admin, q.repos) == ("alice", "ci", False, ("api", "web"))
     assert q.may_read("web") and not q.may_read("secret")

@@ -115,7 +115,12 @@ def test_user_and_group_commands_are_audited(codemoat_home: Path, run_cli: Cli) 
 @pytest.fixture
 def site(tmp_path: Path, codemoat_home: Path, run_cli: Cli) -> Path:
     """A vendor with a sealed tiny model; the appliance (CODEMOAT_HOME) does not trust it yet."""
-    assert run_cli("vendor", "keygen", "--out", tmp_path / "vendor", "--name", "Test Vendor").code == 0
+    assert (
+        run_cli(
+            "vendor", "keygen", "--out", tmp_path / "vendor", "--name", "Test Vendor", "--no-passphrase"
+        ).code
+        == 0
+    )
     make_tiny_model(tmp_path / "plain")
     sealed = run_cli(
         "vendor",

@@ -5,6 +5,7 @@ endpoint and the usage numbers, the license page, security headers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("console") / "home"
-    settings = settings_for(home, model_cache, max_failed_logins=3, lockout_s=600)
+    settings = settings_for(home, model_cache, max_failed_logins=3, lockout_s=600, chat_max_tokens=48)
     db = Database.open(settings.state, home)
     audit = AuditLog(db)
     accounts = Accounts(db, audit)
@@ -405,15 +406,47 @@ def test_conversations_are_kept_per_user(live: LiveServer) -> None:
         assert ann.get(f"/api/conversations/{cid}").status_code == 404
 
 
+def test_chat_streams_each_rendered_block_once(live: LiveServer) -> None:
+    """The stream carries the raw text once, each finished Markdown block's HTML once and the final HTML once:
+    a few times the answer's size, not the whole rendered answer again on every update."""
+    with sign_in(live, "ann", "ann-password-1") as ann:
+        cid = ann.post("/api/conversations", json={"repos": ["alpha"]}).json()["id"]
+        question = "Show a Python hello world in a code block, then explain it."
+        with ann.stream("POST", f"/api/conversations/{cid}/messages", json={"content": question}) as stream:
+            assert stream.status_code == 200
+            body = stream.read().decode()
+    events = []
+    for raw in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in raw.split("\n"))
+        events.append((lines["event"], json.loads(lines["data"])))
+    names = [name for name, _ in events]
+    assert names[0] == "start" and names[-1] == "done" and "html" not in names
+    done = events[-1][1]
+    answer = done["message"]["content"]
+    assert "".join(data["text"] for name, data in events if name == "delta") == answer
+    blocks = [data for name, data in events if name == "block"]
+    assert len(blocks) >= 2, answer  # a code block, then a paragraph: each arrives rendered as it ends
+    ends = [b["end"] for b in blocks]
+    assert ends == sorted(set(ends)) and all(0 < e <= len(answer) for e in ends)
+    assert sum(len(b["html"]) for b in blocks) <= 1.2 * len(done["html"]) + 50
+    streamed = sum(len(json.dumps(data)) for name, data in events if name in ("delta", "block", "done"))
+    assert streamed <= 8 * len(json.dumps(answer)) + 2_000, (streamed, len(answer))
+
+
 def test_tokens_belong_to_their_user(live: LiveServer) -> None:
     with sign_in(live, "ben", "ben-password-1") as ben, sign_in(live, "root", "root-password-1") as root:
-        issued = ben.post("/api/tokens", json={"name": "ben-laptop", "repos": ["alpha"]}).json()
+        # ben's groups grant nothing: a token naming "alpha" would promise what it cannot read; refused.
+        refused = ben.post("/api/tokens", json={"name": "ben-laptop", "repos": ["alpha"]})
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["param"] == "repos" and "may not read alpha" in error["message"]
+        for_ben = root.post("/api/admin/tokens", json={"user": "ben", "name": "ben-ci", "repos": ["alpha"]})
+        assert for_ben.status_code == 400 and for_ben.json()["error"]["param"] == "repos"
+        issued = ben.post("/api/tokens", json={"name": "ben-laptop"}).json()
         assert issued["token"].startswith("cm_") and issued["user"] == "ben"
         with live.client(issued["token"]) as editor:
             me = editor.get("/api/me").json()
-            assert (
-                me["name"] == "ben" and me["repos"] == []
-            )  # ben's groups grant nothing; the token cannot widen it
+            assert me["name"] == "ben" and me["repos"] == []
         others = root.post("/api/admin/tokens", json={"user": "ann", "name": "ann-ci"}).json()
         assert ben.delete(f"/api/tokens/{others['id']}").status_code == 404
         assert ben.delete(f"/api/tokens/{issued['id']}").status_code == 204

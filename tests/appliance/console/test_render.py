@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from appliance.console.render import code_html, markdown_html
+from appliance.console.render import code_html, finished_blocks, markdown_html
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,21 @@ def test_file_excerpts_are_escaped_and_highlighted() -> None:
     html = code_html('<script>alert("x")</script>\n', path="notes.html")
     assert "<script" not in html and "&lt;" in html and 'class="hl-' in html
     assert code_html("x < y", path="file.unknown-extension") == "x &lt; y\n"
+
+
+def test_finished_blocks_end_at_blank_lines_outside_code_fences() -> None:
+    answer = (
+        "Intro line\nstill intro\n\n```python\ndef f():\n\n    return 1\n```\nafter the fence\n\nopen para"
+    )
+    cuts = [finished_blocks(answer[:n]) for n in range(len(answer) + 1)]
+    assert sorted(set(cuts)) == [0, answer.index("```python"), answer.index("after"), answer.index("open")]
+    assert cuts == sorted(cuts)  # a growing answer never un-finishes a block
+    # Rendering the finished blocks one by one gives what rendering them together gives.
+    first, second, third = 0, answer.index("after"), answer.index("open")
+    assert markdown_html(answer[first:second]) + markdown_html(answer[second:third]) == markdown_html(
+        answer[:third]
+    )
+    assert finished_blocks("~~~\ncode\n\n```\nstill code\n~~~\n") == len(
+        "~~~\ncode\n\n```\nstill code\n~~~\n"
+    )
+    assert finished_blocks("no newline at all") == 0

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from appliance.audit.log import AuditLog
-from appliance.auth.errors import PermissionDeniedError
+from appliance.auth.errors import PermissionDeniedError, TokenScopeError
 from appliance.auth.tokens import TokenStore
 from appliance.errors import ConflictError, InvalidInputError, NotFoundError
 from appliance.state.db import Database
@@ -110,11 +110,13 @@ def test_groups_grant_repositories_and_tokens_narrow_them(
     assert accounts.get("boss").repos is None
 
     dev_all = tokens.authenticate(tokens.create("dev-all", user="dev").token)
-    dev_narrow = tokens.authenticate(tokens.create("dev-narrow", user="dev", repos=["db", "secret"]).token)
+    with pytest.raises(TokenScopeError):  # a token never names what its user may not read
+        tokens.create("dev-narrow", user="dev", repos=["db", "secret"])
+    dev_narrow = tokens.authenticate(tokens.create("dev-narrow", user="dev", repos=["db"]).token)
     boss_narrow = tokens.authenticate(tokens.create("boss-narrow", user="boss", repos=["secret"]).token)
     loner = tokens.authenticate(tokens.create("loner", user="loner").token)
     assert dev_all.repos == ("api", "db", "site")
-    assert dev_narrow.repos == ("db",)  # a token never widens its user's access
+    assert dev_narrow.repos == ("db",)
     assert boss_narrow.repos == ("secret",)
     assert loner.repos == ()
     with pytest.raises(PermissionDeniedError) as caught:
