@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 from pathlib import Path
 
 import pytest
