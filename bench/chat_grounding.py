@@ -1,6 +1,6 @@
 """Chat answers grounded in the repository: with retrieval and without, on code the model cannot know.
 
-    .venv/bin/python bench/chat_grounding.py [--questions 30] [--out bench/out/chat_grounding.jsonl]
+    .venv/bin/python bench/chat_grounding.py [--questions 30] [--out bench/results/chat_grounding.jsonl]
 
 The repository: the renamed `rich` of bench/repo_context_gain.py, indexed. Questions: for functions and
 methods with a docstring, "which function does <the docstring's first line>? Name it and its file", so each
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default="/tmp/codemoat-grounding")
-    parser.add_argument("--out", default="bench/out/chat_grounding.jsonl")
+    parser.add_argument("--out", default="bench/results/chat_grounding.jsonl")
     parser.add_argument("--source", default=str(Path(__import__("rich").__file__).parent))
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()

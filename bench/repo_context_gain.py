@@ -1,6 +1,6 @@
 """What the repository context is worth to the code model, on code it cannot have memorised.
 
-    .venv/bin/python bench/repo_context_gain.py [--tasks 200] [--out bench/out/context_gain.jsonl]
+    .venv/bin/python bench/repo_context_gain.py [--tasks 200] [--out bench/results/context_gain.jsonl]
 
 The corpus: the `rich` package as installed here (77 modules nobody on this team wrote), with every name it
 defines renamed consistently (bench/renamed_repo.py): `Console` and `render_lines` become pseudo-words, so only
@@ -17,7 +17,8 @@ budget is raised to 1 s so that the context does not depend on how loaded the ma
 Reports exact match of the rest of the line, edit similarity (1 - Levenshtein / longer length) and the share
 of answers that contain the name, each with and without context, and their differences with a paired
 bootstrap 95% interval. Each answer is appended to `--out` as it comes: a killed run resumes where it
-stopped."""
+stopped. The answers are kept in the repository (bench/results/), since 200 tasks take over three hours on 2
+cores and one session may not finish them."""
 
 from __future__ import annotations
 
@@ -269,7 +270,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default="/tmp/codemoat-context-gain")
-    parser.add_argument("--out", default="bench/out/context_gain.jsonl")
+    parser.add_argument("--out", default="bench/results/context_gain.jsonl")
     parser.add_argument("--source", default=str(Path(__import__("rich").__file__).parent))
     parser.add_argument("--report", action="store_true", help="Only print the table from --out.")
     args = parser.parse_args()

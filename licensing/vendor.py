@@ -2,7 +2,8 @@
 
 A vendor directory holds
 
-    root.pem, root.json          the root key (keep it offline) and its public half (what appliances pin)
+    root.pem, root.json          the root key and its public half (what appliances pin); only keygen uses the
+                                 private root key, so root.pem can live offline once the issuer is certified
     issuer.pem, issuer.cert      the issuer key and its certificate signed by the root (key id + validity)
                                  (both private keys PKCS#8, encrypted with the vendor's passphrase when given)
     models/<model id>.json       each sealed model's key and manifest hash (0600)
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from licensing.activation import parse_request, verify_receipt
 from licensing.armor import armor, dearmor, sign_envelope, verify_signature
@@ -47,20 +48,20 @@ __all__ = ["VendorKeyring"]
 @dataclass
 class VendorKeyring:
     directory: Path
-    root_key: Ed25519PrivateKey
+    root_public: Ed25519PublicKey
     issuer_key: Ed25519PrivateKey
     issuer_cert: dict[str, Any]
 
     @property
     def root_kid(self) -> str:
-        return key_id("root", self.root_key.public_key())
+        return key_id("root", self.root_public)
 
     @property
     def issuer_kid(self) -> str:
         return key_id("issuer", self.issuer_key.public_key())
 
     def trust(self) -> TrustStore:
-        return TrustStore([TrustedRoot(self.root_kid, self.root_key.public_key(), "vendor", "vendor")], False)
+        return TrustStore([TrustedRoot(self.root_kid, self.root_public, "vendor", "vendor")], False)
 
     # --- keys --------------------------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class VendorKeyring:
         passphrase: bytes | None = None,
     ) -> "VendorKeyring":
         """New root and issuer keys; with `passphrase`, both private keys are written encrypted with it."""
-        if (directory / "root.pem").exists():
+        if (directory / "root.pem").exists() or (directory / "issuer.pem").exists():
             raise StateError(f"{directory} already holds vendor keys; choose another directory")
         directory.mkdir(parents=True, exist_ok=True)
         root, issuer = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
@@ -102,16 +103,21 @@ class VendorKeyring:
     @staticmethod
     def is_encrypted(directory: Path) -> bool:
         """Whether the keys in `directory` need a passphrase to load."""
-        return pem_is_encrypted(directory / "root.pem") or pem_is_encrypted(directory / "issuer.pem")
+        return pem_is_encrypted(directory / "issuer.pem")
 
     @classmethod
     def load(cls, directory: Path, passphrase: bytes | None = None) -> "VendorKeyring":
-        if not (directory / "root.pem").is_file():
+        """The issuer's key and the root's public half: the private root key (root.pem) may be offline."""
+        if not (directory / "issuer.pem").is_file():
             raise StateError(f"{directory} holds no vendor keys; create them with `codemoat vendor keygen`")
+        try:
+            root = parse_json_object((directory / "root.json").read_bytes(), "root.json")
+        except OSError as exc:
+            raise StateError(f"cannot read {directory / 'root.json'}: {exc.strerror or exc}") from None
         cert = dearmor((directory / "issuer.cert").read_text(), "ISSUER CERTIFICATE", "issuer certificate")
         return cls(
             directory,
-            load_private_pem(directory / "root.pem", "root key", passphrase),
+            load_public_key(str(root.get("public_key", "")), "root.json public_key"),
             load_private_pem(directory / "issuer.pem", "issuer key", passphrase),
             cert.to_dict(),
         )

@@ -282,8 +282,10 @@ def test_vendor_keys_are_encrypted_with_a_passphrase_never_given_as_an_argument(
     seal = ("vendor", "seal", tmp_path / "plain", "--vendor", vendor, "--model-id", "tiny", "--out")
     assert "need a passphrase" in _one_line_error(run_cli(*seal, tmp_path / "sealed"))
     wrong = run_cli(*seal, tmp_path / "sealed", "--passphrase-fd", _fd_with(tmp_path, "not the passphrase"))
-    assert "wrong passphrase for the root key" in _one_line_error(wrong)
+    assert "wrong passphrase for the issuer key" in _one_line_error(wrong)
     assert not (tmp_path / "sealed").exists()
+    # The root key only certifies the issuer: with root.pem taken offline the vendor still seals and issues.
+    (vendor / "root.pem").rename(tmp_path / "offline-root.pem")
     sealed = run_cli(*seal, tmp_path / "sealed", "--passphrase-fd", _fd_with(tmp_path, secret))
     assert sealed.code == 0, sealed.err
     assert (tmp_path / "sealed" / "codemoat-manifest.json").is_file()

@@ -85,6 +85,9 @@ def matrix(
         accounts.create(name, password=f"{name}-password-1", actor=ADMIN)
     groups.create("ledger-team", members=["ann", "ben"], repos=["alpha"], actor=ADMIN)
     groups.create("infra-team", members=["ben", "cy"], repos=["beta", "gamma"], actor=ADMIN)
+    # Granted while the narrowed tokens below are made, withdrawn after: a token may name repositories its
+    # user no longer reads (creation refuses only what the user cannot read at that moment).
+    groups.create("withdrawn", members=["ben", "cy"], repos=["alpha", "nonexistent"], actor=ADMIN)
 
     def token(name: str, user: str, repos: list[str] | None = None) -> str:
         return tokens.create(name, user=user, repos=repos).token
@@ -101,6 +104,7 @@ def matrix(
         Caller("cy-narrowed-outside-grants", token("cy-alpha", "cy", ["alpha"]), frozenset()),
         Caller("dee-no-groups", token("dee-all", "dee"), frozenset()),
     ]
+    groups.delete("withdrawn", actor=ADMIN)
     db.close()
     with serve(settings_for(home, model_cache)) as live:
         yield live, callers
