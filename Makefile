@@ -24,8 +24,9 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	$(if $(call cpu_has,avx512_bf16),-DGGML_AVX512_BF16=ON) -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
 	-DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
 	-DLLAMA_BUILD_SERVER=OFF
-# The built wheel is kept per build options and CPU (it is compiled for this CPU's instructions), so a new .venv
-# on the same machine installs it in seconds. It is built from the hash-checked source distribution.
+# The built wheel is kept per build options (they name this CPU's instructions), so a new .venv on the same
+# machine installs it in seconds. It is built from the hash-checked source distribution, without pip's own wheel
+# cache: that one is keyed by the source alone and would hand back a build made with other CMAKE_ARGS.
 LLAMA_WHEELS := $(HOME)/.cache/codemoat/wheels/llama-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
 
 .PHONY: install models demo test lint clean-venv
@@ -41,7 +42,7 @@ $(STAMP): Makefile pyproject.toml constraints.txt requirements/llama-cpp.txt req
 	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
 		echo "building llama.cpp for this CPU (about 8 minutes on 2 cores, once)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PIP) wheel -q --no-deps --require-hashes -r requirements/llama-cpp.txt -w $(LLAMA_WHEELS); }
+		$(PIP) wheel -q --no-cache-dir --no-deps --require-hashes -r requirements/llama-cpp.txt -w $(LLAMA_WHEELS); }
 	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(PIP) install -q -c constraints.txt -e ".[server,dev]"
 	@touch $(STAMP)

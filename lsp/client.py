@@ -23,6 +23,7 @@ from lsp.errors import (
     ConfigError,
     LicenseBlocked,
     PermissionDenied,
+    RepositoryUnavailable,
 )
 
 __all__ = ["ApplianceClient", "CompletionQuery", "Completion", "ChatAnswer", "USER_AGENT"]
@@ -140,9 +141,9 @@ class ApplianceClient:
             body.pop("repo", None)
         try:
             data, response = await self._post_response("/v1/completions", body)
-        except PermissionDenied as exc:
-            # A token scoped to other repositories is refused the workspace's repository (maybe not indexed at
-            # all): completion still works without repository context, so ask again without it, from now on.
+        except (PermissionDenied, RepositoryUnavailable) as exc:
+            # The workspace's repository is not indexed on the appliance, or this token may not read it:
+            # completion still works without repository context, so ask again without it, from now on.
             if "repo" not in body or "repositor" not in exc.message:
                 raise
             self._repos_refused.add(body.pop("repo"))
@@ -219,6 +220,8 @@ def error_for_response(response: httpx.Response, url: str) -> BridgeError:
             f"CodeMoat refused the token{said}: create a new one with `codemoat token create NAME` on the "
             "appliance and set `codemoat.token` (or CODEMOAT_TOKEN)"
         )
+    if status == 404 and code == "repository_not_found":
+        return RepositoryUnavailable(f"CodeMoat: {message}")
     if status == 403:
         return PermissionDenied(
             f"CodeMoat: this token may not do that{said}: ask your administrator for access"

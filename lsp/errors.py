@@ -5,6 +5,7 @@
      ├── ApplianceUnreachable    connection refused, DNS failure, TLS failure, connect timeout
      ├── AuthenticationFailed    401: missing, wrong or revoked token
      ├── PermissionDenied        403: the token may not use this endpoint or repository
+     ├── RepositoryUnavailable   404: the workspace's repository is not indexed (asked again without it)
      ├── LicenseBlocked          the appliance's license does not allow serving (stopped / restricted)
      ├── ApplianceBusy           429: the queue is full; silent, the next keystroke tries again
      ├── SuggestionTooSlow       a suggestion did not arrive in time (shown once a session, with the new wait)
@@ -20,6 +21,7 @@ __all__ = [
     "ApplianceUnreachable",
     "AuthenticationFailed",
     "PermissionDenied",
+    "RepositoryUnavailable",
     "LicenseBlocked",
     "ApplianceBusy",
     "SuggestionTooSlow",
@@ -51,6 +53,12 @@ class AuthenticationFailed(BridgeError):
 
 class PermissionDenied(BridgeError):
     problem = "forbidden"
+
+
+class RepositoryUnavailable(BridgeError):
+    """The appliance has not indexed the workspace's repository."""
+
+    problem = "repository"
 
 
 class LicenseBlocked(BridgeError):

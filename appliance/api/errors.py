@@ -57,6 +57,12 @@ class ModelNotFoundError(APIError):
     code = "model_not_found"
 
 
+class RepositoryNotIndexedError(APIError):
+    status = 404
+    type = "invalid_request_error"
+    code = "repository_not_found"
+
+
 class PayloadTooLargeError(APIError):
     status = 413
     type = "invalid_request_error"

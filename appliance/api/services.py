@@ -4,13 +4,15 @@ passed to handlers through `deps` (never looked up from globals)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from appliance.api.errors import ModelNotFoundError, RepositoryNotIndexedError
 from appliance.api.latency import LatencyTracker
 from appliance.api.readiness import ServingGate
 from appliance.api.usage import UsageRecorder
+from appliance.auth.principal import Principal
 from appliance.auth.tokens import TokenStore
 from appliance.engines.config import ROLES, Role
 from appliance.engines.protocol import Engine
@@ -108,6 +110,22 @@ class Services:
         if failed:
             self.metrics.retrieval_failures.inc(failed)
 
+    def retrieval_scope(
+        self, principal: Principal, requested: Sequence[str] | None
+    ) -> tuple[str, ...] | None:
+        """The repositories a request's context may come from: those it names (each readable by the caller,
+        else 403, and indexed, else 404: an empty context would pass silently for a typo), or all the caller
+        may read when it names none."""
+        scope = principal.scope(requested)
+        if requested and self.index is not None:
+            indexed = {record.name for record in self.index.manifest.repos()}
+            for repo in requested:
+                if repo not in indexed:
+                    raise RepositoryNotIndexedError(
+                        f"no repository named {repo!r} is indexed here", param="repo"
+                    )
+        return scope
+
     def served_model(self, requested: str | None, role: Role) -> ServedModel:
         """The model a request names (None or an alias: `role`'s own), checked against what is served."""
         if requested is None or requested in self.model_aliases:
@@ -115,8 +133,6 @@ class Services:
         for model in self.distinct_models():
             if requested == model.model_id:
                 return model
-        from appliance.api.errors import ModelNotFoundError
-
         served = ", ".join(repr(m.model_id) for m in self.distinct_models())
         raise ModelNotFoundError(
             f"the model {requested!r} is not served here; this gateway serves {served}", param="model"

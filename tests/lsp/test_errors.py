@@ -13,6 +13,7 @@ from lsp.errors import (
     BridgeError,
     LicenseBlocked,
     PermissionDenied,
+    RepositoryUnavailable,
 )
 
 URL = "http://gw:8000"
@@ -58,6 +59,19 @@ def _answer(status: int, error: dict[str, str] | None = None, text: str | None =
             "busy",
         ),
         (_answer(404, text="Not Found"), ApplianceFailed, "is `codemoat.url` the appliance's URL"),
+        (
+            _answer(
+                404,
+                {
+                    "message": "no repository named 'web' is indexed here",
+                    "type": "invalid_request_error",
+                    "code": "repository_not_found",
+                    "param": "repo",
+                },
+            ),
+            RepositoryUnavailable,
+            "no repository named 'web'",
+        ),
         (_answer(500, text="<html>oops</html>"), ApplianceFailed, "HTTP 500"),
     ],
 )

@@ -114,7 +114,7 @@ async def serve_chat(
         body.requested_max_tokens(), default=gateway.chat_max_tokens, settings=gateway, param=param
     )
     stops = stop_sequences(body, gateway)
-    scope = principal.scope(body.repos())
+    scope = services.retrieval_scope(principal, body.repos())
 
     prompt = await build_messages(body, scope, services, model, max_tokens, timer)
     request_id = new_id("chatcmpl")

@@ -29,7 +29,6 @@ from appliance.api.sse import stream_error
 from appliance.api.timing import StageTimer
 from appliance.api.wire.common import Citation, CodemoatInfo, new_id, now
 from appliance.api.wire.completions import CompletionChoice, CompletionRequest, CompletionResponse
-from appliance.auth.errors import PermissionDeniedError
 from appliance.auth.principal import Principal
 from appliance.engines.protocol import GenerationRequest
 from appliance.prompts import completion as prompts
@@ -58,8 +57,8 @@ async def code_prompt(
     max_tokens: int,
     timer: StageTimer,
 ) -> CompletionPrompt:
-    if body.repo is not None and not principal.may_read(body.repo):
-        raise PermissionDeniedError(f"this token may not read repository {body.repo!r}", param="repo")
+    # `repo` is the repository the open file belongs to: its context comes from that repository only.
+    scope = services.retrieval_scope(principal, [body.repo] if body.repo is not None else None)
     settings = services.completion_prompt(model)
     request = prompts.CursorContext(
         prefix=body.prompt_text(),
@@ -68,7 +67,7 @@ async def code_prompt(
         language=body.language,
         repo=body.repo,
         editor_snippets=tuple(prompts.EditorSnippet(path=s.path, text=s.text) for s in body.snippets),
-        scope=SearchFilter(repos=principal.repos),
+        scope=SearchFilter(repos=scope),
         mode=body.mode,
     )
     started = time.perf_counter()

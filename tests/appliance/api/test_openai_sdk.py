@@ -67,6 +67,34 @@ def test_completion_with_suffix_and_repository_context(client: openai.OpenAI) ->
     ).items()
 
 
+def test_a_completions_repo_scopes_its_context_to_that_repository(client: openai.OpenAI) -> None:
+    """The administrator may read both repositories; a completion in "sample" still takes no context, symbols
+    included, from "secret" (whose function the prefix names), and an unknown repository is a 404 naming it."""
+    prefix = "from vault.keys import rotate_master_key\n\n\ndef rotate(vault):\n    return rotate_master_key("
+
+    def cited(repo: str | None) -> set[str]:
+        extra = {"path": "billing/rotate.py", "language": "python"} | ({"repo": repo} if repo else {})
+        done = client.completions.create(model=MODEL, prompt=prefix, max_tokens=2, extra_body=extra)
+        return {c["repo"] for c in (done.model_extra or {})["codemoat"]["citations"]}
+
+    assert "secret" in cited(None)  # unscoped, the definition is found where it lives
+    assert cited("sample") <= {"sample"} and "secret" in cited("secret")
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.completions.create(model=MODEL, prompt=prefix, max_tokens=2, extra_body={"repo": "nope"})
+    error = unknown.value.body
+    assert (
+        error["code"] == "repository_not_found" and error["param"] == "repo" and "'nope'" in error["message"]
+    )
+    with pytest.raises(openai.NotFoundError) as in_chat:
+        client.chat.completions.create(
+            model=MODEL,
+            max_tokens=2,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"repo": ["sample", "nope"]},
+        )
+    assert in_chat.value.body["param"] == "repo"
+
+
 def test_plain_completion(client: openai.OpenAI) -> None:
     completion = client.completions.create(
         model=MODEL, prompt="The capital of France is", max_tokens=4, temperature=0
