@@ -12,6 +12,7 @@ from rich.console import Console
 
 from appliance.cli.license_files import read_text, write_new
 from appliance.cli.passphrase import PassphraseFd, read_passphrase
+from appliance.errors import InvalidInputError
 from licensing.errors import FormatError
 from licensing.lease import DEFAULT_LEASE_DAYS
 from licensing.sealed.format import DEFAULT_CHUNK_SIZE
@@ -28,9 +29,14 @@ def _now() -> int:
 
 
 def _keyring(vendor: Path, passphrase_fd: int | None) -> VendorKeyring:
-    encrypted = VendorKeyring.is_encrypted(vendor)
-    passphrase = read_passphrase(passphrase_fd, what=f"the vendor keys in {vendor}") if encrypted else None
-    return VendorKeyring.load(vendor, passphrase)
+    if not VendorKeyring.is_encrypted(vendor):
+        if passphrase_fd is not None and (vendor / "issuer.pem").is_file():
+            raise InvalidInputError(
+                f"the vendor keys in {vendor} are not encrypted: leave out --passphrase-fd",
+                param="passphrase-fd",
+            )
+        return VendorKeyring.load(vendor)
+    return VendorKeyring.load(vendor, read_passphrase(passphrase_fd, what=f"the vendor keys in {vendor}"))
 
 
 @vendor_app.command("keygen")

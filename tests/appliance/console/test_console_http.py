@@ -410,7 +410,7 @@ def test_chat_streams_each_rendered_block_once(live: LiveServer) -> None:
     """The stream carries the raw text once, each finished Markdown block's HTML once and the final HTML once:
     a few times the answer's size, not the whole rendered answer again on every update."""
     with sign_in(live, "ann", "ann-password-1") as ann:
-        cid = ann.post("/api/conversations", json={"repos": ["alpha"]}).json()["id"]
+        cid = ann.post("/api/conversations", json={}).json()["id"]
         question = "Show a Python hello world in a code block, then explain it."
         with ann.stream("POST", f"/api/conversations/{cid}/messages", json={"content": question}) as stream:
             assert stream.status_code == 200

@@ -79,6 +79,7 @@ def test_sessions_end_with_their_user_or_token(database: Database, audit: AuditL
     tokens = TokenStore(database)
     accounts.create("root", role="admin", actor=ADMIN)
     user = accounts.create("ann", actor=ADMIN).user
+    Groups(database, audit).create("g", members=["ann"], repos=["alpha"], actor=ADMIN)
     by_password, _ = sessions.create(user.id)
     issued = tokens.create("ann-laptop", user="ann", repos=["alpha"])
     by_token, _ = sessions.create(user.id, token_id=issued.info.id)
