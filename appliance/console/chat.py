@@ -6,7 +6,8 @@ server-sent events it can render safely:
     event: delta     {"text": "..."}                      raw text, shown with textContent while it streams
     event: block     {"html": "...", "end": n}            the next finished Markdown blocks as sanitized HTML,
                                                           covering the answer's first n UTF-16 code units
-    event: sources   {"sources": [{index, repo, path, start_line, end_line, preview}]}
+    event: sources   {"sources": [{index, repo, path, start_line, end_line, preview}], "note": "..."}
+                                                          (note: why there are none, when there are none)
     event: error     {"message": "..."}
     event: done      {"message": <the answer as stored>, "html": "..."}
 
@@ -116,10 +117,11 @@ async def _relay(
                         if piece:
                             text += piece
                             yield sse("delta", {"text": piece})
-                    sources = (chunk.get("codemoat") or {}).get("citations")
+                    info = chunk.get("codemoat") or {}
+                    sources = info.get("citations")
                     if sources is not None:
                         citations = sources
-                        yield sse("sources", {"sources": sources})
+                        yield sse("sources", {"sources": sources, "note": info.get("context_note")})
                     finished = rendered + finished_blocks(text[rendered:])
                     if finished > rendered:
                         html = markdown_html(text[rendered:finished])

@@ -82,6 +82,22 @@ class BuiltChat:
     stages: tuple[StageTiming, ...]
     prompt_tokens: int  # estimate: content tokens plus `message_overhead_tokens` per message
     dropped_messages: int
+    context_note: str | None = None  # why no repository source is in the prompt; None when some are
+
+
+# Words of a message that asks nothing of the code: a greeting, thanks, an acknowledgement.
+_SMALL_TALK = frozenset(
+    "hi hello hey hiya howdy yo thanks thank you thx ty cheers ok okay k cool great nice perfect awesome good "
+    "morning afternoon evening night bye goodbye see later please yes no yep nope sure lol welcome much very so "
+    "got it that helps helped works worked".split()
+)
+
+
+def is_small_talk(question: str) -> bool:
+    """Whether a message is only greetings and courtesies ("hi", "thanks, that works!"): retrieval for it would
+    spend a thousand prompt tokens on sources nobody asked about. Anything else counts as a question about code."""
+    words = re.findall(r"\w+", question.lower())
+    return bool(words) and len(words) <= 8 and "`" not in question and all(w in _SMALL_TALK for w in words)
 
 
 def message_text(message: Mapping[str, Any], index: int) -> tuple[str, str]:
@@ -167,7 +183,9 @@ async def build_chat_prompt(
     scope: SearchFilter = SearchFilter(),
     settings: ChatSettings = ChatSettings(),
     executor: Executor | None = None,
+    retrieve: bool | None = None,
 ) -> BuiltChat:
+    """`retrieve`: True always searches the repositories, False never, None when the question is not small talk."""
     if not messages:
         raise PromptError("messages must not be empty", param="messages")
     turns = [message_text(m, i) for i, m in enumerate(messages)]
@@ -183,15 +201,19 @@ async def build_chat_prompt(
     hit_lists: list[Sequence[Hit]] = []
     no_access = scope.repos is not None and len(scope.repos) == 0
     queries = retrieval_queries(question, settings) if settings.k_per_query and settings.max_sources else []
-    if source is None or no_access or not queries:
-        reason = (
-            "no context source"
-            if source is None
-            else "caller may see no repository"
-            if no_access
-            else "no query"
-        )
-        stages.append(StageTiming("retrieval", 0.0, "skipped", reason))
+    skipped: str | None = None
+    if retrieve is False:
+        skipped = "the client turned repository context off (codemoat.context: false)"
+    elif retrieve is None and is_small_talk(question):
+        skipped = "the message does not ask about code"
+    elif source is None:
+        skipped = "no repository is indexed"
+    elif no_access:
+        skipped = "the caller may read no repository"
+    elif not queries:
+        skipped = "the message has nothing to search for"
+    if skipped is not None:
+        stages.append(StageTiming("retrieval", 0.0, "skipped", skipped))
     else:
         calls = {
             f"retrieval[{i}]": (
@@ -245,7 +267,12 @@ async def build_chat_prompt(
                 _preview(text, settings.preview_chars),
             )
         )
-    sources_text = ("Sources:\n\n" + "\n\n".join(blocks)) if blocks else "No repository sources matched."
+    if blocks:
+        sources_text = "Sources:\n\n" + "\n\n".join(blocks)
+    elif skipped is not None:
+        sources_text = "No repository sources were looked up for this message."
+    else:
+        sources_text = "No repository sources matched."
     system = f"{header}\n\n{sources_text}"
     total = (
         count_tokens(system)
@@ -263,7 +290,8 @@ async def build_chat_prompt(
         {"role": r, "content": c} for r, c in conversation[first:]
     ]
     stages.append(StageTiming("assemble", (time.perf_counter() - t) * 1000))
-    return BuiltChat(tuple(kept), tuple(citations), tuple(stages), total, first)
+    note = None if citations else skipped or "no repository source matched the question"
+    return BuiltChat(tuple(kept), tuple(citations), tuple(stages), total, first, note)
 
 
 __all__ = [
@@ -272,6 +300,7 @@ __all__ = [
     "Citation",
     "build_chat_prompt",
     "fuse",
+    "is_small_talk",
     "message_text",
     "retrieval_queries",
 ]

@@ -42,6 +42,7 @@ class ChatPrompt:
     messages: tuple[dict[str, Any], ...]
     citations: list[Citation] = field(default_factory=list)
     prompt_tokens: int | None = None
+    context_note: str | None = None
 
 
 async def build_messages(
@@ -64,6 +65,7 @@ async def build_messages(
         source=services.index,
         scope=SearchFilter(repos=scope),
         settings=services.settings.gateway.chat_prompt,
+        retrieve=body.codemoat.context if body.codemoat is not None else None,
     )
     total = time.perf_counter() - started
     services.count_context_failures(built.stages)
@@ -82,7 +84,12 @@ async def build_messages(
         )
         for c in built.citations
     ]
-    return ChatPrompt(messages=built.messages, citations=citations, prompt_tokens=built.prompt_tokens)
+    return ChatPrompt(
+        messages=built.messages,
+        citations=citations,
+        prompt_tokens=built.prompt_tokens,
+        context_note=built.context_note,
+    )
 
 
 def _engine_role(role: str) -> str:
@@ -138,7 +145,7 @@ async def serve_chat(
         prompt_tokens=prompt.prompt_tokens,
     )
     await unless_disconnected(request, generation.start())
-    info = CodemoatInfo(citations=prompt.citations)
+    info = CodemoatInfo(citations=prompt.citations, context_note=prompt.context_note)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse.EventStreamResponse(

@@ -33,6 +33,15 @@ class ChatMessage(BaseModel):
         return "".join(part.text for part in self.content)
 
 
+class ChatOptions(BaseModel):
+    """CodeMoat's own request options, under `codemoat` (an unknown key is refused: it would be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # Repository context: true always, false never, absent when the message is not small talk ("hi").
+    context: bool | None = None
+
+
 class ChatCompletionRequest(SamplingFields):
     model: str | None = Field(None, max_length=256, description="Default: the served model.")
     messages: list[ChatMessage] = Field(min_length=1)
@@ -40,6 +49,7 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1, description="OpenAI's newer name for max_tokens.")
     # CodeMoat: limit retrieval to these repositories (each must be in the caller's scope).
     repo: str | list[str] | None = None
+    codemoat: ChatOptions | None = None
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens

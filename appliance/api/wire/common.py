@@ -142,6 +142,8 @@ class CodemoatInfo(WireResponse):
 
     citations: list[Citation] = Field(default_factory=list)
     context_tokens: int | None = None
+    # Chat: why the answer had no repository sources (not looked up, or none matched); absent when it had some.
+    context_note: str | None = Field(None, exclude_if=absent)
 
 
 FinishReason = Literal["stop", "length"]

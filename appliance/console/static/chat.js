@@ -48,9 +48,12 @@
     }
   }
 
-  function sourceList(sources) {
+  function sourceList(sources, note) {
     const box = el("div", "sources");
-    if (!sources || !sources.length) return box;
+    if (!sources || !sources.length) {
+      if (note) box.append(el("p", "sources-note", `No sources: ${note}.`));
+      return box;
+    }
     box.append(el("h3", "", "Sources"));
     const list = el("ol", "");
     list.dataset.testid = "sources";
@@ -188,7 +191,7 @@
           renderedEnd = data.end;
           tail.textContent = raw.slice(renderedEnd);
         } else if (name === "sources") {
-          answer.querySelector(".sources").replaceWith(sourceList(data.sources));
+          answer.querySelector(".sources").replaceWith(sourceList(data.sources, data.note));
         } else if (name === "error") {
           answer.classList.add("error");
           error.textContent = data.message;

@@ -95,6 +95,26 @@ def test_a_completions_repo_scopes_its_context_to_that_repository(client: openai
     assert in_chat.value.body["param"] == "repo"
 
 
+def test_chat_retrieves_only_for_questions_about_code_unless_told(client: openai.OpenAI) -> None:
+    def info(content: str, **codemoat: object) -> dict:
+        extra = {"codemoat": codemoat} if codemoat else {}
+        answer = client.chat.completions.create(
+            model=MODEL, max_tokens=2, messages=[{"role": "user", "content": content}], extra_body=extra
+        )
+        return (answer.model_extra or {})["codemoat"]
+
+    hello = info("hi")
+    assert hello["citations"] == [] and hello["context_note"] == "the message does not ask about code"
+    asked = info("How is the invoice total computed?")
+    assert asked["citations"] and "context_note" not in asked
+    off = info("How is the invoice total computed?", context=False)
+    assert off["citations"] == [] and "codemoat.context: false" in off["context_note"]
+    assert info("hi", context=True)["citations"]  # told to, it searches even for small talk
+    with pytest.raises(openai.BadRequestError) as unknown:
+        info("hi", sources=3)
+    assert "codemoat" in (unknown.value.body["param"] or "")
+
+
 def test_plain_completion(client: openai.OpenAI) -> None:
     completion = client.completions.create(
         model=MODEL, prompt="The capital of France is", max_tokens=4, temperature=0

@@ -14,7 +14,9 @@ QUESTION = (
 )
 
 
-async def chat(messages, source, *, context_length=2048, max_tokens=256, scope=SHOP, **settings):
+async def chat(
+    messages, source, *, context_length=2048, max_tokens=256, scope=SHOP, retrieve=None, **settings
+):
     return await build_chat_prompt(
         messages,
         source=source,
@@ -23,6 +25,7 @@ async def chat(messages, source, *, context_length=2048, max_tokens=256, scope=S
         context_length=context_length,
         max_tokens=max_tokens,
         settings=ChatSettings(**settings),
+        retrieve=retrieve,
     )
 
 
@@ -87,8 +90,33 @@ async def test_question_and_pasted_code_are_searched_separately_within_scope(sou
 async def test_no_visible_repository_means_no_search_and_no_sources(source: MemorySource) -> None:
     built = await chat([{"role": "user", "content": QUESTION}], source, scope=SearchFilter(repos=()))
     assert source.search_calls == [] and built.citations == ()
-    assert built.messages[0]["content"] == DEFAULT_INSTRUCTIONS + "\n\nNo repository sources matched."
-    assert built.stages[0].status == "skipped"
+    assert built.messages[0]["content"] == (
+        DEFAULT_INSTRUCTIONS + "\n\nNo repository sources were looked up for this message."
+    )
+    assert built.stages[0].status == "skipped" and built.context_note == "the caller may read no repository"
+
+
+@pytest.mark.parametrize("message", ["hi", "Hello!", "thanks, that works", "ok cool, bye"])
+async def test_small_talk_pays_no_retrieval(source: MemorySource, message: str) -> None:
+    built = await chat([{"role": "user", "content": message}], source)
+    assert source.search_calls == [] and built.citations == ()
+    assert built.context_note == "the message does not ask about code"
+    assert (await chat([{"role": "user", "content": message}], source, retrieve=True)).context_note != (
+        "the message does not ask about code"
+    )  # asked for, it searches anyway
+    assert source.search_calls
+
+
+@pytest.mark.parametrize("message", ["hi, where is tax computed?", "thanks! and `tax_for`?", "explain Order"])
+async def test_anything_else_is_a_question_about_code(source: MemorySource, message: str) -> None:
+    await chat([{"role": "user", "content": message}], source)
+    assert source.search_calls
+
+
+async def test_the_client_may_turn_context_off(source: MemorySource) -> None:
+    built = await chat([{"role": "user", "content": QUESTION}], source, retrieve=False)
+    assert source.search_calls == [] and built.citations == ()
+    assert built.context_note == "the client turned repository context off (codemoat.context: false)"
 
 
 def test_fusion_prefers_hits_found_by_several_queries_and_drops_overlaps() -> None:
