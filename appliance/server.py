@@ -6,6 +6,7 @@ the lifespan closes the engine, index and database)."""
 from __future__ import annotations
 
 import copy
+import errno
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,17 +67,43 @@ class _Server(uvicorn.Server):
             self._on_started(Listening(self._scheme, str(address[0]), int(address[1])))
 
 
+def bind(settings: Settings, host: str | None = None, port: int | None = None) -> socket.socket:
+    """The listening socket, bound before anything else starts: a port in use is one line at once, not a
+    failure after the model and the index have loaded (uvicorn binds only after the app's startup)."""
+    host = host if host is not None else settings.server.host
+    port = port if port is not None else settings.server.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = (
+            ": another server is using it; choose another with --port"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def run(
     settings: Settings,
     app: FastAPI,
     *,
+    sock: socket.socket | None = None,
     host: str | None = None,
     port: int | None = None,
     on_started: Callable[[Listening], None] | None = None,
     access_log: bool = True,
     log_level: str = "info",
 ) -> None:
+    """Serve `app` on `sock` (from `bind`; bound here from `host`/`port` when not given) until stopped."""
     tls = tls_options(settings)
+    sock = sock if sock is not None else bind(settings, host, port)
+    host, port = sock.getsockname()[:2]
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     # The gateway's own loggers print like uvicorn's ("INFO:     ..."), to stderr.
     log_config["loggers"]["codemoat"] = {
@@ -86,8 +113,8 @@ def run(
     }
     config = uvicorn.Config(
         app,
-        host=host if host is not None else settings.server.host,
-        port=port if port is not None else settings.server.port,
+        host=host,
+        port=port,
         log_level=log_level,
         access_log=access_log,
         lifespan="on",
@@ -103,9 +130,9 @@ def run(
     )
     server = _Server(config, on_started, "https" if tls else "http")
     try:
-        server.run()
-    except OSError as exc:  # the port is taken, or the address cannot be bound
-        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+        server.run(sockets=[sock])
+    except OSError as exc:
+        raise ConfigError(f"cannot serve on {config.host}:{config.port}: {exc.strerror or exc}") from None
     if not server.started:
         # uvicorn logs why (bind failure, lifespan error) and returns instead of raising.
         raise ConfigError(f"the server did not start on {config.host}:{config.port} (see the log above)")

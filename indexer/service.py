@@ -130,6 +130,11 @@ class CodeIndex:
         self.manifest.clear_pending(ids)
         return len(ids)
 
+    def unknown_repositories(self, names: Sequence[str]) -> list[str]:
+        """Those of `names` that are not indexed (a filter naming one would silently match nothing)."""
+        known = {record.name for record in self.manifest.repos()}
+        return [name for name in names if name not in known]
+
     def repositories(self) -> list[RepoInfo]:
         out = []
         for rec in self.manifest.repos():

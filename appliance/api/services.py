@@ -117,13 +117,11 @@ class Services:
         else 403, and indexed, else 404: an empty context would pass silently for a typo), or all the caller
         may read when it names none."""
         scope = principal.scope(requested)
-        if requested and self.index is not None:
-            indexed = {record.name for record in self.index.manifest.repos()}
-            for repo in requested:
-                if repo not in indexed:
-                    raise RepositoryNotIndexedError(
-                        f"no repository named {repo!r} is indexed here", param="repo"
-                    )
+        unknown = self.index.unknown_repositories(requested) if requested and self.index is not None else []
+        if unknown:
+            raise RepositoryNotIndexedError(
+                f"no repository named {unknown[0]!r} is indexed here", param="repo"
+            )
         return scope
 
     def served_model(self, requested: str | None, role: Role) -> ServedModel:

@@ -186,6 +186,10 @@ def search_command(
         path_prefix=path_prefix or None,
     )
     with _open(ctx) as index:
+        unknown = index.unknown_repositories(repo or [])
+        if unknown:
+            indexed = ", ".join(r.name for r in index.manifest.repos()) or "none yet"
+            raise QueryError(f"no repository named {', '.join(unknown)} is indexed (indexed: {indexed})")
         if queries is not None:
             batch = _read_queries(queries)
             step = 256

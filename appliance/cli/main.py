@@ -35,9 +35,20 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        print(f"codemoat {version('codemoat')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
+    _: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     home: Optional[Path] = typer.Option(
         None, "--home", help="Data directory (default: $CODEMOAT_HOME or ~/.codemoat)."
     ),

@@ -33,11 +33,12 @@ def serve(
     # prefill took 52 s spinning and 4 s passive. Read when torch loads, which it has not yet here.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from appliance.api.app import create_app
-    from appliance.server import Listening, run
+    from appliance.server import Listening, bind, run
 
     settings = ctx.obj
     if port is not None and not 0 <= port <= 65535:
         raise typer.BadParameter("the port must be between 0 and 65535", param_hint="--port")
+    sock = bind(settings, host, port)
     # Before the server starts: a data directory that is read-only or full is one line and an exit code here,
     # not a traceback from the server's startup.
     from appliance.state.db import Database
@@ -70,8 +71,7 @@ def serve(
     run(
         settings,
         app,
-        host=host,
-        port=port,
+        sock=sock,
         on_started=started,
         access_log=access_log,
         log_level=log_level,

@@ -71,3 +71,40 @@ def test_license_status_without_a_license(tmp_path: Path) -> None:
         "reason: no license is installed; run `codemoat license request`, send the file to the vendor, then "
         "`codemoat license activate LICENSE_FILE`\n"
     )
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run([str(VENV_BIN / "codemoat"), "--version"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, f"codemoat {version('codemoat')}\n")
+
+
+def test_search_of_a_repository_that_is_not_indexed(tmp_path: Path) -> None:
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    (repo / "total.py").write_text("def add(a, b):\n    return a + b\n")
+    assert codemoat(tmp_path / "home", "index", str(repo), "--name", "shop").returncode == 0
+    done = codemoat(tmp_path / "home", "search", "add", "--repo", "shpo")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: no repository named shpo is indexed (indexed: shop)\n"
+    assert codemoat(tmp_path / "home", "search", "add", "--repo", "shop").returncode == 0
+
+
+def test_serve_on_a_port_in_use_says_so_at_once(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = codemoat(tmp_path / "home", "serve", "--port", str(port))
+        seconds = time.monotonic() - started
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use: another server is using it; "
+        "choose another with --port\n"
+    )
+    assert seconds < 10  # before any model or index loads (uvicorn alone binds after the app's startup)
