@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from appliance.audit.errors import AuditChainBroken
 from appliance.errors import ConfigError
@@ -62,20 +61,27 @@ def list_entries(
     if as_json:
         out.print_json(json.dumps([e.to_json() for e in entries]))
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("seq", "when (UTC)", "actor", "source", "action", "target", "detail"):
-        table.add_column(column, no_wrap=column != "detail")
-    for e in entries:
-        table.add_row(
-            str(e.seq),
-            e.created.strftime("%Y-%m-%d %H:%M:%S"),
-            e.actor,
-            e.source,
-            e.action,
-            e.target,
-            json.dumps(e.detail, sort_keys=True) if e.detail else "",
-        )
-    out.print(table)
+    rows = [("seq", "when (UTC)", "actor", "source", "action", "target")] + [
+        (str(e.seq), e.created.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.source, e.action, e.target)
+        for e in entries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    # One line per entry and its details indented below it: readable at 80 columns, and grep finds both.
+    for n, row in enumerate(rows):
+        out.print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), markup=False)
+        detail = entries[n - 1].detail if n else None
+        if detail:
+            out.print(" " * (widths[0] + 2) + _pairs(detail), markup=False)
+
+
+def _pairs(detail: dict[str, object]) -> str:
+    """`key=value ...`, values as JSON unless they are plain words."""
+    return " ".join(
+        f"{key}={value}"
+        if isinstance(value, str) and value and value.isprintable() and " " not in value
+        else f"{key}={json.dumps(value)}"
+        for key, value in sorted(detail.items())
+    )
 
 
 @audit_app.command("export")

@@ -108,3 +108,26 @@ def test_serve_on_a_port_in_use_says_so_at_once(tmp_path: Path) -> None:
         "choose another with --port\n"
     )
     assert seconds < 10  # before any model or index loads (uvicorn alone binds after the app's startup)
+
+
+def test_audit_list_reads_at_80_columns(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert codemoat(home, "token", "create", "alice", "--admin").returncode == 0
+    assert codemoat(home, "token", "create", "ci", "--user", "alice", "--repos", "web").returncode == 0
+    done = codemoat(home, "audit", "list")
+    assert done.returncode == 0, done.stderr
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+    source = re.compile(r"cli@\S+")
+    text = source.sub("cli@HOST", stamp.sub("YYYY-MM-DD hh:mm:ss", done.stdout))
+    width = max(len(line) for line in done.stdout.splitlines())
+    assert width <= 80, done.stdout
+    header = text.splitlines()[0]
+    assert header.split() == ["seq", "when", "(UTC)", "actor", "source", "action", "target"]
+    assert [line.split() for line in text.splitlines()[1:]] == [
+        ["3", "YYYY-MM-DD", "hh:mm:ss", "cli:root", "cli@HOST", "token.create", "ci"],
+        ["id=2", 'repos=["web"]', "role=admin", "user=alice"],
+        ["2", "YYYY-MM-DD", "hh:mm:ss", "cli:root", "cli@HOST", "token.create", "alice"],
+        ["id=1", "repos=null", "role=admin", "user=alice"],
+        ["1", "YYYY-MM-DD", "hh:mm:ss", "cli:root", "cli@HOST", "user.create", "alice"],
+        ["password=false", "role=admin", 'via="token', 'create"'],
+    ]
