@@ -113,14 +113,22 @@ def renew_command(
 def status_command(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="One JSON object.")
 ) -> None:
-    """Show the license state and why it is what it is (exit code 0 whatever the state)."""
-    status = service(ctx).status()
-    if as_json:
-        out.print(json.dumps(status.to_json()), markup=False)
-        return
+    """Show the state the appliance serves under and why, then the license's own (exit code 0 whatever the
+    state). `--json`: `state` is the license's (VALID, GRACE, RESTRICTED, STOPPED), `serving_state` the
+    appliance's (the same, or UNLICENSED while the open model serves without a license)."""
+    from appliance.license_gate.runtime import serving_state
+
+    licenses = service(ctx)
+    status = licenses.status()
+    serving = serving_state(ctx.obj, licenses)
     data = status.to_json()
-    out.print(f"state: {data['state']}", markup=False)
-    out.print(f"reason: {data['reason']}", markup=False)
+    if as_json:
+        out.print(json.dumps({**data, "serving_state": serving.state}), markup=False)
+        return
+    out.print(f"state: {serving.state}", markup=False)
+    out.print(f"reason: {serving.reason}", markup=False)
+    if serving.state != data["state"]:
+        out.print(f"license: {data['state']}: {data['reason']}", markup=False)
     for name in (
         "license_id",
         "customer",

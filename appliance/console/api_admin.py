@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.console.api_account import issue_token
 from appliance.console.deps import AdminCallerDep, ConsoleDep
+from appliance.console.license_panel import license_view
 from appliance.console.routing import ApiRoute
 from appliance.errors import InvalidInputError
 
@@ -250,7 +251,7 @@ async def remove_repository(name: str, caller: AdminCallerDep, console: ConsoleD
 
 @router.get("/license")
 def license_status(_: AdminCallerDep, console: ConsoleDep) -> dict[str, Any]:
-    return console.license.status(seats_in_use=console.usage.active_users())
+    return license_view(console)
 
 
 @router.post("/license/activate")

@@ -5,7 +5,7 @@ licensing package cannot be used in this installation the page says so instead o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +99,27 @@ def _check_text(text: str) -> str:
 
 class LicensingUnavailable(NotReadyError):
     code = "licensing_unavailable"
+
+
+def license_view(console: Any) -> dict[str, Any]:
+    """The license page's and `GET /api/admin/license`'s data: the license's status, seats counted as the
+    license counts them (users with a request within `license.seat_window_s`), and the state this appliance
+    serves under, as its headers and /readyz say (UNLICENSED while the open model serves without a license)."""
+    window = timedelta(seconds=console.settings.license.seat_window_s)
+    status = console.license.status(seats_in_use=console.usage.active_users(window=window))
+    serving = console.gateway.gate.serving_state()
+    return {
+        **status,
+        "serving_state": serving.state,
+        "serving_reason": serving.reason,
+        "seat_window": _duration(window),
+    }
+
+
+def _duration(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}s" if count != 1 else unit
+    return f"{seconds} seconds"

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from appliance.console.deps import ConsoleDep, PageAdminDep, PageSessionDep, check_csrf, read_session
+from appliance.console.license_panel import license_view
 from appliance.console.login import sign_in, sign_in_page, sign_out
 from appliance.console.pages_common import render
 from appliance.console.routing import PageRoute
@@ -83,8 +84,7 @@ def users_page(request: Request, _: PageAdminDep, console: ConsoleDep) -> Respon
 
 @router.get("/admin/license")
 def license_page(request: Request, _: PageAdminDep, console: ConsoleDep) -> Response:
-    status = console.license.status(seats_in_use=console.usage.active_users())
-    return render(request, "admin_license.html", active="license", status=status)
+    return render(request, "admin_license.html", active="license", status=license_view(console))
 
 
 @router.post("/admin/license/request")

@@ -250,6 +250,15 @@ class LicenseRuntime:
             log.exception("could not audit the license state change to %s", new.state.value)
 
 
+def serving_state(settings: Settings, service: LicenseService) -> ServingState:
+    """What a gateway started now with these settings would serve under: UNLICENSED while nothing enforces a
+    license, else the license's own state (what `codemoat license status` and the console show first)."""
+    if _enforced_because(settings, service) is None:
+        return UNLICENSED
+    status = service.status()
+    return ServingState(status.state.serves, status.state.value, status.reason)
+
+
 def _enforced_because(settings: Settings, service: LicenseService) -> str | None:
     if settings.license.required:
         return "license.required is set"

@@ -85,7 +85,9 @@ def test_activation_status_check_renew_deactivate(site: Path, codemoat_home: Pat
     status = run_cli("license", "status", "--json")
     assert status.code == 0
     data = json.loads(status.out)
-    assert data["state"] == "VALID" and data["reason"].startswith("lease valid until")
+    assert data["state"] == data["serving_state"] == "VALID" and data["reason"].startswith(
+        "lease valid until"
+    )
     assert data["seats"] == 2 and data["models"] == ["tiny"] and data["lease_sequence"] == 1
     assert {"expires_at", "lease_expires_at", "seats_in_use"} <= data.keys()
 
@@ -204,7 +206,11 @@ def test_check_model_refuses_files_the_manifest_does_not_list(
 
 def test_status_without_license_and_roots_listing(site: Path, codemoat_home: Path, run_cli) -> None:
     status = run_cli("license", "status")
-    assert status.code == 0 and "state: STOPPED" in status.out and "no license is installed" in status.out
+    # What the appliance serves under comes first, the same word as its headers and /readyz say.
+    assert status.code == 0 and status.out.startswith("state: UNLICENSED\n")
+    assert "license: STOPPED: no license is installed" in status.out
+    data = json.loads(run_cli("license", "status", "--json").out)
+    assert (data["state"], data["serving_state"]) == ("STOPPED", "UNLICENSED")
     roots = json.loads(run_cli("license", "roots", "--json").out)
     assert roots["allow_operator_roots"] is True
     assert [r["source"] for r in roots["roots"]] == ["operator"]

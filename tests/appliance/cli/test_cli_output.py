@@ -67,9 +67,10 @@ def test_license_status_without_a_license(tmp_path: Path) -> None:
     done = codemoat(tmp_path / "home", "license", "status")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
-        "state: STOPPED\n"
-        "reason: no license is installed; run `codemoat license request`, send the file to the vendor, then "
-        "`codemoat license activate LICENSE_FILE`\n"
+        "state: UNLICENSED\n"
+        "reason: no license is installed and the model is not sealed: the open model serves without one\n"
+        "license: STOPPED: no license is installed; run `codemoat license request`, send the file to the "
+        "vendor, then `codemoat license activate LICENSE_FILE`\n"
     )
 
 

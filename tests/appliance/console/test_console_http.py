@@ -500,13 +500,19 @@ def test_the_license_page_reports_state_and_refuses_bad_files(live: LiveServer) 
         status = root.get("/api/admin/license").json()
         assert status["available"] is True and status["state"] == "STOPPED" and not status["installed"]
         assert "no license is installed" in status["reason"]
+        # What it serves under is the word its responses carry, not the license's own STOPPED.
+        served = root.get("/v1/models").headers["X-CodeMoat-License-State"]
+        assert status["serving_state"] == served == "UNLICENSED" and status["seat_window"] == "hour"
         request = root.post("/api/admin/license/request")
         assert request.status_code == 200 and "attachment" in request.headers["content-disposition"]
         assert request.text.strip()
         refused = root.post("/api/admin/license/activate", json={"text": "-----BEGIN NOTHING-----\nx\n"})
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "license_error"
         page = root.get("/console/admin/license")
-        assert page.status_code == 200 and "STOPPED" in page.text
+        assert page.status_code == 200
+        shown = page.text.split('data-testid="license-state">', 1)[1].split("<", 1)[0]
+        assert shown == "UNLICENSED" and 'data-testid="license-own-state">STOPPED<' in page.text
+        assert "users with a request in the last hour" in page.text
         actions = [e["action"] for e in root.get("/api/admin/audit").json()["entries"]]
         assert "license.request" in actions
 
