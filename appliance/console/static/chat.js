@@ -93,6 +93,7 @@
     const messages = $("messages");
     messages.textContent = "";
     for (const m of conversation.messages || []) messages.append(messageNode(m));
+    $("empty-state").hidden = messages.children.length > 0;
     messages.scrollTop = messages.scrollHeight;
   }
 
@@ -152,6 +153,13 @@
     if (!content) return;
     busy = true;
     $("send").disabled = true;
+    // Stop aborts the stream; the server then cancels the generation and stores the answer as cancelled.
+    const controller = new AbortController();
+    const stop = $("stop");
+    stop.hidden = false;
+    stop.onclick = () => controller.abort();
+    $("empty-state").hidden = true;
+    let answer = null;
     try {
       if (conversationId === null) {
         const created = await window.codemoat.api("POST", "/api/conversations", { repos: selectedRepos() });
@@ -163,6 +171,7 @@
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream", "X-CSRF-Token": window.codemoat.csrf() },
         body: JSON.stringify({ content, repos: selectedRepos() }),
+        signal: controller.signal,
       });
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
@@ -170,7 +179,7 @@
       }
       question.value = "";
       const messages = $("messages");
-      const answer = messageNode({ role: "assistant", content: "", status: "ok", citations: [] });
+      answer = messageNode({ role: "assistant", content: "", status: "ok", citations: [] });
       answer.classList.add("streaming");
       answer.dataset.testid = "streaming-answer";
       const body = answer.querySelector(".body");
@@ -206,10 +215,22 @@
       });
       await loadConversations();
     } catch (failure) {
-      error.textContent = failure.message;
-      error.hidden = false;
+      if (controller.signal.aborted) {
+        if (answer) {
+          answer.classList.remove("streaming");
+          answer.classList.add("cancelled");
+          answer.dataset.testid = "stopped-answer";
+          answer.querySelector(".body").append(el("p", "hint", "Stopped."));
+        }
+        await loadConversations();
+      } else {
+        error.textContent = failure.message;
+        error.hidden = false;
+      }
     } finally {
       busy = false;
+      stop.hidden = true;
+      stop.onclick = null;
       $("send").disabled = false;
     }
   }

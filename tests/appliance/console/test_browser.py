@@ -126,6 +126,28 @@ def test_sign_in_ask_and_get_a_streamed_answer_with_a_source(appliance, page) ->
     assert page.errors == []
 
 
+def test_chat_says_what_to_ask_can_be_stopped_and_fits_a_narrow_window(appliance, page) -> None:  # type: ignore[no-untyped-def]
+    served, _ = appliance
+    sign_in(page, served.url, "dev", PASSWORDS["dev"])
+    page.goto(f"{served.url}/console/chat")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.get_by_test_id("empty-state").is_visible()
+    assert "Ask about your code" in page.get_by_test_id("empty-state").inner_text()
+    icon = page.evaluate("async () => (await fetch(document.querySelector('link[rel=icon]').href)).status")
+    assert icon == 200
+    stop = page.get_by_test_id("stop")
+    assert not stop.is_visible()
+    ask(page, "How is the invoice total computed with tax?")
+    assert stop.is_visible() and not page.get_by_test_id("empty-state").is_visible()
+    stop.click()  # at once: the question is still being prepared or answered
+    page.wait_for_function("() => !document.getElementById('send').disabled", timeout=120_000)
+    assert not stop.is_visible() and not page.locator("#ask-error").is_visible()
+    assert page.errors == []
+    page.set_viewport_size({"width": 700, "height": 900})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 700
+    assert page.locator("#question").bounding_box()["width"] > 300
+
+
 def test_an_administrator_adds_a_repository_and_watches_it_index(appliance, page) -> None:  # type: ignore[no-untyped-def]
     served, root = appliance
     folder = root / "src" / "inventory"
