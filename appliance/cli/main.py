@@ -31,6 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Click's plain help: flags without a misleading `<bool>`, readable at 80 columns and in logs.
+    rich_markup_mode=None,
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

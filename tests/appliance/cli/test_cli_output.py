@@ -132,3 +132,14 @@ def test_audit_list_reads_at_80_columns(tmp_path: Path) -> None:
         ["1", "YYYY-MM-DD", "hh:mm:ss", "cli:root", "cli@HOST", "user.create", "alice"],
         ["password=false", "role=admin", 'via="token', 'create"'],
     ]
+
+
+def test_help_shows_flags_as_flags(tmp_path: Path) -> None:
+    for command in (["token", "create"], ["index"], ["serve"], ["audit", "list"], ["vendor", "keygen"]):
+        done = codemoat(tmp_path / "home", *command, "--help")
+        assert done.returncode == 0, done.stderr
+        assert "<bool>" not in done.stdout and "--help  " in done.stdout, done.stdout
+        assert max(len(line) for line in done.stdout.splitlines()) <= 80, done.stdout
+    token = codemoat(tmp_path / "home", "token", "create", "--help").stdout
+    assert "  --admin        The token's user is an administrator.\n" in token
+    assert "  --repos <str>  Comma-separated repositories" in token
