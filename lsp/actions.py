@@ -18,12 +18,15 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 
+from lsp.action_edits import Refused, check_code, docstring_insertion, refuse_cut_off
 from lsp.action_prompts import ACTIONS, Action, extract_code, messages_for, reindent, where_tests_go
 from lsp.bridge import Bridge
 from lsp.documents import language_of, relative_path
 from lsp.errors import BridgeError
 
 __all__ = ["register", "code_actions"]
+
+_ANNOTATION = "codemoat"
 
 CHAT_TIMEOUT_S = 300.0
 
@@ -136,13 +139,36 @@ class ActionRunner:
         self.bridge.reporter.recovered()
         if action.result == "explanation":
             return await self._explain(action, answer.text, path, selection)
+        written = extract_code(answer.text)
+        refused = refuse_cut_off(answer.finish_reason)
+        if refused is None and action.name == "docstring":
+            insertion = docstring_insertion(code, written, language)
+            if isinstance(insertion, Refused):
+                refused = insertion
+            else:
+                at = types.Position(line=selection.start.line + insertion.line, character=0)
+                edit = self._edit(
+                    document,
+                    [types.TextEdit(range=types.Range(start=at, end=at), new_text=insertion.text)],
+                )
+                return await self._apply(action, edit, answer.text)
+        if refused is None:
+            refused = check_code(written, language)
+        if refused is not None:
+            self.bridge.info(f"{action.title}: {refused.reason}")
+            return {"kind": "edit", "applied": False, "answer": answer.text, "reason": refused.reason}
         if action.result == "replace":
-            new_code = reindent(extract_code(answer.text), code)
+            new_code = reindent(written, code)
             if not code.endswith("\n"):
                 new_code = new_code.rstrip("\n")
             edit = self._edit(document, [types.TextEdit(range=selection, new_text=new_code)])
             return await self._apply(action, edit, answer.text)
-        return await self._tests(action, document, path, language, extract_code(answer.text))
+        return await self._tests(action, document, path, language, written)
+
+    def _supports_annotations(self) -> bool:
+        workspace = self._capabilities().workspace
+        edit = workspace.workspace_edit if workspace else None
+        return bool(edit and edit.document_changes and edit.change_annotation_support)
 
     def _edit_uri(self, uri: str, version: int | None, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
         document_changes, _ = self._supports_document_changes()
@@ -156,9 +182,27 @@ class ActionRunner:
     def _edit(self, document: TextDocument, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
         return self._edit_uri(document.uri, document.version, edits)
 
+    def _for_confirmation(self, action: Action, edit: types.WorkspaceEdit) -> types.WorkspaceEdit:
+        """Clients that support it (LSP 3.16 change annotations) show the model's edit before applying it."""
+        if not self._supports_annotations() or not edit.document_changes:
+            return edit
+        changes: list[Any] = []
+        for change in edit.document_changes:
+            if isinstance(change, types.TextDocumentEdit):
+                annotated = [
+                    types.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=_ANNOTATION)
+                    for e in change.edits
+                ]
+                change = types.TextDocumentEdit(text_document=change.text_document, edits=annotated)
+            changes.append(change)
+        label = types.ChangeAnnotation(
+            label=action.title, needs_confirmation=True, description="written by the code model"
+        )
+        return types.WorkspaceEdit(document_changes=changes, change_annotations={_ANNOTATION: label})
+
     async def _apply(self, action: Action, edit: types.WorkspaceEdit, answer: str) -> dict[str, Any]:
         result = await self.server.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=action.title)
+            types.ApplyWorkspaceEditParams(edit=self._for_confirmation(action, edit), label=action.title)
         )
         if not result.applied:
             self.bridge.info(
@@ -205,7 +249,7 @@ class ActionRunner:
         self, action: Action, document: TextDocument, path: str, language: str, code: str
     ) -> dict[str, Any]:
         """Tests go to the conventional test file next to the source: appended when it exists, created when the
-        client can create files; otherwise at the end of the current document."""
+        client can create files; otherwise they are shown for the developer to paste."""
         if not code.strip():
             self.bridge.info(f"{action.title}: the model wrote no test code")
             return {"kind": "edit", "applied": False, "answer": ""}
@@ -238,8 +282,16 @@ class ActionRunner:
                 if outcome["applied"] and self._supports_show_document():
                     await self.server.window_show_document_async(types.ShowDocumentParams(uri=target_uri))
                 return {**outcome, "uri": target_uri}
-        edit = self._edit(document, [self._append(document.source, code)])
-        return {**await self._apply(action, edit, code), "uri": document.uri}
+        # Never into the module under test: without a file to put them in, the tests are shown, not written.
+        name = where_tests_go(path, language)
+        self.server.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info,
+                message=f"{action.title}: create {name} (your editor cannot create files from here), "
+                f"then paste:\n\n{code}",
+            )
+        )
+        return {"kind": "edit", "applied": False, "answer": code, "reason": f"cannot create {name}"}
 
 
 def register(server: LanguageServer, bridge: Bridge) -> None:

@@ -77,6 +77,7 @@ class ChatAnswer:
     id: str
     model: str
     text: str
+    finish_reason: str | None = None  # "length": cut off at max_tokens
 
 
 class ApplianceClient:
@@ -172,10 +173,16 @@ class ApplianceClient:
             body["model"] = self.config.model
         data = await self._post("/v1/chat/completions", body)
         try:
-            text = data["choices"][0]["message"].get("content") or ""
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ApplianceFailed("CodeMoat: the appliance's chat answer has no message") from None
-        return ChatAnswer(id=str(data.get("id") or ""), model=str(data.get("model") or ""), text=text)
+        return ChatAnswer(
+            id=str(data.get("id") or ""),
+            model=str(data.get("model") or ""),
+            text=text,
+            finish_reason=choice.get("finish_reason"),
+        )
 
     async def send_telemetry(self, event: dict[str, Any]) -> int:
         """POST one acceptance event; returns the HTTP status (404 means the gateway does not collect them)."""

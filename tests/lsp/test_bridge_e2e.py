@@ -159,7 +159,7 @@ async def test_typing_the_suggestion_is_served_from_the_cache(
 
 
 async def test_code_actions_explain_and_rewrite(appliance: Appliance, open_bridge, workspace: Path) -> None:
-    bridge = await open_bridge(init_options=_options(appliance))
+    bridge = await open_bridge(init_options=_options(appliance, chatMaxTokens=160))
     path = workspace / "mathx.py"
     text = "def square(x):\n    return x * x\n"
     path.write_text(text)
@@ -194,31 +194,33 @@ async def test_code_actions_explain_and_rewrite(appliance: Appliance, open_bridg
     shown = Path(bridge.client.shown_documents[0].uri.removeprefix("file://"))
     assert result["text"].strip() in shown.read_text()
 
-    docstring = titles["CodeMoat: Add docstring"].command
-    assert docstring is not None
-    result = await bridge.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command=docstring.command, arguments=docstring.arguments)
-    )
-    assert result is not None and result["kind"] == "edit" and result["applied"] is True
-    assert len(bridge.applied_edits) == 1
-    change = bridge.applied_edits[0].edit.document_changes[0]
-    assert isinstance(change, types.TextDocumentEdit)
-    assert change.text_document.uri == uri
-    assert change.edits[0].range == selection
-    assert change.edits[0].new_text.strip()
-
-    tests = titles["CodeMoat: Write tests"].command
-    assert tests is not None
-    result = await bridge.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command=tests.command, arguments=tests.arguments)
-    )
-    target = (workspace / "test_mathx.py").as_uri()
-    assert result is not None and result["applied"] is True and result["uri"] == target
-    created, filled = bridge.applied_edits[1].edit.document_changes
-    assert isinstance(created, types.CreateFile) and created.uri == target
-    assert isinstance(filled, types.TextDocumentEdit) and filled.text_document.uri == target
-    assert filled.edits[0].new_text.strip()
-    assert bridge.client.shown_documents[-1].uri == target
+    # What the model writes is not ours to choose; what reaches the file is: a docstring inserted and shown for
+    # confirmation, or nothing at all and a message saying why. Never the function rewritten or cut off.
+    for title in ("CodeMoat: Add docstring", "CodeMoat: Fix", "CodeMoat: Write tests"):
+        command = titles[title].command
+        assert command is not None
+        edits_before, messages_before = len(bridge.applied_edits), len(bridge.client.messages)
+        result = await bridge.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+        )
+        assert result is not None and result["kind"] == "edit"
+        if not result["applied"]:
+            assert result["reason"] and len(bridge.applied_edits) == edits_before
+            assert any(result["reason"] in m.message for m in bridge.client.messages[messages_before:])
+            continue
+        edit = bridge.applied_edits[-1].edit
+        assert edit.change_annotations and edit.change_annotations["codemoat"].needs_confirmation
+        changes = [c for c in edit.document_changes if isinstance(c, types.TextDocumentEdit)]
+        if title == "CodeMoat: Add docstring":
+            (change,) = changes
+            (inserted,) = change.edits
+            assert change.text_document.uri == uri and inserted.range.start == inserted.range.end
+            assert '"""' in inserted.new_text
+        elif title == "CodeMoat: Fix":
+            assert changes[0].edits[0].range == selection
+        else:
+            target = (workspace / "test_mathx.py").as_uri()
+            assert result["uri"] == target and all(c.text_document.uri == target for c in changes)
 
 
 async def test_configuration_changes_apply_without_restart(
