@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from indexer.config import IndexerSettings
     from indexer.service import CodeIndex
 
-MAX_LINES = 400
+MAX_LINES = 2000  # a whole-file view; longer files show their first lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,10 @@
       body.textContent = message.content;
     }
     node.append(body);
-    if (message.role === "assistant") node.append(sourceList(message.citations));
+    if (message.role === "assistant") {
+      node.append(sourceList(message.citations));
+      linkCitations(body, message.citations);
+    }
     return node;
   }
 
@@ -105,18 +108,65 @@
     await loadConversations();
   }
 
-  async function openSource(source) {
+  async function openSource(source, whole) {
     const panel = $("source-panel");
     panel.hidden = false;
-    $("source-title").textContent = `${source.repo}/${source.path}:${source.start_line}-${source.end_line}`;
+    const title = `${source.repo}/${source.path}:${source.start_line}-${source.end_line}`;
+    $("source-title").textContent = whole ? `${source.repo}/${source.path}` : title;
     const code = $("source-code");
+    const gutter = $("source-lines");
     code.textContent = "loading…";
+    gutter.textContent = "";
+    const button = $("whole-file");
+    button.hidden = Boolean(whole);
+    button.onclick = () => openSource(source, true);
     try {
-      const query = new URLSearchParams({ repo: source.repo, path: source.path, start_line: source.start_line, end_line: source.end_line });
+      const first = whole ? 1 : source.start_line;
+      const last = whole ? 1000000 : source.end_line;
+      const query = new URLSearchParams({ repo: source.repo, path: source.path, start_line: first, end_line: last });
       const excerpt = await window.codemoat.api("GET", `/api/sources?${query}`);
       code.innerHTML = excerpt.html; // Pygments output: escaped text in spans with classes
+      // Line numbers beside the code, the cited lines marked (in the whole file, scrolled to).
+      gutter.textContent = "";
+      for (let n = excerpt.start_line; n <= excerpt.end_line; n++) {
+        const cited = whole && n >= source.start_line && n <= source.end_line;
+        gutter.append(el("span", cited ? "cited" : "", `${n}\n`));
+      }
+      if (whole) {
+        const mark = gutter.querySelector(".cited");
+        if (mark) mark.scrollIntoView({ block: "center" });
+      }
     } catch (failure) {
       code.textContent = failure.message;
+    }
+  }
+
+  // `[n]` in an answer's text becomes a link to its n-th source (not inside code, where brackets are code).
+  function linkCitations(body, sources) {
+    if (!sources || !sources.length) return;
+    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT, {
+      acceptNode: (node) => (node.parentElement.closest("code, pre") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+    });
+    const texts = [];
+    while (walker.nextNode()) texts.push(walker.currentNode);
+    for (const text of texts) {
+      const parts = text.textContent.split(/(\[\d+\])/);
+      if (parts.length === 1) continue;
+      const fragment = document.createDocumentFragment();
+      for (const part of parts) {
+        const match = /^\[(\d+)\]$/.exec(part);
+        const source = match && sources.find((s, i) => (s.index || i + 1) === Number(match[1]));
+        if (source) {
+          const link = el("button", "link cite", part);
+          link.type = "button";
+          link.title = `${source.repo}/${source.path}:${source.start_line}-${source.end_line}`;
+          link.addEventListener("click", () => openSource(source));
+          fragment.append(link);
+        } else {
+          fragment.append(part);
+        }
+      }
+      text.replaceWith(fragment);
     }
   }
 
@@ -207,6 +257,7 @@
           error.hidden = false;
         } else if (name === "done") {
           body.innerHTML = data.html;
+          linkCitations(body, data.message.citations);
           answer.classList.remove("streaming");
           answer.dataset.messageId = String(data.message.id);
           answer.dataset.testid = "answer";

@@ -117,6 +117,16 @@ def test_sign_in_ask_and_get_a_streamed_answer_with_a_source(appliance, page) ->
     page.wait_for_function(
         "() => document.getElementById('source-code').textContent.includes('def invoice_total')"
     )
+    cited = answer.locator(".source-link", has_text="billing/invoice.py").first.inner_text()
+    first, last = (int(n) for n in cited.rsplit(":", 1)[1].split("-"))
+    numbers = page.get_by_test_id("source-lines").inner_text().split()
+    assert numbers == [str(n) for n in range(first, first + len(numbers))] and int(numbers[-1]) <= last
+    page.get_by_test_id("whole-file").click()  # the whole file, the cited lines marked
+    page.wait_for_function("() => document.getElementById('source-lines').textContent.startsWith('1')")
+    whole = page.get_by_test_id("source-lines").inner_text().split()
+    assert whole == [str(n) for n in range(1, len(whole) + 1)] and len(whole) >= int(numbers[-1])
+    marked = page.locator("#source-lines .cited").all_inner_texts()
+    assert [int(n) for n in marked] == list(range(first, first + len(marked))) and marked
     screenshot(page, "chat")
     # The conversation is kept: reopening it shows the question, the answer and its sources.
     page.reload()
