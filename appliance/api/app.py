@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from appliance.api.body_limit import BodySizeLimitMiddleware
 from appliance.api.handlers import install_error_handlers
@@ -28,6 +29,16 @@ if TYPE_CHECKING:
     from appliance.config import Settings
 
 _ROUTERS: tuple[APIRouter, ...] = (completions.router, chat.router, models.router, telemetry.router)
+
+
+# What a browser client may read of an answer beyond the CORS-safe headers.
+CORS_EXPOSED = (
+    "X-CodeMoat-License-State",
+    "X-CodeMoat-License-Warning",
+    "X-CodeMoat-Expected-Ms",
+    "Retry-After",
+    "Server-Timing",
+)
 
 
 def create_app(
@@ -80,4 +91,14 @@ def create_app(
     app.add_middleware(LicenseHeadersMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=lambda: known_paths)
+    if settings.gateway.cors_origins:
+        # Outermost: a browser's preflight is answered before authentication, which it cannot pass.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.gateway.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=list(CORS_EXPOSED),
+            max_age=600,
+        )
     return app

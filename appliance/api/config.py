@@ -29,6 +29,9 @@ class GatewaySettings(BaseModel):
     # /metrics sits on the API port and needs an administrator's token (Prometheus sends it with
     # `authorization: {credentials_file: ...}`); "none" when only a monitoring network reaches the port.
     metrics_auth: Literal["admin", "none"] = "admin"
+    # Browser clients on these origins (e.g. "https://chat.intranet.example") may call the API; none by default.
+    # Their requests still need a token: CORS only lets the browser send it.
+    cors_origins: list[str] = Field(default_factory=list)
     usage_flush_interval_s: float = Field(1.0, gt=0, description="Usage events are written in batches.")
     usage_batch_size: int = Field(500, ge=1)
     # Prompt building (shares, latency budgets, how much context): see appliance.prompts. The token windows

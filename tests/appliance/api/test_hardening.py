@@ -34,6 +34,34 @@ async def test_no_docs_by_default_and_the_schema_is_for_administrators(
         assert (await admin.get("/docs")).status_code == 404  # its viewer would load from a CDN
 
 
+async def test_cors_only_for_the_configured_origins(gateway_factory: Any, gateway_home: Home) -> None:
+    preflight = {
+        "Origin": "https://chat.intranet.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, x-stainless-os",
+    }
+    async with gateway_factory() as gw, gw.client() as browser:
+        refused = await browser.options("/v1/chat/completions", headers=preflight)
+        assert "access-control-allow-origin" not in refused.headers  # off by default
+    origins = ["https://chat.intranet.example"]
+    async with (
+        gateway_factory(gateway={"cors_origins": origins}) as gw,
+        gw.client() as browser,
+        gw.client(gateway_home.admin_token, headers={"Origin": origins[0]}) as page,
+    ):
+        allowed = await browser.options("/v1/chat/completions", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == origins[0]
+        assert "POST" in allowed.headers["access-control-allow-methods"]
+        other = await browser.options("/v1/models", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        models = await page.get("/v1/models")  # the token is still needed and checked
+        assert models.status_code == 200 and models.headers["access-control-allow-origin"] == origins[0]
+        assert "x-codemoat-license-state" in models.headers["access-control-expose-headers"].lower()
+        anonymous = await browser.get("/v1/models", headers={"Origin": origins[0]})
+        assert anonymous.status_code == 401
+
+
 @pytest.mark.parametrize("path", ["/console/nonexistent", "/no/such/route", "/healthz", "/v1/models"])
 async def test_every_answer_carries_the_security_headers(
     gateway_factory: Any, gateway_home: Home, path: str
