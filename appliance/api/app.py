@@ -19,7 +19,7 @@ from appliance.api.body_limit import BodySizeLimitMiddleware
 from appliance.api.handlers import install_error_handlers
 from appliance.api.license_headers import LicenseHeadersMiddleware
 from appliance.api.request_metrics import RequestMetricsMiddleware
-from appliance.api.routes import chat, completions, models, telemetry
+from appliance.api.routes import chat, completions, embeddings, models, telemetry
 from appliance.api.routes.health import health_router
 from appliance.api.routes.openapi import openapi_router
 from appliance.api.security_headers import SecurityHeadersMiddleware
@@ -28,7 +28,13 @@ from appliance.metrics import GatewayMetrics
 if TYPE_CHECKING:
     from appliance.config import Settings
 
-_ROUTERS: tuple[APIRouter, ...] = (completions.router, chat.router, models.router, telemetry.router)
+_ROUTERS: tuple[APIRouter, ...] = (
+    completions.router,
+    chat.router,
+    embeddings.router,
+    models.router,
+    telemetry.router,
+)
 
 
 # What a browser client may read of an answer beyond the CORS-safe headers.

@@ -115,6 +115,32 @@ def test_chat_retrieves_only_for_questions_about_code_unless_told(client: openai
     assert "codemoat" in (unknown.value.body["param"] or "")
 
 
+def test_embeddings_with_the_indexers_embedder(client: openai.OpenAI) -> None:
+    import base64
+
+    import numpy as np
+
+    texts = ["def invoice_total(lines):", "sum of quantity times unit price", "rotate the vault key"]
+    done = client.embeddings.create(model="codemoat-embed-wordllama", input=texts, encoding_format="float")
+    assert done.model == "codemoat-embed-wordllama" and [d.index for d in done.data] == [0, 1, 2]
+    vectors = np.array([d.embedding for d in done.data])
+    assert vectors.shape == (3, 256) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # related code and prose are nearer
+    assert done.usage.prompt_tokens == done.usage.total_tokens > 0
+    one = client.embeddings.create(model="codemoat-embed-wordllama", input=texts[0], encoding_format="base64")
+    raw = np.frombuffer(base64.b64decode(one.data[0].embedding), dtype="<f4")  # type: ignore[arg-type]
+    assert np.allclose(raw, vectors[0], atol=1e-6)
+    for bad, param in (
+        ({"model": "text-embedding-3-small", "input": "x"}, "model"),
+        ({"model": "codemoat-embed-wordllama", "input": "x", "dimensions": 64}, "dimensions"),
+        ({"model": "codemoat-embed-wordllama", "input": [[1, 2, 3]]}, "input"),
+        ({"model": "codemoat-embed-wordllama", "input": [""]}, "input"),
+    ):
+        with pytest.raises((openai.BadRequestError, openai.NotFoundError)) as refused:
+            client.embeddings.create(**bad)  # type: ignore[arg-type]
+        assert (refused.value.body["param"] or "").startswith(param), refused.value.body
+
+
 def test_plain_completion(client: openai.OpenAI) -> None:
     completion = client.completions.create(
         model=MODEL, prompt="The capital of France is", max_tokens=4, temperature=0
