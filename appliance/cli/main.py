@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from appliance.cli import audit as audit_cli
+from appliance.cli import doctor as doctor_cli
 from appliance.cli import index as index_cli
 from appliance.cli import license as license_cli
 from appliance.cli import serve as serve_cli
@@ -66,6 +67,7 @@ token_cli.register(app)
 vendor_cli.register(app)
 audit_cli.register(app)
 users_cli.register(app)
+doctor_cli.register(app)
 
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)
 

@@ -172,6 +172,19 @@ def resolve_bundled(model: BundledModel, models_dir: Path, *, locate: Locator = 
     return target
 
 
+def check_bundled(model: BundledModel, models_dir: Path, *, locate: Locator = locate_part) -> str:
+    """What is installed of `model`, verified against its pins without writing anything (for `codemoat
+    doctor`); raises ModelFilesError naming what is missing or does not match."""
+    record = models_dir / f".{model.name}.verified.json"
+    target = _found(model, 0, locate) if len(model.parts) == 1 else models_dir / model.file_name
+    if target.is_file():
+        _verify(target, model, record, what=str(target), remember=False)
+        return f"{target} ({model.size:,} bytes, sha256 {model.sha256[:12]}... as pinned)"
+    for index in range(len(model.parts)):
+        _found(model, index, locate)
+    return f"all {len(model.parts)} parts installed; assembled into {target} when the server first loads it"
+
+
 def _found(model: BundledModel, index: int, locate: Locator) -> Path:
     part = model.parts[index]
     path = locate(part)
@@ -248,7 +261,7 @@ def _remember(path: Path, model: BundledModel, record: Path) -> None:
         pass  # a read-only data directory: the file is verified again next time
 
 
-def _verify(path: Path, model: BundledModel, record: Path, *, what: str) -> None:
+def _verify(path: Path, model: BundledModel, record: Path, *, what: str, remember: bool = True) -> None:
     try:
         if json.loads(record.read_text()) == _stamp(path, model):
             return
@@ -263,4 +276,5 @@ def _verify(path: Path, model: BundledModel, record: Path, *, what: str) -> None
             digest.update(block)
     if digest.hexdigest() != model.sha256:
         raise ModelFilesError(f"{what} does not match its pinned SHA-256: it is corrupted or was replaced")
-    _remember(path, model, record)
+    if remember:
+        _remember(path, model, record)

@@ -94,6 +94,16 @@ class Database:
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
+    @staticmethod
+    def head_revision() -> str | None:
+        """The newest migration this version of the code has."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(config).get_current_head()
+
     def _alembic_config(self, connection: Any) -> Any:
         from alembic.config import Config
 
