@@ -216,6 +216,7 @@
         window.history.pushState({ id: created.id }, "", `/console/chat/${created.id}`);
         showConversation(created);
       }
+      $("empty-state").hidden = true;
       const response = await fetch(`/api/conversations/${conversationId}/messages`, {
         method: "POST",
         credentials: "same-origin",

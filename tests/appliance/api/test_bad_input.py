@@ -184,7 +184,7 @@ async def test_oversized_body_is_refused_with_413(
 
 async def test_unknown_route_and_method(gateway: Gateway, gateway_home: Home) -> None:
     async with gateway.client(gateway_home.admin_token) as client:
-        missing = await client.get("/v1/embeddings")
+        missing = await client.get("/v1/images/generations")
         wrong = await client.get(COMPLETIONS)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
