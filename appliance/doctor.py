@@ -168,11 +168,10 @@ def _license(settings: Settings) -> tuple[bool, str]:
 
 
 def _free_disk(settings: Settings) -> tuple[bool, str]:
-    path = settings.home
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    free = shutil.disk_usage(path).free
+    from indexer.diskspace import DiskSpace
+
     need = settings.indexer.min_free_mib * 2**20
+    free = DiskSpace(settings.indexer.data_paths(settings.home).root, need).free()
     detail = f"{free / 2**30:.1f} GiB free on the disk of {settings.home}"
     return (
         free >= need,
