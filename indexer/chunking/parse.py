@@ -11,7 +11,7 @@ from indexer.chunking.lines import split_lines
 from indexer.chunking.symbols import find_definitions
 from indexer.chunking.text_index import TextIndex
 from indexer.chunking.tree_errors import error_share
-from indexer.languages.grammars import get_parser, has_grammar
+from indexer.languages.grammars import has_grammar, parse_bytes
 from indexer.types import Chunk, ParsedFile
 
 __all__ = ["MAX_ERROR_SHARE", "parse_file"]
@@ -84,11 +84,11 @@ def _chunks(
 
 def _parse(language: str, index: TextIndex) -> tuple[str, Node, float]:
     """The syntax tree with the fewest errors among the language's grammar and its alternate."""
-    root = get_parser(language).parse(index.parse_bytes()).root_node
+    root = parse_bytes(language, index.parse_bytes()).root_node
     share = error_share(language, root, index)
     alternate = _ALTERNATE_GRAMMAR.get(language)
     if alternate is not None and share > _TRY_ALTERNATE_SHARE:
-        other = get_parser(alternate).parse(index.parse_bytes()).root_node
+        other = parse_bytes(alternate, index.parse_bytes()).root_node
         other_share = error_share(alternate, other, index)
         if 2 * other_share < share:  # clearly better, not a tie that would relabel plain C
             return alternate, other, other_share

@@ -94,7 +94,7 @@ def find_definitions(language: str, root: Node, index: TextIndex) -> Definitions
     flat: list[_Def] = []
     for _pattern, capture, node, name_node in found.values():
         kind = "scope" if capture == "scope" else capture.removeprefix("definition.")
-        name = name_node.text.decode("utf-8", "replace") if name_node is not None and name_node.text else ""
+        name = "" if name_node is None else index.slice(name_node.start_byte, name_node.end_byte)
         keyword = segment_keyword(language, node.type, kind)
         segment = f"{keyword} {name}".strip()
         flat.append(_Def(node.start_byte, node.end_byte, kind, segment, name, is_symbol=capture != "scope"))

@@ -8,12 +8,13 @@ is immutable and shared by all threads; a `Parser` keeps per-parse state, so eac
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from functools import cache
 
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Parser, Tree
 
-__all__ = ["GRAMMAR_LANGUAGES", "get_language", "get_parser", "has_grammar"]
+__all__ = ["GRAMMAR_LANGUAGES", "get_language", "get_parser", "has_grammar", "parse_bytes"]
 
 # language name -> (module of its wheel, function in that module returning the language pointer)
 _GRAMMARS: dict[str, tuple[str, str]] = {
@@ -35,6 +36,14 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
 }
 
 GRAMMAR_LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
+
+# tree-sitter-bash 0.25.1's external scanner calls C's `isdigit()` on the code point after `{` (brace ranges
+# such as `{1..9}`); a code point above 255 indexes glibc's ctype table out of bounds, and past about U+80000
+# the read leaves mapped memory: `x{\U000f0000` kills the process with SIGSEGV (now and then, as the heap
+# lies). Bash syntax is ASCII, so every character above U+00FF reaches that scanner as ASCII word bytes of the
+# same length: byte offsets hold, and names are read from the real text (indexer/chunking/symbols.py).
+_ABOVE_LATIN1 = re.compile(rb"[\xc4-\xf4][\x80-\xbf]+")
+_INPUT_GUARDS = {"bash": lambda data: _ABOVE_LATIN1.sub(lambda m: b"x" * len(m[0]), data)}
 
 _local = threading.local()
 
@@ -59,3 +68,13 @@ def get_parser(language: str) -> Parser:
     if parser is None:
         parser = parsers[language] = Parser(get_language(language))
     return parser
+
+
+def parse_bytes(language: str, data: bytes) -> Tree:
+    """`data` (UTF-8) parsed with this thread's parser for `language`, past the grammar's known scanner faults.
+
+    The tree's byte offsets are those of `data`; read text by those offsets from `data`, not from the nodes."""
+    guard = _INPUT_GUARDS.get(language)
+    if guard is not None and not data.isascii():
+        data = guard(data)
+    return get_parser(language).parse(data)
