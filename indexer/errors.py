@@ -6,6 +6,7 @@ IndexerError
 │   └── DiskFullError        too little free space on its disk for the next write
 ├── ManifestError            the manifest is corrupt or from an incompatible version
 ├── StoreError               the vector store refused an operation or cannot be opened
+│   └── StoreInUseError      another process holds the embedded store (a running server, another index)
 ├── EmbedderError            the embedding model cannot be found or loaded
 └── QueryError               a search request is malformed (empty query, bad mode, bad k)
 """
@@ -19,6 +20,7 @@ __all__ = [
     "DiskFullError",
     "ManifestError",
     "StoreError",
+    "StoreInUseError",
     "EmbedderError",
     "QueryError",
 ]
@@ -48,6 +50,10 @@ class ManifestError(IndexerError):
 
 class StoreError(IndexerError):
     exit_code = 5
+
+
+class StoreInUseError(StoreError):
+    pass
 
 
 class EmbedderError(IndexerError):

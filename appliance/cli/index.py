@@ -21,10 +21,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from appliance.cli.index_handoff import HandedOffReport, IndexHandoff
 from appliance.config import Settings
-from indexer.errors import QueryError
+from appliance.state.models import IndexJob
+from indexer.errors import QueryError, StoreInUseError
 from indexer.pipeline import IndexReport
-from indexer.service import CodeIndex
+from indexer.service import CodeIndex, repo_name_for
 from indexer.types import SEARCH_MODES, Hit, SearchFilter
 
 out = Console(highlight=False, soft_wrap=True)
@@ -78,7 +80,7 @@ def _open(ctx: typer.Context) -> CodeIndex:
     return CodeIndex.open(settings.indexer, settings.home)
 
 
-def _summary(reports: list[IndexReport]) -> Table:
+def _summary(reports: list[IndexReport | HandedOffReport]) -> Table:
     """One column per repository, one row per measure: readable at 80 columns (logs, CI) and wider."""
     table = Table(title="Index summary", title_justify="left")
     table.add_column("")
@@ -94,8 +96,12 @@ def _summary(reports: list[IndexReport]) -> Table:
         "skipped": lambda r: _skipped(r.skip_reasons),
         "seconds": lambda r: f"{r.seconds:.1f}",
     }
+    # A server's job reports less than the indexer itself: what it does not know is a dash, not a zero.
+    shared = {"files", "changed", "chunks written", "total chunks", "seconds"}
     for label, cell in rows.items():
-        table.add_row(label, *(cell(r) for r in reports))
+        table.add_row(
+            label, *(cell(r) if isinstance(r, IndexReport) or label in shared else "—" for r in reports)
+        )
     return table
 
 
@@ -115,11 +121,17 @@ def index_command(
     """Index repositories: only what changed since the last run is re-embedded."""
     if name is not None and len(paths) > 1:
         raise typer.BadParameter("--name applies to a single PATH", param_hint="--name")
+    reports: list[IndexReport | HandedOffReport] = []
     with _open(ctx) as index:
-        reports = []
-        for path in paths:
+        for i, path in enumerate(paths):
             progress = None if as_json or not err.is_terminal else RichProgress(err)
-            report = index.index(path, name=name, progress=progress)
+            try:
+                report = index.index(path, name=name, progress=progress)
+            except StoreInUseError as busy:
+                # The store opens at the first path, so nothing was indexed here: a running server takes
+                # all the paths (see appliance/cli/index_handoff.py).
+                _hand_off(ctx.obj, paths[i:], name, busy, as_json, reports)
+                break
             reports.append(report)
             if report.recovered_manifest:
                 err.print(
@@ -130,6 +142,32 @@ def index_command(
                 out.print(json.dumps(report.to_json()), markup=False)
     if not as_json:
         out.print(_summary(reports))
+
+
+def _hand_off(
+    settings: Settings,
+    paths: list[Path],
+    name: str | None,
+    busy: StoreInUseError,
+    as_json: bool,
+    reports: list[IndexReport | HandedOffReport],
+) -> None:
+    handoff = IndexHandoff.open(settings)
+    try:
+        for path in paths:
+            progress = None if as_json or not err.is_terminal else RichProgress(err)
+            repo = name or repo_name_for(path)
+
+            def claimed(job: IndexJob, repo: str = repo) -> None:
+                if not as_json:
+                    err.print(f"the index is open in a running server ({job.runner}): it indexes {repo}")
+
+            report = handoff.index(path, repo, busy, progress, claimed)
+            reports.append(report)
+            if as_json:
+                out.print(json.dumps(report.to_json()), markup=False)
+    finally:
+        handoff.close()
 
 
 def _print_hits(hits: list[Hit]) -> None:

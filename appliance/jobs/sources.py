@@ -270,19 +270,52 @@ class RepositorySources:
         return self.get(name)
 
     def reindex(self, name: str, *, actor: Actor) -> int:
+        """Queue a job for the repository; one indexed with `codemoat index` becomes a managed folder (its
+        indexed root, not synced on a schedule) so that the console can re-index it like any other."""
         with self.db.session() as session:
-            repo = session.scalar(select(Repository).where(Repository.name == name))
-            if repo is None:
-                if any(info.name == name for info in self._indexed()):
-                    raise SourceError(
-                        f"name: {name!r} was indexed with `codemoat index`; add its folder here to "
-                        "re-index it from the console",
-                        param="name",
-                    )
-                raise RepositoryNotFound(f"no repository named {name!r}", param="name")
-            repo_id = repo.id
+            repo_id = session.scalar(select(Repository.id).where(Repository.name == name))
+            if repo_id is None:
+                root = next((info.root for info in self._indexed() if info.name == name), None)
+                if root is None:
+                    raise RepositoryNotFound(f"no repository named {name!r}", param="name")
+                repo_id = self._adopt(session, name, root, actor)
             self.audit.record(session, actor, "repo.reindex", name)
         return self.runner.enqueue(repo_id, "manual")
+
+    def index_folder(self, path: Path, name: str, *, actor: Actor) -> tuple[int, bool]:
+        """Queue a job indexing the folder `path` as `name`, for `codemoat index` while the server holds the
+        index; returns the job and whether the repository was new to the database. The operator at the shell chose the folder, so the console's `allowed_path_roots` do not apply,
+        as they do not to `codemoat index` itself; a name that a managed repository uses for another location
+        is refused."""
+        location = str(path.resolve())
+        with self.db.session() as session:
+            repo = session.scalar(select(Repository).where(Repository.name == name))
+            created = repo is None
+            if repo is None:
+                repo_id = self._adopt(session, name, location, actor)
+            elif repo.kind != "path" or repo.location != location:
+                where = redact_url(repo.location) if repo.kind == "git" else repo.location
+                raise RepositoryConflict(
+                    f"a repository named {name!r} is already indexed from {where}: choose another --name",
+                    param="name",
+                )
+            else:
+                repo_id = repo.id
+            self.audit.record(session, actor, "repo.reindex", name, location=location)
+        return self.runner.enqueue(repo_id, "cli"), created
+
+    def _adopt(self, session: Any, name: str, location: str, actor: Actor) -> int:
+        repo = Repository(
+            name=name,
+            kind="path",
+            location=location,
+            sync_interval_s=0,
+            created=utcnow(),
+            created_by=actor.name,
+        )
+        session.add(repo)
+        session.flush()
+        return int(repo.id)
 
     def set_interval(self, name: str, sync_interval_s: int, *, actor: Actor) -> RepositoryView:
         interval = self._check_interval(sync_interval_s)

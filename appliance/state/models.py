@@ -237,7 +237,7 @@ class IndexJob(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), index=True)
-    trigger: Mapped[str] = mapped_column(String(16))  # added, manual, schedule
+    trigger: Mapped[str] = mapped_column(String(16))  # added, manual, schedule, cli
     state: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, done, failed
     phase: Mapped[str] = mapped_column(String(16), default="")  # sync, index
     created: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,10 +1,15 @@
 """The embedded default: Qdrant Edge, the Qdrant engine in-process, one shard on disk under the data directory.
 
-A shard is opened by one process at a time: Qdrant Edge locks its write-ahead log, and a second open fails
-with `WouldBlock`, which we report as "in use by another process" (nothing is touched)."""
+A shard is opened by one process at a time. Qdrant Edge locks its write-ahead log itself, but only after a
+load has begun: a second load, refused with `WouldBlock`, has by then rewritten the sparse vectors' tracker
+journals under the first opener, whose next flush fails ("tracker journal ... is shorter than expected").
+So our own lock, an `flock` on a file next to the shard, is taken before Qdrant Edge sees the path, and a second
+opener is refused as "in use by another process" with nothing touched."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,7 +17,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from indexer.errors import DataDirError, StoreError
+from indexer.errors import DataDirError, StoreError, StoreInUseError
 from indexer.store.common import (
     INDEXED_FIELDS,
     batches,
@@ -40,8 +45,11 @@ class EdgeStore:
     """`VectorStore` over a Qdrant Edge shard. Thread-safe: the shard does its own locking; ours only guards
     against use after `close()`."""
 
-    def __init__(self, shard: qe.EdgeShard, path: Path, dim: int, fusion: Fusion = DEFAULT_FUSION) -> None:
+    def __init__(
+        self, shard: qe.EdgeShard, path: Path, dim: int, fusion: Fusion = DEFAULT_FUSION, *, lock_fd: int = -1
+    ) -> None:
         self._shard: qe.EdgeShard | None = shard
+        self._lock_fd = lock_fd
         self.path = path
         self.dim = dim
         self.fusion = fusion
@@ -54,13 +62,15 @@ class EdgeStore:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataDirError(f"cannot create the index directory {path}: {exc.strerror or exc}") from exc
+        lock_fd = _lock(path)
         config = _config(dim)
         exists = (path / _CONFIG_FILE).is_file()
         try:
             shard = qe.EdgeShard.load(str(path), config) if exists else qe.EdgeShard.create(str(path), config)
         except Exception as exc:  # qdrant_edge raises bare Exception with a message
+            os.close(lock_fd)
             raise _open_error(path, exc) from exc
-        store = cls(shard, path, dim, fusion)
+        store = cls(shard, path, dim, fusion, lock_fd=lock_fd)
         store._ensure_payload_indexes()
         return store
 
@@ -146,6 +156,9 @@ class EdgeStore:
                 step()
             except Exception as exc:  # noqa: BLE001 - qdrant_edge raises bare Exception; re-raised below
                 failure = failure or exc
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock, after Qdrant Edge let go of its files
+            self._lock_fd = -1
         if failure is not None:
             raise StoreError(f"cannot close the index at {self.path}: {_first_line(failure)}") from failure
 
@@ -240,13 +253,30 @@ def _request(
     )
 
 
+def _lock(path: Path) -> int:
+    """An exclusive `flock` on `<shard>.lock`, held until `close()`; per open file, so a second open in this
+    process is refused as well."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise DataDirError(f"cannot create the index lock {lock_path}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise _open_error(path, Exception("WouldBlock")) from None
+    return fd
+
+
 def _open_error(path: Path, exc: Exception) -> StoreError:
     message = _first_line(exc)
     if "WouldBlock" in message or "Resource temporarily unavailable" in message:
-        return StoreError(
+        return StoreInUseError(
             f"the index at {path} is in use by another process (a running `codemoat serve` or `codemoat index`): "
-            "while the server runs, add and re-index repositories in its console (Administration > "
-            "Repositories); otherwise wait for the other run or use another data directory"
+            "while the server runs, `codemoat index` hands it the work, and its console (Administration > "
+            "Repositories) adds and re-indexes repositories; otherwise wait for the other run or use another "
+            "data directory"
         )
     if "incompatible" in message.lower():
         return StoreError(

@@ -442,9 +442,22 @@ def test_edge_refuses_a_shard_held_by_another_process(tmp_path, corpus):
             import sys
             from pathlib import Path
             from indexer.store.edge import EdgeStore
+            from indexer.types import ChunkPoint, SparseVec
+            def write(n):
+                s.upsert([ChunkPoint(
+                    f"00000000-0000-4000-8000-00000000000{{n}}",
+                    [1.0] * 256,
+                    SparseVec((3, 7), (0.5, 0.25)),
+                    {{"repo": "later", "path": "later.py"}},
+                )])
+                s.flush()
             s = EdgeStore.open(Path({str(shard)!r}), dim=256)
-            print("ready", s.count(), flush=True)
+            write(1)
+            print("ready", s.count() - 1, flush=True)
             sys.stdin.readline()
+            # The holder goes on writing after the refused open: a refused Qdrant Edge load used to
+            # rewrite the sparse tracker journals under it, and this flush then failed.
+            write(2)
             s.close()
         """),
         ],
@@ -463,7 +476,7 @@ def test_edge_refuses_a_shard_held_by_another_process(tmp_path, corpus):
         holder.communicate("\n", timeout=60)
     assert holder.returncode == 0
     again = EdgeStore.open(shard, dim=256)
-    assert again.count() == len(corpus["net"])
+    assert again.count() == len(corpus["net"]) + 2
     again.close()
 
 

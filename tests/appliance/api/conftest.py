@@ -331,14 +331,16 @@ def stop_serve(served: Served) -> int:
     return served.process.returncode
 
 
-def run_codemoat(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_codemoat(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(VENV_BIN / "codemoat"), *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "CODEMOAT_HOME": str(home)},
+        env={**os.environ, "CODEMOAT_HOME": str(home), **(env or {})},
     )
 
 

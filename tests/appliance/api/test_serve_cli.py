@@ -192,3 +192,110 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
     finally:
         stop_serve(served)
     assert failures and failures[0]["source"] == recorded, failures
+
+
+PARSER = "def parse_invoice(text):\n    amount, currency = text.split()\n    return float(amount), currency\n"
+HANDOFF_ENV = {**NO_MODEL, "CODEMOAT_JOBS__POLL_INTERVAL_S": "0.2"}
+
+
+def wait_index_open(url: str) -> None:
+    with httpx.Client(base_url=url) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/readyz").json()["checks"]["index"] != {"ok": True, "detail": "open"}:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def test_index_while_serving_hands_the_work_to_the_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "main.py").write_text("def greet(name):\n    return f'hello {name}'\n")
+    billing = tmp_path / "billing"
+    billing.mkdir()
+    (billing / "parser.py").write_text(PARSER)
+    (billing / "notes.md").write_text("# Billing\n\nInvoices are parsed line by line.\n")
+    assert run_codemoat(home, "index", str(tiny)).returncode == 0  # indexed before any server ran
+
+    served = start_serve(home, env=HANDOFF_ENV, wait_ready=False)
+    try:
+        wait_index_open(served.url)
+        done = run_codemoat(home, "index", str(billing), "--json")
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert (report["repo"], report["files"], report["files_changed"]) == ("billing", 2, 2)
+        assert report["total_chunks"] >= 2 and report["handed_off"]["job"] > 0
+
+        # The repository indexed by the CLI earlier is re-indexed by the server too: only the changed file.
+        (tiny / "main.py").write_text("def greet(name):\n    return f'good morning {name}'\n")
+        (tiny / "extra.py").write_text("def farewell(name):\n    return f'goodbye {name}'\n")
+        done = run_codemoat(home, "index", str(tiny))
+        assert done.returncode == 0, done.stderr
+        cells = [[c.strip() for c in line.split("│")[1:-1]] for line in done.stdout.splitlines()]
+        rows = {row[0]: row[1:] for row in cells if row}
+        assert (rows["files"], rows["changed"], rows["removed"]) == (["2"], ["2"], ["—"]), done.stdout
+
+        taken = run_codemoat(home, "index", str(billing / ".."), "--name", "tiny")
+        assert taken.returncode == 2
+        assert (
+            taken.stderr
+            == f"error: a repository named 'tiny' is already indexed from {tiny}: choose another --name\n"
+        )
+    finally:
+        stop_serve(served)
+    found = run_codemoat(home, "search", "parse invoice amount currency", "--repo", "billing", "--json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["hits"][0]["path"] == "parser.py"
+    found = run_codemoat(home, "search", "goodbye farewell", "--repo", "tiny", "--json")
+    assert json.loads(found.stdout)["hits"][0]["path"] == "extra.py"
+    audit = run_codemoat(home, "audit", "list", "--json")
+    actions = [(e["action"], e["target"]) for e in json.loads(audit.stdout)]
+    assert ("repo.reindex", "billing") in actions and ("repo.reindex", "tiny") in actions
+
+
+def test_index_held_by_another_index_is_refused_after_the_hand_off_finds_no_server(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "main.py").write_text("def greet(name):\n    return f'hello {name}'\n")
+    assert run_codemoat(home, "index", str(tiny)).returncode == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from indexer.config import IndexerSettings; "
+            "from indexer.service import CodeIndex; "
+            f"i = CodeIndex.open(IndexerSettings(), Path({str(home)!r})); i.store; print('held', flush=True); "
+            "sys.stdin.readline(); i.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        done = run_codemoat(home, "index", str(tiny), env=HANDOFF_ENV)
+        assert time.monotonic() - started < 60
+        assert done.returncode == 5
+        assert "is in use by another process" in done.stderr
+        assert done.stderr.rstrip().endswith("no running server took the job within 6 s")
+    finally:
+        holder.communicate("\n", timeout=60)
+    # Nothing is left for a server started later: no queued job, no repository row made by the hand-off.
+    from sqlalchemy import func, select
+
+    from appliance.state.config import StateSettings
+    from appliance.state.db import Database
+    from appliance.state.models import IndexJob, Repository
+
+    db = Database.open(StateSettings(), home)
+    try:
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(IndexJob)) == 0
+            assert session.scalar(select(func.count()).select_from(Repository)) == 0
+    finally:
+        db.close()

@@ -108,6 +108,24 @@ def test_a_local_folder_is_indexed_with_progress(
     assert runner.claim() is None
 
 
+def test_a_repository_indexed_from_the_cli_is_reindexed_from_the_console(
+    tmp_path: Path, sources: RepositorySources, runner: JobRunner, index: CodeIndex
+) -> None:
+    folder = tmp_path / "cli-made"
+    folder.mkdir()
+    (folder / "parser.py").write_text(PARSER)
+    index.index(folder, name="cli-made")  # what `codemoat index` did before the server ran
+    assert sources.get("cli-made").kind == "indexed"
+    (folder / "mailer.py").write_text(MAILER)
+    job = sources.reindex("cli-made", actor=ADMIN)
+    assert job > 0 and run_next(runner) == "done"
+    view = sources.get("cli-made")
+    assert (view.managed, view.kind, view.location, view.sync_interval_s) == (True, "path", str(folder), 0)
+    assert (view.files, view.job.files_changed) == (2, 1)
+    assert "mailer.py" in paths(index, "payment reminder e-mail", "cli-made")
+    assert [v.name for v in sources.list()].count("cli-made") == 1
+
+
 def test_a_git_repository_is_cloned_then_pulled_incrementally(
     tmp_path: Path, sources: RepositorySources, runner: JobRunner, index: CodeIndex
 ) -> None:
