@@ -24,6 +24,7 @@ from appliance.engines.config import EngineSettings
 from appliance.errors import ConfigError
 from appliance.jobs.config import JobSettings
 from appliance.license_gate.config import LicenseSettings
+from appliance.mcp.config import McpSettings
 from appliance.state.config import StateSettings
 from indexer.config import IndexerSettings
 
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     license: LicenseSettings = Field(default_factory=LicenseSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -9,11 +9,13 @@ pass `routers=`). The console's routes are included when `console.enabled`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from appliance.api.body_limit import BodySizeLimitMiddleware
 from appliance.api.handlers import install_error_handlers
@@ -36,6 +38,8 @@ _ROUTERS: tuple[APIRouter, ...] = (
     telemetry.router,
 )
 
+
+_VERSION = version("codemoat")
 
 # What a browser client may read of an answer beyond the CORS-safe headers.
 CORS_EXPOSED = (
@@ -61,20 +65,27 @@ def create_app(
 
     metrics = metrics if metrics is not None else GatewayMetrics()
 
+    mcp = None
+    if settings.mcp.enabled:
+        from appliance.mcp.server import McpEndpoint
+
+        mcp = McpEndpoint(settings, version=_VERSION)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_appliance(settings, metrics=metrics, **services) as appliance:
             app.state.services = appliance.services
             app.state.console = appliance.console
             app.state.runner = appliance.runner
-            yield
+            async with mcp.running() if mcp is not None else nullcontext():
+                yield
 
     # No /docs or /redoc (they load scripts from a CDN, and the appliance is air-gapped); the OpenAPI schema
     # lists every admin route, so it is off by default and, when on, for administrators only.
     app = FastAPI(
         title="CodeMoat gateway",
         summary="OpenAI-compatible code completion and chat over your own repositories.",
-        version="0.1.0",
+        version=_VERSION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -90,8 +101,13 @@ def create_app(
         included.append(console_router())
     for router in included:
         app.include_router(router)
+    if mcp is not None:
+        # An ASGI endpoint, as the SDK mounts its own: Streamable HTTP takes POST, GET and DELETE at one path.
+        app.router.routes.append(Route("/mcp", endpoint=mcp))
 
     known_paths = frozenset(getattr(route, "path", "") for router in included for route in router.routes)
+    if mcp is not None:
+        known_paths |= {"/mcp"}
     # Outermost first: count every answer (413s included), harden every answer, then refuse oversized bodies.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(LicenseHeadersMiddleware)

@@ -15,8 +15,9 @@ from appliance.auth.errors import PermissionDeniedError
 from appliance.console import chat
 from appliance.console.deps import CallerDep, ConsoleDep
 from appliance.console.routing import ApiRoute
-from appliance.console.source_view import read_excerpt
+from appliance.console.source_view import excerpt_json
 from appliance.errors import InvalidInputError
+from appliance.excerpts import read_excerpt
 
 router = APIRouter(prefix="/api", tags=["console"], route_class=ApiRoute)
 
@@ -159,4 +160,4 @@ async def source(
         start_line,
         end_line if end_line is not None else start_line + 199,
     )
-    return excerpt.to_json()
+    return excerpt_json(excerpt)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -64,6 +65,15 @@ def check_branch(branch: str | None) -> str | None:
     return branch
 
 
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    author: str
+    date: str  # ISO 8601, the author's
+    subject: str
+    paths: tuple[str, ...]  # relative to the folder asked about
+
+
 class Git:
     def __init__(self, *, timeout_s: float, executable: str = "git") -> None:
         self.timeout_s = timeout_s
@@ -118,3 +128,32 @@ class Git:
 
     def head(self, root: Path) -> str:
         return self._run(["rev-parse", "HEAD"], cwd=root, what="reading the checked-out commit")
+
+    def recent_commits(self, root: Path, limit: int) -> list[Commit]:
+        """The last `limit` commits that touched `root` (a work tree or a folder inside one), newest first; a
+        shallow clone has only the commits it fetched. SyncError when `root` is not in a git work tree."""
+        if not 1 <= limit <= 10_000:
+            raise ValueError(f"limit must be between 1 and 10000, got {limit}")
+        out = self._run(
+            [
+                "log",
+                f"-n{limit}",
+                "--no-color",
+                "--relative",
+                "--name-only",
+                "--format=%x1e%H%x1f%an%x1f%aI%x1f%s",
+                "--",
+                ".",
+            ],
+            cwd=root,
+            what=f"reading the history of {root}",
+        )
+        commits = []
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            header, _, names = record.partition("\n")
+            sha, author, date, subject = (header.split("\x1f") + ["", "", "", ""])[:4]
+            paths = tuple(line for line in names.splitlines() if line.strip())
+            commits.append(Commit(sha, author, date, subject, paths))
+        return commits
