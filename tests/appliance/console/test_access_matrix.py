@@ -20,8 +20,10 @@ from appliance.state.db import Database
 from appliance.users.accounts import Accounts
 from appliance.users.groups import Groups
 from indexer.service import CodeIndex
+from tests.appliance.mcp_client import call, with_mcp
 
 from .conftest import ADMIN
+from .gitrepo import make_repo
 from .live import LiveServer, serve, settings_for, sign_in
 
 pytestmark = pytest.mark.slow
@@ -74,8 +76,7 @@ def matrix(
     with CodeIndex.open(settings_for(home, model_cache).indexer, home) as index:
         for repo, (path, text, _, _) in REPOS.items():
             folder = root / "src" / repo
-            folder.mkdir(parents=True)
-            (folder / path).write_text(text)
+            make_repo(folder, {path: text})  # a git work tree: MCP's recent_changes reads its history
             index.index(folder, name=repo)
     db = Database.open(settings_for(home, model_cache).state, home)
     audit = AuditLog(db)
@@ -149,6 +150,55 @@ def test_search_returns_only_granted_repositories(caller: Caller, client: httpx.
             assert pinned.status_code == 200 and repos_of(pinned.json()["hits"]) == {repo}
         else:
             assert pinned.status_code == 403 and pinned.json()["error"]["param"] == "repo"
+
+
+def test_mcp_tools_answer_only_from_granted_repositories(matrix, caller: Caller) -> None:  # type: ignore[no-untyped-def]
+    """Every MCP tool, for every repository: within the scope an answer; outside it the same error as for a
+    repository that does not exist, and not one word of the repository's code anywhere in any answer."""
+    functions = {repo: text.split("(")[0].removeprefix("def ") for repo, (_, text, _, _) in REPOS.items()}
+
+    async def session(client):  # type: ignore[no-untyped-def]
+        answers: list[tuple[str, bool, object]] = []
+
+        async def ask(tool: str, **arguments: object) -> tuple[bool, object]:
+            ok, answer = await call(client, tool, **arguments)
+            answers.append((tool, ok, answer))
+            return ok, answer
+
+        ok, listed = await ask("list_repositories")
+        assert ok and {r["name"] for r in listed["repositories"]} == caller.allowed
+        for repo, (path, text, topic, _) in REPOS.items():
+            granted = repo in caller.allowed
+            ok, found = await ask("search_code", query=topic, limit=10)
+            assert ok and repos_of(found["results"]) == caller.allowed
+            ok, pinned = await ask("search_code", query=topic, repos=[repo])
+            assert ok == granted and (not granted or repos_of(pinned["results"]) == {repo})
+            ok, defined = await ask("go_to_definition", name=functions[repo])
+            assert ok and repos_of(defined["definitions"]) == ({repo} if granted else set())
+            ok, used = await ask("find_references", name=functions[repo])
+            assert ok and repos_of(used["references"]) <= caller.allowed
+            ok, lines = await ask("read_file", repo=repo, path=path, start_line=1, end_line=2)
+            assert ok == granted and (not granted or lines["text"] == "\n".join(text.splitlines()[:2]))
+            ok, changes = await ask("recent_changes", repo=repo)
+            assert ok == granted and (not granted or changes["commits"][0]["files"] == [path])
+            if not granted:
+                _, unknown = await call(client, "read_file", repo="no-such-repo", path=path)
+                assert lines == unknown.replace("'no-such-repo'", f"'{repo}'")
+        return answers
+
+    answers = with_mcp(matrix[0].url, caller.token, session)
+    # What the caller sent is echoed back ("name", "query"): only what the server added counts.
+    everything = json.dumps(
+        [
+            {k: v for k, v in answer.items() if k not in ("name", "query")}
+            if isinstance(answer, dict)
+            else answer
+            for _, _, answer in answers
+        ]
+    )
+    for repo, name in functions.items():
+        if repo not in caller.allowed:
+            assert name not in everything, f"{caller.name} learned of {name} through MCP"
 
 
 def test_sources_are_readable_only_when_granted(caller: Caller, client: httpx.Client) -> None:
