@@ -5,6 +5,7 @@ groups × repositories is in tests/appliance/console/test_access_matrix.py."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -155,3 +156,32 @@ def test_recent_changes_list_indexed_files_only(tmp_path: Path) -> None:
         with pytest.raises(ToolInputError, match="no repository named 'shop'"):
             outsider.recent_changes("shop")
     assert os.path.isdir(repo)
+
+
+async def test_the_stdio_bridge_forwards_to_the_appliance_with_the_developers_token(
+    gateway_factory, gateway_home
+) -> None:
+    """`codemoat-mcp` started by the SDK's own stdio client, as an agent starts a local server."""
+    import sys
+
+    from mcp import Client, StdioServerParameters
+
+    bridge = str(Path(sys.executable).parent / "codemoat-mcp")
+    async with gateway_factory() as gw:
+        env = {"CODEMOAT_URL": gw.url, "CODEMOAT_TOKEN": gateway_home.user_token}
+        async with Client(StdioServerParameters(command=bridge, env=env)) as client:
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+            ok, found = await call(client, "search_code", query="invoice total with tax")
+            assert ok and {r["repo"] for r in found["results"]} == {"sample"}
+            ok, message = await call(client, "read_file", repo="secret", path="vault/keys.py")
+            assert not ok and "no repository named 'secret' that this token may read" in message
+
+        wrong = await asyncio.create_subprocess_exec(
+            bridge,
+            env={**os.environ, "CODEMOAT_URL": gw.url, "CODEMOAT_TOKEN": "cm_wrong"},
+            stdin=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(wrong.communicate(), 120)
+    assert wrong.returncode == 1
+    assert stderr.decode() == f"codemoat-mcp: {gw.url} refused this token: 401 invalid API token\n"
