@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from appliance.api.deps import PrincipalDep, ServicesDep
+from appliance.api.routes.embeddings import embedding_model_id
 from appliance.api.services import ServedModel, Services
 from appliance.api.wire.models import ModelCard, ModelList, RoleCard
 
@@ -26,11 +27,25 @@ def _card(services: Services, model: ServedModel) -> ModelCard:
     )
 
 
+def _embedding_card(services: Services) -> ModelCard:
+    return ModelCard(
+        id=embedding_model_id(services),
+        created=services.started,
+        codemoat={
+            "family": services.settings.indexer.embedder,
+            "roles": [RoleCard(role="embedding", context_length=None)],
+        },
+    )
+
+
 @router.get("/models", response_model=ModelList)
 async def list_models(_principal: PrincipalDep, services: ServicesDep) -> ModelList:
-    return ModelList(data=[_card(services, model) for model in services.distinct_models()])
+    cards = [_card(services, model) for model in services.distinct_models()]
+    return ModelList(data=[*cards, _embedding_card(services)])
 
 
 @router.get("/models/{model_id:path}", response_model=ModelCard)
 async def get_model(model_id: str, _principal: PrincipalDep, services: ServicesDep) -> ModelCard:
+    if model_id == embedding_model_id(services):
+        return _embedding_card(services)
     return _card(services, services.served_model(model_id, "completion"))

@@ -10,8 +10,10 @@ from appliance.api.wire.common import WireResponse
 
 
 class RoleCard(BaseModel):
-    role: Literal["completion", "chat"]
-    context_length: int  # tokens of prompt and answer together that this role accepts
+    role: Literal["completion", "chat", "embedding"]
+    # Tokens of prompt and answer together that this role accepts; None for the static embedder, which reads
+    # words and has no window (POST /v1/embeddings bounds its input in characters).
+    context_length: int | None
 
 
 class ModelInfo(BaseModel):

@@ -46,7 +46,7 @@ def client(served_roles: Served, roles_home: Home) -> Iterator[openai.OpenAI]:
 
 def test_models_lists_each_model_with_its_roles_and_real_windows(client: openai.OpenAI) -> None:
     models = {m.id: m for m in client.models.list().data}
-    assert set(models) == {COMPLETION_MODEL, CHAT_MODEL}
+    assert set(models) == {COMPLETION_MODEL, CHAT_MODEL, "codemoat-embed-wordllama"}
     completion = models[COMPLETION_MODEL].model_extra or {}
     chat = models[CHAT_MODEL].model_extra or {}
     window = {

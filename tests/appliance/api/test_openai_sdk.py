@@ -39,8 +39,10 @@ def idle(served: Served, token: str) -> None:
 
 def test_models(client: openai.OpenAI) -> None:
     models = client.models.list()
-    assert [m.id for m in models.data] == [MODEL]
+    assert [m.id for m in models.data] == [MODEL, "codemoat-embed-wordllama"]
     assert client.models.retrieve(MODEL).id == MODEL
+    embedder = client.models.retrieve("codemoat-embed-wordllama").model_extra or {}
+    assert embedder["codemoat"]["roles"] == [{"role": "embedding", "context_length": None}]
 
 
 def test_completion_with_suffix_and_repository_context(client: openai.OpenAI) -> None:
