@@ -8,6 +8,7 @@ opener is refused as "in use by another process" with nothing touched."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -71,7 +72,12 @@ class EdgeStore:
             os.close(lock_fd)
             raise _open_error(path, exc) from exc
         store = cls(shard, path, dim, fusion, lock_fd=lock_fd)
-        store._ensure_payload_indexes()
+        try:
+            store._ensure_payload_indexes()
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                store.close()  # releases the shard and our lock: a later open must not find them held
+            raise
         return store
 
     # -- writes ------------------------------------------------------------------------------------------------
