@@ -97,7 +97,7 @@ def _summary(reports: list[IndexReport | HandedOffReport]) -> Table:
         "seconds": lambda r: f"{r.seconds:.1f}",
     }
     # A server's job reports less than the indexer itself: what it does not know is a dash, not a zero.
-    shared = {"files", "changed", "chunks written", "total chunks", "seconds"}
+    shared = {"files", "changed", "total chunks", "seconds"}
     for label, cell in rows.items():
         table.add_row(
             label, *(cell(r) if isinstance(r, IndexReport) or label in shared else "—" for r in reports)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 
 from appliance.audit.log import Actor, AuditLog
 from appliance.jobs.errors import JobError
-from appliance.jobs.runner import JobRunner
+from appliance.jobs.runner import JobRunner, runner_alive
 from appliance.jobs.sources import RepositorySources
 from appliance.state.models import IndexJob, Repository
 from indexer.errors import StoreInUseError
@@ -44,7 +44,6 @@ class HandedOffReport:
     files: int
     files_changed: int
     total_chunks: int
-    chunks: int
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
@@ -52,7 +51,6 @@ class HandedOffReport:
             "repo": self.repo,
             "files": self.files,
             "files_changed": self.files_changed,
-            "chunks": self.chunks,
             "total_chunks": self.total_chunks,
             "seconds": round(self.seconds, 3),
             "handed_off": {"job": self.job, "runner": self.runner},
@@ -87,12 +85,22 @@ class IndexHandoff:
     ) -> HandedOffReport:
         """Queue the folder with the server and wait for its job; `busy` is raised again if nobody takes it."""
         started = time.monotonic()
-        job_id, created = self.sources.index_folder(path, name, actor=Actor.cli())
-        job = self._wait_for_claim(job_id, created, busy)
+        job_id, repo_created, job_created = self.sources.index_folder(path, name, actor=Actor.cli())
+        total = done = 0
+        try:
+            job = self._wait_for_claim(job_id, busy)
+        except BaseException:
+            # Nobody took it, or the operator gave up (Ctrl-C): what this hand-off queued is taken back whole,
+            # so that a server started later does not find a job or repository nobody asked it to keep. A job
+            # someone else queued stays.
+            if job_created:
+                self._withdraw(job_id, repo_created)
+            raise
         on_claimed(job)
-        total = 0
-        done = 0
-        while job.state == "running":
+        while job.state != "done" and job.state != "failed":
+            if job.state == "queued":  # the server stopped and put it back: it runs when one takes it again
+                job = self._wait_for_claim(job_id, busy)
+                continue
             if progress is not None and job.files_total:
                 if not total:
                     total = job.files_total
@@ -116,30 +124,38 @@ class IndexHandoff:
             files=files,
             files_changed=job.files_changed,
             total_chunks=total_chunks,
-            chunks=job.chunks_written,
             seconds=time.monotonic() - started,
         )
 
-    def _wait_for_claim(self, job_id: int, created: bool, busy: StoreInUseError) -> IndexJob:
+    def _wait_for_claim(self, job_id: int, busy: StoreInUseError) -> IndexJob:
+        """The job once a runner took it. A runner that is busy with another job counts as there (it runs one
+        job at a time, oldest first); with none alive past the timeout, `busy` is raised with that reason."""
         deadline = time.monotonic() + self.claim_timeout_s
         while True:
             job = self._job(job_id)
             if job.state != "queued":
                 return job
             if time.monotonic() >= deadline:
-                # Withdrawn whole: the job, and the repository row when this hand-off made it, so that a
-                # server started later does not find a repository that nobody asked it to keep.
-                with self.db.session() as session:
-                    withdrawn = session.execute(
-                        delete(IndexJob).where(IndexJob.id == job_id, IndexJob.state == "queued")
-                    ).rowcount  # type: ignore[attr-defined]
-                    if withdrawn and created:
-                        session.execute(delete(Repository).where(Repository.id == job.repo_id))
-                if withdrawn:
+                if not self._runner_busy():
                     raise StoreInUseError(
                         f"{busy}; no running server took the job within {self.claim_timeout_s:.0f} s"
-                    ) from None
+                    )
+                deadline = time.monotonic() + self.claim_timeout_s
             time.sleep(_WATCH_INTERVAL_S)
+
+    def _runner_busy(self) -> bool:
+        with self.db.session() as session:
+            runners = list(session.scalars(select(IndexJob.runner).where(IndexJob.state == "running")))
+        return any(runner_alive(runner) for runner in runners)
+
+    def _withdraw(self, job_id: int, repo_created: bool) -> None:
+        with self.db.session() as session:
+            repo_id = session.scalar(select(IndexJob.repo_id).where(IndexJob.id == job_id))
+            withdrawn = session.execute(
+                delete(IndexJob).where(IndexJob.id == job_id, IndexJob.state == "queued")
+            ).rowcount  # type: ignore[attr-defined]
+            if withdrawn and repo_created and repo_id is not None:
+                session.execute(delete(Repository).where(Repository.id == repo_id))
 
     def _job(self, job_id: int) -> IndexJob:
         with self.db.session() as session:

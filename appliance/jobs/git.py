@@ -136,6 +136,8 @@ class Git:
             raise ValueError(f"limit must be between 1 and 10000, got {limit}")
         out = self._run(
             [
+                "-c",
+                "core.quotePath=false",  # names as they are (UTF-8), not C-quoted octal escapes
                 "log",
                 f"-n{limit}",
                 "--no-color",

@@ -299,6 +299,15 @@ class JobRunner:
             )
 
 
+def runner_alive(runner: str) -> bool:
+    """Whether the runner named `host:pid` (`JobRunner.name`) may still be running. Another host's cannot be
+    checked from here and counts as alive; its own server releases its jobs when it restarts."""
+    host, _, pid = runner.rpartition(":")
+    if not host:
+        return False
+    return _alive(pid) if host == socket.gethostname() else True
+
+
 def _alive(pid_text: str) -> bool:
     try:
         pid = int(pid_text)

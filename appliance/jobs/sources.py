@@ -282,11 +282,14 @@ class RepositorySources:
             self.audit.record(session, actor, "repo.reindex", name)
         return self.runner.enqueue(repo_id, "manual")
 
-    def index_folder(self, path: Path, name: str, *, actor: Actor) -> tuple[int, bool]:
+    def index_folder(self, path: Path, name: str, *, actor: Actor) -> tuple[int, bool, bool]:
         """Queue a job indexing the folder `path` as `name`, for `codemoat index` while the server holds the
-        index; returns the job and whether the repository was new to the database. The operator at the shell chose the folder, so the console's `allowed_path_roots` do not apply,
-        as they do not to `codemoat index` itself; a name that a managed repository uses for another location
-        is refused."""
+        index; returns the job, whether the repository was new to the database and whether the job is new (a
+        job already queued for it is shared, not duplicated). The operator at the shell chose the folder, so the
+        console's `allowed_path_roots` do not apply, as they do not to `codemoat index` itself; a name that a
+        managed repository uses for another location is refused."""
+        if not path.is_dir():
+            raise SourceError(f"{path}: no such directory", param="path")
         location = str(path.resolve())
         with self.db.session() as session:
             repo = session.scalar(select(Repository).where(Repository.name == name))
@@ -301,8 +304,12 @@ class RepositorySources:
                 )
             else:
                 repo_id = repo.id
+            queued = session.scalar(
+                select(IndexJob.id).where(IndexJob.repo_id == repo_id, IndexJob.state == "queued")
+            )
             self.audit.record(session, actor, "repo.reindex", name, location=location)
-        return self.runner.enqueue(repo_id, "cli"), created
+        job_id = self.runner.enqueue(repo_id, "cli")
+        return job_id, created, job_id != queued
 
     def _adopt(self, session: Any, name: str, location: str, actor: Actor) -> int:
         repo = Repository(

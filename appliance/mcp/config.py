@@ -12,5 +12,6 @@ class McpSettings(BaseModel):
     max_results: int = Field(
         50, ge=1, le=500, description="The most hits a search or reference tool returns."
     )
-    max_lines: int = Field(2000, ge=1, le=20000, description="The most lines `read_file` returns at once.")
+    # At most the excerpt reader's own cap (appliance/excerpts.py MAX_LINES).
+    max_lines: int = Field(2000, ge=1, le=2000, description="The most lines `read_file` returns at once.")
     max_commits: int = Field(100, ge=1, le=1000, description="The most commits `recent_changes` returns.")

@@ -67,8 +67,9 @@ class CodeTools:
         limit = self._bounded("limit", limit, self.settings.max_commits)
         try:
             commits = self.git.recent_commits(Path(info.root), limit)
-        except SyncError as exc:
-            raise ToolInputError(f"repo: {repo!r} has no git history to read here ({exc})") from None
+        except SyncError:
+            # Not git's message: it names the folder on the appliance, which agents are not shown.
+            raise ToolInputError(f"repo: {repo!r} has no git history to read here") from None
         indexed = set(self._index().manifest.files(repo))
         return {
             "repo": repo,
@@ -173,15 +174,20 @@ class CodeTools:
         self, repo: str, path: str, start_line: int = 1, end_line: int | None = None
     ) -> dict[str, Any]:
         self._repository(repo)
-        if end_line is None:
-            end_line = start_line + self.settings.max_lines - 1
-        if end_line - start_line + 1 > self.settings.max_lines:
-            end_line = start_line + self.settings.max_lines - 1
+        asked = end_line if end_line is not None else start_line + self.settings.max_lines - 1
         try:
-            excerpt = read_excerpt(self.index, self.indexer, repo, path, start_line, end_line)
+            excerpt = read_excerpt(
+                self.index,
+                self.indexer,
+                repo,
+                path,
+                start_line,
+                min(asked, start_line + self.settings.max_lines - 1),
+            )
         except (InvalidInputError, NotFoundError) as exc:
             raise ToolInputError(str(exc)) from None
-        return excerpt.to_json() | {"truncated": excerpt.end_line < min(end_line, excerpt.total_lines)}
+        # True when lines that were asked for (and exist) are left out: read again from end_line + 1.
+        return excerpt.to_json() | {"truncated": excerpt.end_line < min(asked, excerpt.total_lines)}
 
     # -- scope ------------------------------------------------------------------------------------------------
 

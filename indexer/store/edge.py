@@ -64,13 +64,15 @@ class EdgeStore:
         except OSError as exc:
             raise DataDirError(f"cannot create the index directory {path}: {exc.strerror or exc}") from exc
         lock_fd = _lock(path)
-        config = _config(dim)
-        exists = (path / _CONFIG_FILE).is_file()
         try:
+            config = _config(dim)
+            exists = (path / _CONFIG_FILE).is_file()
             shard = qe.EdgeShard.load(str(path), config) if exists else qe.EdgeShard.create(str(path), config)
-        except Exception as exc:  # qdrant_edge raises bare Exception with a message
+        except BaseException as exc:
             os.close(lock_fd)
-            raise _open_error(path, exc) from exc
+            if isinstance(exc, Exception):  # qdrant_edge raises bare Exception with a message
+                raise _open_error(path, exc) from exc
+            raise
         store = cls(shard, path, dim, fusion, lock_fd=lock_fd)
         try:
             store._ensure_payload_indexes()
@@ -272,6 +274,9 @@ def _lock(path: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise _open_error(path, Exception("WouldBlock")) from None
+    except OSError as exc:  # ENOLCK on some network file systems
+        os.close(fd)
+        raise DataDirError(f"cannot lock the index at {path}: {exc.strerror or exc}") from None
     return fd
 
 

@@ -138,7 +138,13 @@ def test_recent_changes_list_indexed_files_only(tmp_path: Path) -> None:
     repo = tmp_path / "shop"
     make_repo(repo, {"cart.py": "def add(item):\n    return [item]\n"})
     second = commit(
-        repo, {"cart.py": "def add(item):\n    return [item, item]\n", ".env": "TOKEN=hunter2\n"}, "double"
+        repo,
+        {
+            "cart.py": "def add(item):\n    return [item, item]\n",
+            "café.py": "def pay():\n    return 1\n",
+            ".env": "T=1\n",
+        },
+        "double",
     )
     with CodeIndex.open(IndexerSettings(), tmp_path / "home") as index:
         index.index(repo, name="shop")
@@ -147,7 +153,10 @@ def test_recent_changes_list_indexed_files_only(tmp_path: Path) -> None:
         changes = tools.recent_changes("shop", limit=5)
         assert [c["subject"] for c in changes["commits"]][0] == "double"
         assert changes["commits"][0]["sha"] == second
-        assert (changes["commits"][0]["files"], changes["commits"][0]["other_files"]) == (["cart.py"], 1)
+        assert (changes["commits"][0]["files"], changes["commits"][0]["other_files"]) == (
+            ["café.py", "cart.py"],
+            1,
+        )
         with pytest.raises(ToolInputError, match="limit: between 1 and 100"):
             tools.recent_changes("shop", limit=1000)
         outsider = CodeTools(

@@ -235,6 +235,10 @@ def test_index_while_serving_hands_the_work_to_the_server(tmp_path: Path) -> Non
         rows = {row[0]: row[1:] for row in cells if row}
         assert (rows["files"], rows["changed"], rows["removed"]) == (["2"], ["2"], ["—"]), done.stdout
 
+        missing = run_codemoat(home, "index", str(billing), str(tmp_path / "missing"))
+        assert missing.returncode == 2, missing.stderr
+        assert missing.stderr.endswith(f"error: {tmp_path / 'missing'}: no such directory\n"), missing.stderr
+
         taken = run_codemoat(home, "index", str(billing / ".."), "--name", "tiny")
         assert taken.returncode == 2
         assert (
