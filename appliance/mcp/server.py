@@ -19,10 +19,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from appliance.api.deps import bearer_secret
+from appliance.api.errors import NotReadyError
 from appliance.jobs.git import Git
 from appliance.mcp.tools import TOOL_ERRORS, CodeTools
 
@@ -130,18 +132,23 @@ class McpEndpoint:
     def __init__(self, settings: Settings, version: str) -> None:
         self.settings = settings
         self.server = build_server(version)
+        self._app: Starlette | None = None
+        self._git = Git(timeout_s=settings.jobs.git_timeout_s)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        # A session manager runs once: each lifespan of the app (a test may start one app twice) gets its own.
         self._app = self.server.streamable_http_app(
             streamable_http_path="/mcp",
             stateless_http=True,
             json_response=True,
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
-        self._git = Git(timeout_s=settings.jobs.git_timeout_s)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        async with self.server.session_manager.run():
-            yield
+        try:
+            async with self.server.session_manager.run():
+                yield
+        finally:
+            self._app = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
@@ -151,4 +158,6 @@ class McpEndpoint:
         request.state.codemoat_tools = CodeTools(
             principal, services.index, self.settings.indexer, self.settings.mcp, self._git
         )
+        if self._app is None:
+            raise NotReadyError("the MCP server is starting or stopping; try again")
         await self._app(scope, receive, send)
