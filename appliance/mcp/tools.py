@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appliance.errors import ApplianceError, InvalidInputError, NotFoundError
+from appliance.errors import ApplianceError
 from appliance.excerpts import read_excerpt
 from appliance.jobs.errors import SyncError
 from appliance.jobs.git import Git
@@ -108,19 +108,7 @@ class CodeTools:
         hits = self._index().search(query, k=limit, flt=flt)
         return {
             "query": query,
-            "results": [
-                {
-                    "repo": h.repo,
-                    "path": h.path,
-                    "language": h.language,
-                    "start_line": h.start_line,
-                    "end_line": h.end_line,
-                    "symbol": h.symbol,
-                    "score": round(h.score, 4),
-                    "text": h.text,
-                }
-                for h in hits
-            ],
+            "results": [h.to_json() | {"score": round(h.score, 4)} for h in hits],
         }
 
     def go_to_definition(self, name: str, repos: list[str] | None = None, limit: int = 20) -> dict[str, Any]:
@@ -175,17 +163,15 @@ class CodeTools:
     ) -> dict[str, Any]:
         self._repository(repo)
         asked = end_line if end_line is not None else start_line + self.settings.max_lines - 1
-        try:
-            excerpt = read_excerpt(
-                self.index,
-                self.indexer,
-                repo,
-                path,
-                start_line,
-                min(asked, start_line + self.settings.max_lines - 1),
-            )
-        except (InvalidInputError, NotFoundError) as exc:
-            raise ToolInputError(str(exc)) from None
+        # Its refusals (a path outside the root, lines past the end) are ApplianceErrors: tool errors as they are.
+        excerpt = read_excerpt(
+            self.index,
+            self.indexer,
+            repo,
+            path,
+            start_line,
+            min(asked, start_line + self.settings.max_lines - 1),
+        )
         # True when lines that were asked for (and exist) are left out: read again from end_line + 1.
         return excerpt.to_json() | {"truncated": excerpt.end_line < min(asked, excerpt.total_lines)}
 
