@@ -58,6 +58,10 @@ class IndexerSettings(BaseModel):
     chunk_budget: int = Field(1_500, ge=100, description="Non-whitespace characters per chunk.")
     fallback_window_lines: int = Field(40, ge=5, description="Line window for text without a grammar.")
 
+    # Lexical search: how much a word in a chunk's names (path, enclosing symbol, definitions) counts against
+    # the same word in its body (BM25F field weight; see bench/RESULTS.md "Retrieval quality").
+    name_weight: float = Field(1.0, ge=0, le=20)
+
     # Processes that read, chunk and encode files in large runs (0: one per core, at most 8).
     workers: int = Field(0, ge=0, le=64)
 

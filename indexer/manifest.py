@@ -266,6 +266,10 @@ class Manifest:
         ).fetchall()
         return {r[0]: FileRecord(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5]))) for r in rows}
 
+    def paths(self, repo: str) -> list[str]:
+        """Every indexed path of `repo` (without the per-file records `files` decodes)."""
+        return [r[0] for r in self._conn.execute("SELECT path FROM files WHERE repo=?", (repo,))]
+
     def file_stats(self, repo: str) -> dict[str, int]:
         files, chunks = self._conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(json_array_length(point_ids)), 0) FROM files WHERE repo=?", (repo,)

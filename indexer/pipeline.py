@@ -17,7 +17,14 @@ from indexer.config import IndexerSettings
 from indexer.discovery import discover
 from indexer.diskspace import DiskSpace, point_bytes
 from indexer.manifest import FileRecord, Manifest
-from indexer.prepare import Prepared, PrepareTask, Unchanged, embedding_text, prepare_files
+from indexer.prepare import (
+    Prepared,
+    PrepareTask,
+    Unchanged,
+    embedding_text,
+    prepare_files,
+    sparse_encoding,
+)
 from indexer.store.protocol import VectorStore
 from indexer.types import ChunkPoint, Skip, SourceFile
 
@@ -140,6 +147,10 @@ class IndexRun:
         self._finish_pending_deletes(repo)
 
         known = self.manifest.files(repo)
+        # Files encoded under other lexical settings (an upgrade, a changed name weight) are encoded again,
+        # even though their contents did not change; their point ids stay, so the upsert replaces them.
+        encoding = sparse_encoding(self.settings)
+        stale = bool(known) and self.manifest.get_meta(f"sparse:{repo}") != encoding
         seen: set[str] = set()
         touched: list[tuple[str, int, int]] = []
         tasks: list[PrepareTask] = []
@@ -148,7 +159,7 @@ class IndexRun:
         for entry in entries:
             if isinstance(entry, Skip):
                 self._count_skip(report, entry)
-            elif (task := self._task(repo, entry, known.get(entry.rel_path))) is None:
+            elif (task := self._task(repo, entry, known.get(entry.rel_path), stale)) is None:
                 seen.add(entry.rel_path)
                 report.files_unchanged += 1
                 self.progress.advance(1, entry.size)
@@ -186,6 +197,7 @@ class IndexRun:
         if report.chunks:
             self.store.optimize()
         report.last_commit = git_head(root)
+        self.manifest.set_meta(f"sparse:{repo}", encoding)
         self.manifest.finish_run(repo, report.last_commit)
         self.progress.finish()
 
@@ -198,13 +210,16 @@ class IndexRun:
     # -- per file ----------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _task(repo: str, entry: SourceFile, known: FileRecord | None) -> PrepareTask | None:
-        """None when the stat matches the manifest (the file is taken as unchanged without reading it)."""
+    def _task(repo: str, entry: SourceFile, known: FileRecord | None, stale: bool) -> PrepareTask | None:
+        """None when the stat matches the manifest (the file is taken as unchanged without reading it);
+        `stale`: the file must be encoded again whatever its stat and contents."""
         try:
             st = entry.abs_path.stat()
             size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
             size, mtime = entry.size, 0  # vanished: reading it will say so
+        if stale:
+            return PrepareTask(repo, entry, None, size, mtime)
         if known is not None and known.size == size and known.mtime_ns == mtime and mtime:
             return None
         return PrepareTask(repo, entry, known.content_hash if known else None, size, mtime)

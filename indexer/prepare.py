@@ -5,6 +5,7 @@ tree-sitter but never torch; the parent embeds and writes meanwhile. Everything 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import multiprocessing
 import os
@@ -20,7 +21,7 @@ from indexer.discovery import read_source
 from indexer.languages import detect_language
 from indexer.manifest import FileUpdate
 from indexer.sparse import encode_document
-from indexer.types import ChunkPoint, ParsedFile, Skip, SourceFile
+from indexer.types import Chunk, ChunkPoint, ParsedFile, Skip, SourceFile
 
 _POINT_NAMESPACE = uuid.UUID("5f0b4a52-8c1e-4c6b-9d57-2f3c1a9e7d10")
 _SYMBOL_TEXT_LINES = 60
@@ -64,6 +65,15 @@ def point_id(repo: str, path: str, ordinal: int, text: str) -> str:
     return str(uuid.uuid5(_POINT_NAMESPACE, f"{repo}\0{path}\0{ordinal}\0{digest}"))
 
 
+# Bumped when what `_points` feeds the sparse encoder changes, so that indexes built before re-encode.
+_SPARSE_VERSION = 2
+
+
+def sparse_encoding(settings: IndexerSettings) -> str:
+    """What a chunk's sparse vector depends on besides its text: recorded per repository by each run."""
+    return f"v{_SPARSE_VERSION}:names={settings.name_weight:g}"
+
+
 def embedding_text(path: str, symbol: str, text: str) -> str:
     """What the vectors see: the path and the enclosing symbol carry meaning the chunk body often lacks."""
     head = f"{path} {symbol}".strip()
@@ -85,7 +95,7 @@ def prepare_file(task: PrepareTask, settings: IndexerSettings) -> PrepareResult:
         budget=settings.chunk_budget,
         window_lines=settings.fallback_window_lines,
     )
-    points = tuple(_points(task.repo, path, content_hash, parsed))
+    points = tuple(_points(task.repo, path, content_hash, parsed, settings.name_weight))
     update = FileUpdate(
         path,
         content_hash,
@@ -98,7 +108,10 @@ def prepare_file(task: PrepareTask, settings: IndexerSettings) -> PrepareResult:
     return Prepared(update, points, source.size, source.redactions)
 
 
-def _points(repo: str, path: str, content_hash: str, parsed: ParsedFile) -> Iterator[ChunkPoint]:
+def _points(
+    repo: str, path: str, content_hash: str, parsed: ParsedFile, name_weight: float
+) -> Iterator[ChunkPoint]:
+    starts = sorted((s.start_line, s.name) for s in parsed.symbols)
     for ordinal, chunk in enumerate(parsed.chunks):
         if not chunk.text.strip():
             continue  # whitespace between definitions carries no meaning worth a vector
@@ -115,9 +128,18 @@ def _points(repo: str, path: str, content_hash: str, parsed: ParsedFile) -> Iter
         yield ChunkPoint(
             id=point_id(repo, path, ordinal, chunk.text),
             dense=(),
-            sparse=encode_document(embedding_text(path, chunk.symbol, chunk.text)),
+            sparse=encode_document(
+                chunk.text, names=_names_field(path, chunk, starts), name_weight=name_weight
+            ),
             payload=payload,
         )
+
+
+def _names_field(path: str, chunk: Chunk, starts: list[tuple[int, str]]) -> str:
+    """The chunk's names: its path, its enclosing symbol and every definition that starts inside it."""
+    lo = bisect.bisect_left(starts, (chunk.start_line, ""))
+    hi = bisect.bisect_right(starts, (chunk.end_line, "\uffff"))
+    return " ".join([path, chunk.symbol, *(name for _, name in starts[lo:hi])])
 
 
 def _symbol_texts(parsed: ParsedFile, text: str) -> tuple:

@@ -18,7 +18,8 @@ from indexer.embedding.protocol import Embedder
 from indexer.errors import QueryError, RepositoryPathError
 from indexer.manifest import Manifest, SymbolHit
 from indexer.pipeline import IndexReport, IndexRun, Progress
-from indexer.retrieval import Retriever
+from indexer.resolution import ImportResolver, OpenFile, ResolvedImports, definition_hints
+from indexer.retrieval import DEFAULT_NEAR, NearWeights, Retriever
 from indexer.store import open_store
 from indexer.store.protocol import VectorStore
 from indexer.types import Hit, SearchFilter, SearchMode
@@ -53,6 +54,7 @@ class CodeIndex:
         self._store: VectorStore | None = None
         self._store_lock = threading.Lock()
         self._retriever: Retriever | None = None
+        self.imports = ImportResolver(self.manifest)
 
     @classmethod
     def open(cls, settings: IndexerSettings, home: Path, *, embedder: Embedder | None = None) -> "CodeIndex":
@@ -175,12 +177,53 @@ class CodeIndex:
     ) -> list[list[Hit]]:
         return self.retriever.search_batch(queries, k=k, mode=mode, flt=flt)
 
+    def search_near(
+        self,
+        query: str,
+        *,
+        open_file: OpenFile,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        flt: SearchFilter = SearchFilter(),
+        weights: NearWeights = DEFAULT_NEAR,
+        resolved: ResolvedImports | None = None,
+    ) -> list[Hit]:
+        """Like `search`, with the files `open_file` imports searched first and the module named before its
+        cursor first of all (call site → definition: the code at a cursor mostly calls what its file imports)."""
+        resolved = resolved or self.imports.resolve(open_file)
+        repo = resolved.repo
+        return self.retriever.search_near(
+            query,
+            imported=[(repo, p) for p in resolved.files],
+            focus=[(repo, p) for p in resolved.focus(open_file.text)],
+            k=k,
+            mode=mode,
+            flt=flt,
+            weights=weights,
+        )
+
     def lookup_symbols(
-        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+        self,
+        names: Sequence[str],
+        *,
+        repos: Sequence[str] | None = None,
+        limit: int = 20,
+        open_file: OpenFile | None = None,
     ) -> list[SymbolHit]:
+        """Definitions named `names`, in that order. With the open file, an alias is looked up by the name it
+        stands for, and the definition the file imports (or whose class its receiver was built from) comes
+        before namesakes elsewhere."""
         if limit < 0:
             raise QueryError("limit must be ≥ 0")
-        return self.manifest.lookup_symbols(names, repos=repos, limit=limit)
+        if open_file is None:
+            return self.manifest.lookup_symbols(names, repos=repos, limit=limit)
+        hints = definition_hints(open_file, self.imports.resolve(open_file))
+        wanted = hints.names(names)
+        # Namesakes first in the table's order could push the meant definition past `limit`: ask for more.
+        hits = self.manifest.lookup_symbols(wanted, repos=repos, limit=max(limit * 4, limit + 20))
+        order = {name: i for i, name in enumerate(wanted)}
+        hits.sort(key=lambda h: (order[h.name], hints.rank(h.name, h.path, h.container)))
+        return hits[:limit]
 
     def close(self) -> None:
         if self._store is not None:

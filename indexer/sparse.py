@@ -146,8 +146,14 @@ class SparseEncoder:
                 counts[token] += n
         return counts
 
-    def encode_document(self, text: str) -> SparseVec:
+    def encode_document(self, text: str, *, names: str = "", name_weight: float = 1.0) -> SparseVec:
+        """BM25 weights of `text`; `names` (the path, the enclosing symbol, the names the chunk defines) is a
+        second field whose term counts weigh `name_weight` times a body occurrence (BM25F): a query word that
+        names the function outranks the same word in a comment."""
         counts = self.term_counts(text)
+        if names:
+            for token, n in self.term_counts(names).items():
+                counts[token] += n * name_weight  # type: ignore[assignment]  # fractional weights are fine
         length = sum(counts.values())
         norm = self.k1 * (1.0 - self.b + self.b * length / self.avg_len)
         scale = self.k1 + 1.0
@@ -160,9 +166,9 @@ class SparseEncoder:
 _DEFAULT = SparseEncoder()
 
 
-def encode_document(text: str) -> SparseVec:
+def encode_document(text: str, *, names: str = "", name_weight: float = 1.0) -> SparseVec:
     """A chunk's sparse vector: BM25 term-frequency weights with the default parameters."""
-    return _DEFAULT.encode_document(text)
+    return _DEFAULT.encode_document(text, names=names, name_weight=name_weight)
 
 
 def encode_query(text: str) -> SparseVec:

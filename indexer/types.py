@@ -98,6 +98,8 @@ class SearchFilter:
     languages: tuple[str, ...] | None = None
     path_prefix: str | None = None
     exclude_paths: tuple[tuple[str, str], ...] = field(default=())  # (repo, path) pairs, e.g. the open file
+    # Only these (repo, path) pairs, e.g. the files the open file imports; None: no such restriction.
+    only_paths: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from appliance.prompts.postprocess import CompletionMode, completion_mode, mode_
 from appliance.prompts.snippets import Snippet, SnippetSelection, UsedSnippet, normalize, order_candidates
 from appliance.prompts.sources import ContextSource, StageTiming, Stopwatch, call_with_deadline
 from appliance.prompts.trimming import cached_counter, trim_prefix, trim_suffix
+from indexer.resolution import OpenFile
 from indexer.types import SearchFilter
 
 TokenCounter = Callable[[str], int]
@@ -55,6 +56,10 @@ class CompletionSettings(BaseModel):
     latency_budget_ms: float = Field(60.0, ge=0)
     use_symbols: bool = True
     use_retrieval: bool = True
+    # Resolve the open file's imports: the definition a name is imported from first, the files it imports
+    # (and the module named before the cursor) searched first. Call site → definition MRR@10 0.20 → 0.32 on
+    # third-party code (bench/RESULTS.md "Retrieval quality").
+    use_imports: bool = True
     identifier_lines_before: int = Field(8, ge=0)
     identifier_lines_after: int = Field(3, ge=0)
     max_identifiers: int = Field(8, ge=0)
@@ -206,9 +211,17 @@ async def gather_context(
                 limit=settings.max_identifiers,
             )
             stages.append(StageTiming("identifiers", (time.perf_counter() - t) * 1000, "ok", ",".join(names)))
+        # The open file's imports say which definition a name means and which files its cursor calls into.
+        open_file = (
+            OpenFile(request.repo, request.path, request.prefix, language.name)
+            if request.repo and request.path and settings.use_imports
+            else None
+        )
         if names:
             repos = request.scope.repos
-            calls["symbols"] = lambda: source.lookup_symbols(names, repos=repos, limit=settings.symbol_limit)
+            calls["symbols"] = lambda: source.lookup_symbols(
+                names, repos=repos, limit=settings.symbol_limit, open_file=open_file
+            )
         else:
             stages.append(StageTiming("symbols", 0.0, "skipped", "no identifiers near the cursor"))
         query = (
@@ -216,7 +229,12 @@ async def gather_context(
         )
         if query:
             flt = _retrieval_filter(request, language, settings)
-            calls["retrieval"] = lambda: source.search(query, k=settings.retrieval_k, mode="hybrid", flt=flt)
+            k = settings.retrieval_k
+            calls["retrieval"] = (
+                (lambda: source.search_near(query, open_file=open_file, k=k, mode="hybrid", flt=flt))
+                if open_file is not None
+                else (lambda: source.search(query, k=k, mode="hybrid", flt=flt))
+            )
         else:
             stages.append(StageTiming("retrieval", 0.0, "skipped", "disabled or empty query"))
     remaining = settings.latency_budget_ms / 1000 - (time.perf_counter() - started)

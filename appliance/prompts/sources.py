@@ -14,6 +14,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
+from indexer.resolution import OpenFile
 from indexer.types import Hit, SearchFilter, SearchMode
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,25 @@ class ContextSource(Protocol):
         self, query: str, *, k: int = 10, mode: SearchMode = "hybrid", flt: SearchFilter = SearchFilter()
     ) -> list[Hit]: ...
 
+    def search_near(
+        self,
+        query: str,
+        *,
+        open_file: OpenFile,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        flt: SearchFilter = SearchFilter(),
+    ) -> list[Hit]:
+        """`search`, with the files the open file imports (and the module before its cursor) searched first."""
+        ...
+
     def lookup_symbols(
-        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+        self,
+        names: Sequence[str],
+        *,
+        repos: Sequence[str] | None = None,
+        limit: int = 20,
+        open_file: OpenFile | None = None,
     ) -> Sequence[SymbolRecord]: ...
 
 

@@ -29,7 +29,14 @@ def check_query(dense: Any, sparse: SparseVec | None, mode: SearchMode, k: int) 
 
 def matches_nothing(flt: SearchFilter) -> bool:
     """An empty allow-list (no repositories, no languages) admits no point: answer without asking the store."""
-    return flt.repos is not None and not flt.repos or flt.languages is not None and not flt.languages
+    return (
+        flt.repos is not None
+        and not flt.repos
+        or flt.languages is not None
+        and not flt.languages
+        or flt.only_paths is not None
+        and not flt.only_paths
+    )
 
 
 def dense_list(vector: Any) -> list[float]:

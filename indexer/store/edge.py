@@ -211,18 +211,18 @@ def _filter(flt: SearchFilter) -> qe.Filter | None:
         must.append(qe.FieldCondition("language", match=qe.MatchAny(list(flt.languages))))
     if flt.path_prefix:
         must.append(qe.FieldCondition("path", match=qe.MatchPrefix(flt.path_prefix)))
-    must_not: list[Any] = [
-        qe.Filter(
-            must=[
-                qe.FieldCondition("repo", match=qe.MatchValue(repo)),
-                qe.FieldCondition("path", match=qe.MatchValue(path)),
-            ]
-        )
-        for repo, path in flt.exclude_paths
-    ]
+    if flt.only_paths is not None:
+        must.append(qe.Filter(should=[_file(repo, path) for repo, path in flt.only_paths]))
+    must_not: list[Any] = [_file(repo, path) for repo, path in flt.exclude_paths]
     if not must and not must_not:
         return None
     return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+def _file(repo: str, path: str) -> qe.Filter:
+    return qe.Filter(
+        must=[qe.FieldCondition("repo", match=qe.MatchValue(repo)), qe.FieldCondition("path", match=qe.MatchValue(path))]
+    )
 
 
 def _request(

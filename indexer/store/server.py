@@ -235,18 +235,21 @@ def _filter(flt: SearchFilter) -> models.Filter | None:
         must.append(models.FieldCondition(key="language", match=models.MatchAny(any=list(flt.languages))))
     if flt.path_prefix:
         must.append(models.FieldCondition(key="path", match=models.MatchPrefix(prefix=flt.path_prefix)))
-    must_not: list[Any] = [
-        models.Filter(
-            must=[
-                models.FieldCondition(key="repo", match=models.MatchValue(value=repo)),
-                models.FieldCondition(key="path", match=models.MatchValue(value=path)),
-            ]
-        )
-        for repo, path in flt.exclude_paths
-    ]
+    if flt.only_paths is not None:
+        must.append(models.Filter(should=[_file(repo, path) for repo, path in flt.only_paths]))
+    must_not: list[Any] = [_file(repo, path) for repo, path in flt.exclude_paths]
     if not must and not must_not:
         return None
     return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _file(repo: str, path: str) -> models.Filter:
+    return models.Filter(
+        must=[
+            models.FieldCondition(key="repo", match=models.MatchValue(value=repo)),
+            models.FieldCondition(key="path", match=models.MatchValue(value=path)),
+        ]
+    )
 
 
 def _request(

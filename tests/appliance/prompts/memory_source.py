@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from appliance.prompts.languages import get_language
+from indexer.resolution import OpenFile
 from indexer.types import Hit, SearchFilter, SearchMode
 
 DATA = Path(__file__).parent / "data"
@@ -48,6 +49,7 @@ class MemorySource:
         self.files = files
         self.search_calls: list[tuple[str, int, str, SearchFilter]] = []
         self.symbol_calls: list[tuple[tuple[str, ...], tuple[str, ...] | None, int]] = []
+        self.open_files: list[OpenFile] = []
         self._chunks: list[Hit] = []
         self._symbols: list[SymbolHit] = []
         for (repo, path), text in sorted(files.items()):
@@ -88,8 +90,27 @@ class MemorySource:
         scored.sort(key=lambda h: (-h.score, h.repo, h.path, h.start_line))
         return scored[:k]
 
+    def search_near(
+        self,
+        query: str,
+        *,
+        open_file: OpenFile,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        flt: SearchFilter = SearchFilter(),
+    ) -> list[Hit]:
+        """No import resolution here (the indexer's own tests cover it): the plain search, with the open file
+        recorded."""
+        self.open_files.append(open_file)
+        return self.search(query, k=k, mode=mode, flt=flt)
+
     def lookup_symbols(
-        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+        self,
+        names: Sequence[str],
+        *,
+        repos: Sequence[str] | None = None,
+        limit: int = 20,
+        open_file: OpenFile | None = None,
     ) -> list[SymbolHit]:
         self.symbol_calls.append((tuple(names), None if repos is None else tuple(repos), limit))
         rank = {name: i for i, name in enumerate(dict.fromkeys(names))}
@@ -116,7 +137,12 @@ class BlockedSource(MemorySource):
 
 class FailingSource(MemorySource):
     def lookup_symbols(
-        self, names: Sequence[str], *, repos: Sequence[str] | None = None, limit: int = 20
+        self,
+        names: Sequence[str],
+        *,
+        repos: Sequence[str] | None = None,
+        limit: int = 20,
+        open_file: OpenFile | None = None,
     ) -> list[SymbolHit]:
         raise RuntimeError("symbol table is locked")
 
