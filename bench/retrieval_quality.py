@@ -27,10 +27,10 @@ import random
 import re
 import shutil
 import sys
+import sysconfig
 import tempfile
 import time
 import zlib
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -181,7 +181,11 @@ def callsite_tasks(corpus: Path, mods, n: int, rng: random.Random) -> list[Task]
             context = "\n".join(src_lines[max(0, line - 10) : line])
             masked = re.sub(rf"\b{re.escape(local)}\b", "___", context)
             # The editor's view at the cursor: the file up to the callee's name, masked the same way.
-            name_col = node.func.col_offset if isinstance(node.func, ast.Name) else node.func.value.end_col_offset + 1
+            name_col = (
+                node.func.col_offset
+                if isinstance(node.func, ast.Name)
+                else node.func.value.end_col_offset + 1
+            )
             before = src_lines[: line - 1]
             window = "\n".join(before[-9:] + [src_lines[line - 1][:name_col]])
             open_text = "\n".join(before[:-9]) + "\n" + re.sub(rf"\b{re.escape(local)}\b", "___", window)
@@ -334,7 +338,9 @@ def main() -> None:
             + ", ".join(f"{k}: {len(report[k])} reported + {len(tune[k])} tuning" for k in all_tasks)
         )
         configs = [
-            IndexConfig(f"{e}, names ×{w}", IndexerSettings(embedder=embedder_setting(e), name_weight=float(w)))
+            IndexConfig(
+                f"{e}, names ×{w}", IndexerSettings(embedder=embedder_setting(e), name_weight=float(w))
+            )
             for e in args.embedders.split(",")
             for w in (args.name_weights.split(",") if e == "wordllama" else [args.other_name_weight])
         ]
@@ -344,7 +350,10 @@ def main() -> None:
                 built = index.index(corpus, name=corpus_name)
                 index_s = time.perf_counter() - t0
                 print(f"  {cfg.label}: {built.total_chunks} chunks in {index_s:.1f} s")
-                searches: dict[str, Search] = {"sparse": plain_search("sparse"), "dense": plain_search("dense")}
+                searches: dict[str, Search] = {
+                    "sparse": plain_search("sparse"),
+                    "dense": plain_search("dense"),
+                }
                 # Fusion weights are chosen on the tuning split, then reported on the other split.
                 best_fusion = max(
                     FUSIONS.items(),
@@ -358,7 +367,9 @@ def main() -> None:
                     searches[f"hybrid, {label}{tag}"] = plain_search("hybrid", fusion)
                 calls = tune["call site → definition"]
                 index.store.fusion = Fusion()  # type: ignore[attr-defined]
-                best_near = max(NEAR_GRID, key=lambda w: score(calls, near_search(w)(index, calls, corpus_name))["mrr@10"])
+                best_near = max(
+                    NEAR_GRID, key=lambda w: score(calls, near_search(w)(index, calls, corpus_name))["mrr@10"]
+                )
                 searches[
                     f"hybrid (default fusion) + imports, focus {best_near.focus:g} / imported {best_near.imported:g}"
                 ] = near_search(best_near)

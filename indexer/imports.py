@@ -60,7 +60,9 @@ def _python(text: str, importer: str) -> list[ImportRef]:
             stem = posixpath.join(base, *module.split(".")) if module else base
             refs.append(ImportRef(_norm(stem), exact=True, names=names))
             # `from . import helpers`: each name may be a module of its own.
-            refs.extend(ImportRef(_norm(posixpath.join(stem, orig)), exact=True, alias=local) for local, orig in names)
+            refs.extend(
+                ImportRef(_norm(posixpath.join(stem, orig)), exact=True, alias=local) for local, orig in names
+            )
         elif module:
             stem = module.replace(".", "/")
             refs.append(ImportRef(stem, names=names))
@@ -177,7 +179,9 @@ _JAVA_IMPORT = re.compile(
 )
 _RUST_USE = re.compile(r"^[ \t]*(?:pub(?:\([^)]*\))?[ \t]+)?use[ \t]+(\w+(?:::\w+)*)(?:::\{([^}]*)\})?", re.M)
 _CSHARP_USING = re.compile(r"^[ \t]*using[ \t]+(?:static[ \t]+)?(?:(\w+)[ \t]*=[ \t]*)?([\w.]+)[ \t]*;", re.M)
-_PHP_USE = re.compile(r"^[ \t]*use[ \t]+(?:function[ \t]+|const[ \t]+)?([\w\\]+)(?:[ \t]+as[ \t]+(\w+))?", re.M)
+_PHP_USE = re.compile(
+    r"^[ \t]*use[ \t]+(?:function[ \t]+|const[ \t]+)?([\w\\]+)(?:[ \t]+as[ \t]+(\w+))?", re.M
+)
 _C_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"', re.M)
 _RUBY_REQUIRE = re.compile(r"""^[ \t]*require(_relative)?[ \t(]+['"]([^'"\n]+)['"]""", re.M)
 
@@ -188,7 +192,9 @@ def _go(text: str, importer: str) -> list[ImportRef]:
         for alias, spec in _GO_SPEC.findall(match.group(1) or match.group(2) or ""):
             parts = spec.split("/")
             stem = "/".join(parts[1:]) if len(parts) > 1 and "." in parts[0] else spec  # drop the host
-            refs.append(ImportRef(stem, alias=alias if alias not in ("", "_", ".") else parts[-1], folder=True))
+            refs.append(
+                ImportRef(stem, alias=alias if alias not in ("", "_", ".") else parts[-1], folder=True)
+            )
     return refs
 
 
@@ -251,7 +257,9 @@ def _ruby(text: str, importer: str) -> list[ImportRef]:
     refs = []
     for relative, spec in _RUBY_REQUIRE.findall(text):
         if relative:
-            refs.append(ImportRef(_strip_ext(_norm(posixpath.join(posixpath.dirname(importer), spec))), exact=True))
+            refs.append(
+                ImportRef(_strip_ext(_norm(posixpath.join(posixpath.dirname(importer), spec))), exact=True)
+            )
         else:
             refs.append(ImportRef(_strip_ext(spec)))
     return refs

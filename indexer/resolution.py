@@ -151,9 +151,7 @@ class ImportResolver:
                 modules[ref.alias] = found
             for local, original in ref.names:
                 names.setdefault(local, (original, found))
-        return ResolvedImports(
-            open_file.repo, tuple(list(files)[:MAX_IMPORTED_FILES]), modules, names
-        )
+        return ResolvedImports(open_file.repo, tuple(list(files)[:MAX_IMPORTED_FILES]), modules, names)
 
     def _table(self, repo: str) -> _PathTable | None:
         record = self._manifest.repo(repo)

@@ -103,7 +103,9 @@ class Retriever:
         scores: dict[tuple[str, str, int], float] = {}
         hits: dict[tuple[str, str, int], Hit] = {}
         for weight, list_filter in lists:
-            found = self.store.query(dense=vector.dense, sparse=vector.sparse, mode=mode, k=k, flt=list_filter)
+            found = self.store.query(
+                dense=vector.dense, sparse=vector.sparse, mode=mode, k=k, flt=list_filter
+            )
             for rank, hit in enumerate(found, 1):
                 key = (hit.repo, hit.path, hit.start_line)
                 scores[key] = scores.get(key, 0.0) + weight / rank

@@ -221,7 +221,10 @@ def _filter(flt: SearchFilter) -> qe.Filter | None:
 
 def _file(repo: str, path: str) -> qe.Filter:
     return qe.Filter(
-        must=[qe.FieldCondition("repo", match=qe.MatchValue(repo)), qe.FieldCondition("path", match=qe.MatchValue(path))]
+        must=[
+            qe.FieldCondition("repo", match=qe.MatchValue(repo)),
+            qe.FieldCondition("path", match=qe.MatchValue(path)),
+        ]
     )
 
 

@@ -45,7 +45,10 @@ def test_javascript_and_typescript_imports_and_requires() -> None:
         "import './polyfill'\n"
     )
     refs = _by_stem(parse_imports(text, "typescript", "src/app/main.ts"))
-    assert refs["react"].alias == "React" and refs["react"].names == (("useLocal", "useState"), ("Props", "Props"))
+    assert refs["react"].alias == "React" and refs["react"].names == (
+        ("useLocal", "useState"),
+        ("Props", "Props"),
+    )
     assert refs["src/app/util/index"].exact and refs["src/app/util/index"].alias == "util"
     assert refs["src/cart"].names == (("total", "total"),)
     assert refs["src/lib/ledger"].names == (("post", "post"), ("bal", "balance"))
@@ -53,10 +56,16 @@ def test_javascript_and_typescript_imports_and_requires() -> None:
 
 
 def test_go_java_rust_and_c_imports() -> None:
-    go = _by_stem(parse_imports('import (\n  "fmt"\n  led "github.com/acme/pay/ledger"\n)\n', "go", "cmd/main.go"))
+    go = _by_stem(
+        parse_imports('import (\n  "fmt"\n  led "github.com/acme/pay/ledger"\n)\n', "go", "cmd/main.go")
+    )
     assert go["acme/pay/ledger"].folder and go["acme/pay/ledger"].alias == "led"
     java = _by_stem(
-        parse_imports("import com.acme.pay.Ledger;\nimport static com.acme.Util.helper;\nimport com.acme.io.*;\n", "java", "")
+        parse_imports(
+            "import com.acme.pay.Ledger;\nimport static com.acme.Util.helper;\nimport com.acme.io.*;\n",
+            "java",
+            "",
+        )
     )
     assert java["com/acme/pay/Ledger"].alias == "Ledger"
     assert java["com/acme/Util"].names == (("helper", "helper"),)

@@ -124,7 +124,9 @@ def test_symbol_lookup_prefers_the_definition_the_file_imports(index: CodeIndex)
     assert first("from acct import journal\nx = journal.post(e, 1)\n", "post") == ("acct/journal.py", "")
     assert first("from acct import ledger\nx = ledger.post(e, 1)\n", "post") == ("acct/ledger.py", "")
     # An alias is looked up by the name it stands for.
-    hits = index.lookup_symbols(["record"], repos=["main"], open_file=_open("from acct.ledger import post as record\n"))
+    hits = index.lookup_symbols(
+        ["record"], repos=["main"], open_file=_open("from acct.ledger import post as record\n")
+    )
     assert (hits[0].path, hits[0].name) == ("acct/ledger.py", "post") and len(hits) == 4
     # A receiver built from a class: its method first (the table's own order puts acct/book.py first).
     assert first("j.post(e, 1)\n", "post") == ("acct/book.py", "class Book")

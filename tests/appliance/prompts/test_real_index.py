@@ -92,3 +92,55 @@ async def test_chat_citations_from_the_real_index(index: CodeIndex) -> None:
     assert all(c.repo == "shop" for c in built.citations)
     assert any(c.path == "shop/pricing.py" and c.start_line <= 15 <= c.end_line for c in built.citations)
     assert "[1] shop/" in built.messages[0]["content"]
+
+
+async def test_completion_context_follows_the_open_files_imports(index: CodeIndex) -> None:
+    """An alias is looked up by the name it stands for, and the module named before the cursor is searched
+    first: its definitions reach the prompt although the cursor's lines never name them."""
+    prefix = (
+        "from shop import pricing\n"
+        "from shop.pricing import apply_discount as disc\n"
+        "\n"
+        "# Invoices are built from orders: the net amount after the discount, then the tax\n"
+        "# owed on it, rounded to cents. Credit notes are invoices with negative lines,\n"
+        "# and their totals are computed the same way.\n"
+        "\n"
+        "\n"
+        "def invoice_total(order, prices):\n"
+        '    """The amount to invoice for an order."""\n'
+        "    net = disc(order.subtotal, order.rate)\n"
+        "    return net + pricing."
+    )
+    request = CursorContext(
+        prefix=prefix,
+        suffix="\n",
+        path="shop/orders.py",
+        language="python",
+        repo="shop",
+        scope=SearchFilter(repos=("shop",)),
+    )
+    built = await build_completion_prompt(
+        request,
+        family=get_family("qwen2.5-coder"),
+        count_tokens=chars_div_4,
+        context_length=2048,
+        max_tokens=64,
+        source=index,
+        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000),
+    )
+    symbols = {(s.path, s.symbol) for s in built.snippets if s.source == "symbol"}
+    assert ("shop/pricing.py", "apply_discount") in symbols
+    retrieved = [s.path for s in built.snippets if s.source == "retrieval"]
+    assert "shop/pricing.py" in retrieved, built.snippets
+    off = await build_completion_prompt(
+        request,
+        family=get_family("qwen2.5-coder"),
+        count_tokens=chars_div_4,
+        context_length=2048,
+        max_tokens=64,
+        source=index,
+        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000, use_imports=False),
+    )
+    assert ("shop/pricing.py", "apply_discount") not in {
+        (s.path, s.symbol) for s in off.snippets if s.source == "symbol"
+    }
