@@ -98,3 +98,8 @@ class IndexPaths(BaseModel):
     @property
     def manifest(self) -> Path:
         return self.root / "manifest.sqlite3"
+
+    @property
+    def tuned_embedder(self) -> Path:
+        """The bundled embedder fine-tuned on this index's code (`codemoat embedder tune`), when there is one."""
+        return self.root / "embedder-tuned"

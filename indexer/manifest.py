@@ -372,5 +372,10 @@ class Manifest:
         hits.sort(key=lambda h: (rank[h.name], h.repo, h.path, h.start_line))
         return hits[:limit]
 
+    def definitions(self, kinds: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+        """(path, name, text) of every definition of these kinds, in every repository."""
+        sql = f"SELECT path, name, text FROM symbols WHERE kind IN ({','.join('?' * len(kinds))})"
+        yield from self._conn.execute(sql, list(kinds))
+
     def symbol_count(self, repo: str) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM symbols WHERE repo=?", (repo,)).fetchone()[0]

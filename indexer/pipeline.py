@@ -23,7 +23,7 @@ from indexer.prepare import (
     Unchanged,
     embedding_text,
     prepare_files,
-    sparse_encoding,
+    vector_encoding,
 )
 from indexer.store.protocol import VectorStore
 from indexer.types import ChunkPoint, Skip, SourceFile
@@ -125,9 +125,13 @@ class IndexRun:
         embed_documents: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None = None,
         space: DiskSpace | None = None,
+        *,
+        dense: str | None = None,
     ) -> None:
         """`embed_documents` is called only when something changed, so a run with nothing to do never loads
-        the embedding model. `space`, when given, is asked before each write whether the disk can hold it."""
+        the embedding model. `space`, when given, is asked before each write whether the disk can hold it.
+        `dense`: the identity of the vectors `embed_documents` makes (default: the configured embedder)."""
+        self.encoding = vector_encoding(settings, dense or settings.embedder)
         self.space = space
         self.settings = settings
         self.manifest = manifest
@@ -147,10 +151,10 @@ class IndexRun:
         self._finish_pending_deletes(repo)
 
         known = self.manifest.files(repo)
-        # Files encoded under other lexical settings (an upgrade, a changed name weight) are encoded again,
-        # even though their contents did not change; their point ids stay, so the upsert replaces them.
-        encoding = sparse_encoding(self.settings)
-        stale = bool(known) and self.manifest.get_meta(f"sparse:{repo}") != encoding
+        # Files encoded under other settings (an upgrade, a changed name weight, a tuned embedder) are encoded
+        # again, even though their contents did not change; their point ids stay, so the upsert replaces them.
+        encoding = self.encoding
+        stale = bool(known) and self.manifest.get_meta(f"encoding:{repo}") != encoding
         seen: set[str] = set()
         touched: list[tuple[str, int, int]] = []
         tasks: list[PrepareTask] = []
@@ -197,7 +201,7 @@ class IndexRun:
         if report.chunks:
             self.store.optimize()
         report.last_commit = git_head(root)
-        self.manifest.set_meta(f"sparse:{repo}", encoding)
+        self.manifest.set_meta(f"encoding:{repo}", encoding)
         self.manifest.finish_run(repo, report.last_commit)
         self.progress.finish()
 

@@ -69,9 +69,10 @@ def point_id(repo: str, path: str, ordinal: int, text: str) -> str:
 _SPARSE_VERSION = 2
 
 
-def sparse_encoding(settings: IndexerSettings) -> str:
-    """What a chunk's sparse vector depends on besides its text: recorded per repository by each run."""
-    return f"v{_SPARSE_VERSION}:names={settings.name_weight:g}"
+def vector_encoding(settings: IndexerSettings, dense: str) -> str:
+    """What a chunk's vectors depend on besides its text (the lexical settings, the dense embedder's
+    identity): recorded per repository by each run; a repository recorded otherwise is encoded again."""
+    return f"v{_SPARSE_VERSION}:names={settings.name_weight:g}:dense={dense}"
 
 
 def embedding_text(path: str, symbol: str, text: str) -> str:

@@ -132,7 +132,10 @@ def _within(
     allowed: tuple[tuple[str, str], ...] | None, files: Sequence[tuple[str, str]]
 ) -> tuple[tuple[str, str], ...]:
     wanted = tuple(dict.fromkeys(files))
-    return wanted if allowed is None else tuple(f for f in wanted if f in set(allowed))
+    if allowed is None:
+        return wanted
+    permitted = set(allowed)
+    return tuple(f for f in wanted if f in permitted)
 
 
 def _check_options(k: int, mode: str) -> None:

@@ -6,6 +6,7 @@ first use, so a process that only looks up symbols never pays for it."""
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,18 +14,26 @@ from typing import Sequence
 
 from indexer.config import IndexerSettings
 from indexer.diskspace import DiskSpace
-from indexer.embedding import load_embedder
+from indexer.embedding import DEFAULT_EMBEDDER, dense_identity, load_embedder
 from indexer.embedding.protocol import Embedder
-from indexer.errors import QueryError, RepositoryPathError
+from indexer.embedding.tuning import TuneReport
+from indexer.errors import EmbedderError, QueryError, RepositoryPathError
 from indexer.manifest import Manifest, SymbolHit
 from indexer.pipeline import IndexReport, IndexRun, Progress
 from indexer.resolution import ImportResolver, OpenFile, ResolvedImports, definition_hints
 from indexer.retrieval import DEFAULT_NEAR, NearWeights, Retriever
+from indexer.sparse import words
 from indexer.store import open_store
 from indexer.store.protocol import VectorStore
 from indexer.types import Hit, SearchFilter, SearchMode
 
 _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderTuning:
+    report: TuneReport
+    reindexed: list[IndexReport]  # repositories whose root is gone are not (their next index run is)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,10 @@ class CodeIndex:
         self.space = DiskSpace(self.paths.root, settings.min_free_mib * 2**20)
         self.manifest = Manifest(self.paths.manifest)
         self._embedder = embedder
+        self._injected = (
+            embedder is not None
+        )  # a caller's own embedder (tests, benchmarks): its name is its identity
+        self._base_embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
         self._store: VectorStore | None = None
         self._store_lock = threading.Lock()
@@ -67,8 +80,20 @@ class CodeIndex:
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    self._embedder = load_embedder(self.settings)
+                    self._embedder = load_embedder(self.settings, self.paths.tuned_embedder)
         return self._embedder
+
+    @property
+    def base_embedder(self) -> Embedder:
+        """The configured embedder without the table tuned on this index's code: what `/v1/embeddings` serves,
+        since tuned vectors are shaped by repositories a caller may not be allowed to read."""
+        if self._injected or self.dense_identity() == self.settings.embedder:
+            return self.embedder
+        if self._base_embedder is None:
+            with self._embedder_lock:
+                if self._base_embedder is None:
+                    self._base_embedder = load_embedder(self.settings, tuned=False)
+        return self._base_embedder
 
     @property
     def store(self) -> VectorStore:
@@ -118,8 +143,67 @@ class CodeIndex:
             lambda texts: self.embedder.embed_documents(texts),
             progress,
             self.space,
+            dense=self.dense_identity(),
         )
         return run.run(root, repo)
+
+    def dense_identity(self) -> str:
+        """Which vectors this index's chunks carry (see `indexer.embedding.dense_identity`)."""
+        if self._injected and self._embedder is not None:
+            return self._embedder.name
+        return dense_identity(self.settings, self.paths.tuned_embedder)
+
+    # -- the embedder tuned on this index's code -------------------------------------------------------------
+
+    def tune_embedder(self, *, epochs: int = 5, progress: Progress | None = None) -> EmbedderTuning:
+        """Fine-tune the bundled embedder on the docstrings of every indexed repository, keep it if it ranks
+        held-out definitions better, and embed every repository again with it."""
+        from indexer.embedding.tuning import docstring_pairs, tune_static_model
+        from indexer.embedding.wordllama import build_wordllama_model
+
+        self._require_bundled("tune")
+        self.store  # noqa: B018 - fails now, before training, if another process holds the index
+        pairs = docstring_pairs(self.manifest.definitions(("function", "method", "class")))
+        # Always from the bundled table, so tuning twice on the same code gives the same table.
+        report = tune_static_model(
+            build_wordllama_model(self.settings.embed_device),
+            pairs,
+            self.paths.tuned_embedder,
+            view=words,
+            epochs=epochs,
+        )
+        reindexed = self._reembed(progress) if report.kept else []
+        return EmbedderTuning(report, reindexed)
+
+    def reset_embedder(self, *, progress: Progress | None = None) -> list[IndexReport]:
+        """Back to the bundled table; every repository is embedded again with it."""
+        self._require_bundled("reset")
+        self.store  # noqa: B018 - as in tune_embedder
+        tuned = self.paths.tuned_embedder
+        if not tuned.exists():
+            return []
+        gone = tuned.with_name(tuned.name + ".removed")
+        shutil.rmtree(gone, ignore_errors=True)
+        tuned.rename(gone)  # one step: a crash leaves either the tuned table or none
+        shutil.rmtree(gone, ignore_errors=True)
+        return self._reembed(progress)
+
+    def _require_bundled(self, verb: str) -> None:
+        if self.settings.embedder != DEFAULT_EMBEDDER or self._injected:
+            raise EmbedderError(
+                f"only the bundled embedder can be {verb} here; the configured one ({self.settings.embedder}) "
+                "is a model directory of your own"
+            )
+
+    def _reembed(self, progress: Progress | None) -> list[IndexReport]:
+        with self._embedder_lock:
+            self._embedder, self._retriever = None, None  # the next use loads the new table
+        reports = []
+        for repo in self.manifest.repos():
+            root = Path(repo.root)
+            if root.is_dir():
+                reports.append(self.index(root, name=repo.name, progress=progress))
+        return reports
 
     def remove_repository(self, name: str) -> int:
         """Delete a repository's points and manifest rows; returns how many points were removed."""

@@ -75,7 +75,7 @@ class RichProgress:
         self._progress.stop()
 
 
-def _open(ctx: typer.Context) -> CodeIndex:
+def open_index(ctx: typer.Context) -> CodeIndex:
     settings: Settings = ctx.obj
     return CodeIndex.open(settings.indexer, settings.home)
 
@@ -122,7 +122,7 @@ def index_command(
     if name is not None and len(paths) > 1:
         raise typer.BadParameter("--name applies to a single PATH", param_hint="--name")
     reports: list[IndexReport | HandedOffReport] = []
-    with _open(ctx) as index:
+    with open_index(ctx) as index:
         for i, path in enumerate(paths):
             progress = None if as_json or not err.is_terminal else RichProgress(err)
             try:
@@ -223,7 +223,7 @@ def search_command(
         languages=tuple(lang) if lang else None,
         path_prefix=path_prefix or None,
     )
-    with _open(ctx) as index:
+    with open_index(ctx) as index:
         unknown = index.unknown_repositories(repo or [])
         if unknown:
             indexed = ", ".join(r.name for r in index.manifest.repos()) or "none yet"
@@ -248,7 +248,7 @@ def search_command(
 @repo_app.command("list")
 def repo_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List indexed repositories."""
-    with _open(ctx) as index:
+    with open_index(ctx) as index:
         repos = index.repositories()
     if as_json:
         out.print(json.dumps([asdict(r) for r in repos]), markup=False)
@@ -271,7 +271,7 @@ def repo_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
 @repo_app.command("remove")
 def repo_remove(ctx: typer.Context, name: str = typer.Argument(..., help="Repository name.")) -> None:
     """Remove a repository from the index."""
-    with _open(ctx) as index:
+    with open_index(ctx) as index:
         if name not in {r.name for r in index.repositories()}:
             raise QueryError(f"no indexed repository named {name!r} (see `codemoat repo list`)")
         removed = index.remove_repository(name)

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from appliance.cli import audit as audit_cli
 from appliance.cli import doctor as doctor_cli
+from appliance.cli import embedder as embedder_cli
 from appliance.cli import index as index_cli
 from appliance.cli import license as license_cli
 from appliance.cli import serve as serve_cli
@@ -61,6 +62,7 @@ def _root(
 
 
 index_cli.register(app)
+embedder_cli.register(app)
 license_cli.register(app)
 serve_cli.register(app)
 token_cli.register(app)

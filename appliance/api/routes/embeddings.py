@@ -49,7 +49,8 @@ async def embeddings(
             )
     if services.index is None:
         raise NotReadyError(f"the code index is not open: {services.index_error or 'unknown reason'}")
-    embedder = await run_in_threadpool(lambda: services.index.embedder)  # type: ignore[union-attr]
+    # The bundled table, never the one tuned on the index's code (shaped by repositories this caller may not read).
+    embedder = await run_in_threadpool(lambda: services.index.base_embedder)  # type: ignore[union-attr]
     if body.dimensions is not None and body.dimensions != embedder.dim:
         raise InvalidRequestError(
             f"dimensions: this embedder's vectors have {embedder.dim} dimensions (it cannot shorten them)",
