@@ -291,86 +291,9 @@ def copy_corpus(name: str, dest: Path, stdlib: Path) -> Path:
 class IndexConfig:
     label: str
     settings: IndexerSettings
-    tuned: bool = False  # the bundled static embedder fine-tuned on the corpus's own docstring ↔ body pairs
-
-
-def training_pairs(corpus: Path) -> list[dict[str, str]]:
-    """(first docstring sentence, the definition without its docstring) for every documented function and
-    class left in the corpus copy: the evaluated functions' docstrings are already blanked, so none of the
-    queries is trained on."""
-    from indexer.sparse import words
-
-    pairs = []
-    for path in sorted(corpus.rglob("*.py")):
-        rel = path.relative_to(corpus)
-        if _is_test(rel):
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-            tree = ast.parse(text)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        lines = text.splitlines()
-        for node in ast.walk(tree):
-            if (
-                not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                or len(node.body) < 2
-            ):
-                continue
-            doc = node.body[0]
-            if not (
-                isinstance(doc, ast.Expr)
-                and isinstance(doc.value, ast.Constant)
-                and isinstance(doc.value.value, str)
-            ):
-                continue
-            sentence = _first_sentence(doc.value.value)
-            if len(sentence.split()) < 3:
-                continue
-            body = (
-                lines[node.lineno - 1 : doc.lineno - 1]
-                + lines[(doc.end_lineno or doc.lineno) : node.end_lineno]
-            )
-            code = f"{rel.as_posix()} {node.name}\n" + "\n".join(body[:60])
-            pairs.append({"anchor": words(sentence), "positive": words(code)})
-    return pairs
-
-
-def tuned_embedder(corpus: Path, out: Path):  # noqa: ANN201 - a SentenceTransformerEmbedder
-    """wordllama's table trained 5 epochs (lr 0.1, batch 128) with in-batch negatives on the corpus's pairs,
-    by sentence-transformers' own trainer."""
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-
-    from indexer.embedding.st_embedder import SentenceTransformerEmbedder
-    from indexer.embedding.wordllama import build_wordllama_model
-    from indexer.sparse import words
-
-    model = build_wordllama_model()
-    pairs = training_pairs(corpus)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(out),
-        num_train_epochs=5,
-        per_device_train_batch_size=128,
-        learning_rate=0.1,
-        warmup_steps=0.1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        disable_tqdm=True,
-        logging_strategy="no",
-    )
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(pairs),
-        loss=MultipleNegativesRankingLoss(model),
-    )
-    trainer.train()
-    print(f"  tuned the static embedder on {len(pairs)} pairs")
-    return SentenceTransformerEmbedder(model, name="wordllama-tuned", batch_size=256, text_view=words)
+    # `codemoat embedder tune` after indexing: the bundled table fine-tuned on the corpus's own docstrings (the
+    # evaluated functions' docstrings are blanked before indexing, so no query is trained on).
+    tuned: bool = False
 
 
 def reranked(reranker, depth: int = 50) -> Search:  # noqa: ANN001 - an Embedder
@@ -455,19 +378,22 @@ def main() -> None:
                 )
             )
         for cfg in configs:
-            t0 = time.perf_counter()
-            embedder = tuned_embedder(corpus, tmp / "tuning") if cfg.tuned else None
-            with CodeIndex.open(
-                cfg.settings, tmp / f"home-{corpus_name}-{len(rows)}", embedder=embedder
-            ) as index:
+            with CodeIndex.open(cfg.settings, tmp / f"home-{corpus_name}-{len(rows)}") as index:
                 index.embedder.embed_queries(["warm up"])  # model load is not index time
-                tune_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 built = index.index(corpus, name=corpus_name)
                 index_s = time.perf_counter() - t0
-                print(
-                    f"  {cfg.label}: {built.total_chunks} chunks in {index_s:.1f} s (load/tune {tune_s:.1f} s)"
-                )
+                print(f"  {cfg.label}: {built.total_chunks} chunks in {index_s:.1f} s")
+                if cfg.tuned:
+                    t0 = time.perf_counter()
+                    tuning = index.tune_embedder()
+                    r = tuning.report
+                    print(
+                        f"  tuned on {r.pairs} pairs: held-out MRR {r.mrr_before:.3f} → {r.mrr_after:.3f}, "
+                        f"kept {r.kept}; training {r.seconds:.1f} s, with re-embedding "
+                        f"{time.perf_counter() - t0:.1f} s"
+                    )
+                    index_s += time.perf_counter() - t0
                 searches: dict[str, Search] = {
                     "sparse": plain_search("sparse"),
                     "dense": plain_search("dense"),

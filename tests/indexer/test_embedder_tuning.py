@@ -8,9 +8,9 @@ import json
 import shutil
 import sysconfig
 from pathlib import Path
+from typing import Callable
 
 import pytest
-from typing import Callable
 
 from indexer.config import IndexerSettings
 from indexer.embedding.tuning import MIN_PAIRS, docstring_pairs
