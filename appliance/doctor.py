@@ -37,6 +37,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _torch,
         _models,
         _index,
+        _embedder,
         _database,
         _license,
         _free_disk,
@@ -132,6 +133,26 @@ def _index(settings: Settings) -> tuple[bool, str]:
             f"{detail}; interrupted runs: {', '.join(interrupted)}: run `codemoat index` on them again",
         )
     return manifest.recovered_from is None, detail
+
+
+def _embedder(settings: Settings) -> tuple[bool, str]:
+    from indexer.embedding.tuning import tuned_identity, verify_tuned
+    from indexer.errors import EmbedderError
+
+    tuned = settings.indexer.data_paths(settings.home).tuned_embedder
+    if tuned_identity(tuned) is None:
+        return (
+            True,
+            f"{settings.indexer.embedder} (not tuned: `codemoat embedder tune` fits it to the indexed code)",
+        )
+    try:
+        identity = verify_tuned(tuned)
+    except EmbedderError as exc:
+        return False, str(exc)
+    return (
+        True,
+        f"{settings.indexer.embedder} tuned on the indexed code ({identity}, files match their hashes)",
+    )
 
 
 def _database(settings: Settings) -> tuple[bool, str]:

@@ -36,6 +36,7 @@ __all__ = [
     "load_tuned_model",
     "tune_static_model",
     "tuned_identity",
+    "verify_tuned",
 ]
 
 MIN_PAIRS = 64  # fewer documented definitions than this teach the table nothing it can keep
@@ -201,8 +202,8 @@ def tuned_identity(tuned_dir: Path) -> str | None:
         ) from exc
 
 
-def load_tuned_model(tuned_dir: Path, device: str = "cpu") -> tuple[object, str]:
-    """(SentenceTransformer, identity), after checking every file against its recorded hash."""
+def verify_tuned(tuned_dir: Path) -> str:
+    """The tuned table's identity, after checking every file against its recorded hash."""
     identity = tuned_identity(tuned_dir)
     if identity is None:
         raise EmbedderError(f"no tuned embedder in {tuned_dir}")
@@ -219,10 +220,16 @@ def load_tuned_model(tuned_dir: Path, device: str = "cpu") -> tuple[object, str]
                 f"the tuned embedder's {rel} does not match its recorded hash (changed on disk); "
                 "run `codemoat embedder reset` or tune again"
             )
+    return identity
+
+
+def load_tuned_model(tuned_dir: Path, device: str = "cpu") -> tuple[object, str]:
+    """(SentenceTransformer, identity), after `verify_tuned`."""
+    identity = verify_tuned(tuned_dir)
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(str(model_dir), device=device, local_files_only=True), identity
+        return SentenceTransformer(str(tuned_dir / "model"), device=device, local_files_only=True), identity
     except Exception as exc:  # sentence-transformers / safetensors raise many unrelated types
         raise EmbedderError(f"cannot load the tuned embedder in {tuned_dir}: {exc}") from exc
 

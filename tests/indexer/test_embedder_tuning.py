@@ -94,6 +94,9 @@ def test_a_tampered_tuned_table_is_refused_with_a_reason(tmp_path: Path, run: Ca
             index.search("anything", k=1, mode="dense")
     code, output = run(home, "search", "anything", "--mode", "dense")
     assert code != 0 and "does not match its recorded hash" in output and "Traceback" not in output
+    code, output = run(home, "doctor")
+    line = next(line for line in output.splitlines() if "embedder: " in line)
+    assert code == 1 and line.startswith("FAIL") and "does not match its recorded hash" in line
 
 
 def test_too_few_docstrings_is_a_clear_error_and_changes_nothing(tmp_path: Path, run: Callable) -> None:  # type: ignore[type-arg]

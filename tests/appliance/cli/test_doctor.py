@@ -13,6 +13,7 @@ CHECKS = [
     "torch",
     "models",
     "index",
+    "embedder",
     "database",
     "license",
     "free disk",
