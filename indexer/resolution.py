@@ -37,7 +37,7 @@ _PACKAGE_FILES = frozenset(["__init__", "index", "mod", "lib", "main"])
 MAX_MATCHES_PER_IMPORT = 3
 # Files searched first at most: a file importing 200 modules says little about where its cursor goes.
 MAX_IMPORTED_FILES = 64
-_ALIAS_AT_CURSOR = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\.|::|->)\s*[\w$]*\Z")
+_ALIAS_AT_CURSOR = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*(?:\.|::|->)\s*[\w$]*\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +62,19 @@ class ResolvedImports:
     names: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def focus(self, text_before_cursor: str) -> tuple[str, ...]:
-        """The files of the module named right before the cursor (`ledger.` or `ledger.po`), if it is one."""
-        alias = cursor_module_alias(text_before_cursor)
-        return self.modules.get(alias, ()) if alias else ()
+        """The files of the module named right before the cursor (`ledger.` or `ledger.po`), if it is one;
+        for a dotted chain (`os.path.`) the longest leading part that names an imported module."""
+        chain = cursor_module_alias(text_before_cursor)
+        parts = chain.split(".") if chain else []
+        for end in range(len(parts), 0, -1):
+            found = self.modules.get(".".join(parts[:end]))
+            if found:
+                return found
+        return ()
 
 
 def cursor_module_alias(text_before_cursor: str) -> str | None:
-    """`x` when the text before the cursor ends in `x.`, `x.partial`, `x::` or `x->`."""
+    """`x` (or `x.y`) when the text before the cursor ends in `x.`, `x.y.partial`, `x::` or `x->`."""
     match = _ALIAS_AT_CURSOR.search(text_before_cursor[-200:])
     return match.group(1) if match else None
 

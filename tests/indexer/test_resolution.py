@@ -166,3 +166,14 @@ def test_a_changed_name_weight_encodes_every_file_again(tmp_path: Path) -> None:
         assert idx.store.count("r") == first.total_chunks  # replaced in place, not added
         assert idx.index(repo, name="r").files_changed == 0
         assert idx.search("post", k=1, mode="sparse")[0].path.startswith("acct/")
+
+
+def test_a_dotted_chain_before_the_cursor_focuses_its_longest_imported_module() -> None:
+    from indexer.resolution import ResolvedImports
+
+    resolved = ResolvedImports(
+        "main", ("os.py", "xml/etree/ElementTree.py"), {"os": ("os.py",), "ET": ("xml/etree/ElementTree.py",)}
+    )
+    assert resolved.focus("    p = os.path.jo") == ("os.py",)
+    assert resolved.focus("ET.") == ("xml/etree/ElementTree.py",)
+    assert resolved.focus("book.") == () and resolved.focus("x = 1") == ()
