@@ -182,7 +182,8 @@ async def run(args: argparse.Namespace) -> None:
     index = CodeIndex.open(with_ctx.indexer, home)
     servers = []
     urls = {}
-    for name, settings in (("with", with_ctx), ("without", without)):
+    label = args.with_label
+    for name, settings in ((label, with_ctx), ("without", without)):
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         app = create_app(settings, engine=engine, index=index)
@@ -192,7 +193,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         async with httpx.AsyncClient(headers=headers, timeout=3600) as http:
             for i, task in enumerate(tasks):
-                for condition in ("without", "with"):
+                for condition in ("without", label):
                     if (task.id, condition) in done:
                         continue
                     started = time.perf_counter()
@@ -229,7 +230,7 @@ async def run(args: argparse.Namespace) -> None:
                         f.write(json.dumps(row) + "\n")
                 print(
                     f"[{i + 1}/{len(tasks)}] {task.id}: without={done[(task.id, 'without')]['exact']} "
-                    f"with={done[(task.id, 'with')]['exact']}",
+                    f"{label}={done[(task.id, label)]['exact']}",
                     flush=True,
                 )
     finally:
@@ -238,15 +239,18 @@ async def run(args: argparse.Namespace) -> None:
             await serving
         index.close()
         await engine.aclose()
-    report_table([asdict(t) for t in tasks], done)
+    report_table([asdict(t) for t in tasks], done, label)
 
 
-def report_table(tasks: list[dict], done: dict[tuple[str, str], dict]) -> None:
-    ids = [t["id"] for t in tasks if (t["id"], "with") in done and (t["id"], "without") in done]
+def report_table(
+    tasks: list[dict], done: dict[tuple[str, str], dict], label: str = "with", base: str = "without"
+) -> None:
+    """`label` against `base`, paired over the tasks both have answers for."""
+    ids = [t["id"] for t in tasks if (t["id"], label) in done and (t["id"], base) in done]
     print(f"\nmachine: {describe()}\nn = {len(ids)} tasks\n")
     print("| | exact match | edit similarity | names the name | prompt tokens p50 | seconds p50 |")
     print("|---|---|---|---|---|---|")
-    for condition in ("without", "with"):
+    for condition in (base, label):
         rows = [done[(i, condition)] for i in ids]
         exact = sum(r["exact"] for r in rows)
         print(
@@ -257,11 +261,11 @@ def report_table(tasks: list[dict], done: dict[tuple[str, str], dict]) -> None:
             f"{percentile([r['seconds'] for r in rows], 50):.1f} |"
         )
     for metric, scale in (("exact", 100), ("edit_similarity", 1), ("names_it", 100)):
-        diffs = [
-            scale * (float(done[(i, "with")][metric]) - float(done[(i, "without")][metric])) for i in ids
-        ]
+        diffs = [scale * (float(done[(i, label)][metric]) - float(done[(i, base)][metric])) for i in ids]
         low, high = bootstrap(diffs)
-        print(f"{metric}: with - without = {sum(diffs) / len(diffs):+.2f} (95% CI {low:+.2f} .. {high:+.2f})")
+        print(
+            f"{metric}: {label} - {base} = {sum(diffs) / len(diffs):+.2f} (95% CI {low:+.2f} .. {high:+.2f})"
+        )
 
 
 def main() -> None:
@@ -273,11 +277,19 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/context_gain.jsonl")
     parser.add_argument("--source", default=str(Path(__import__("rich").__file__).parent))
     parser.add_argument("--report", action="store_true", help="Only print the table from --out.")
+    parser.add_argument(
+        "--with-label",
+        default="with",
+        help="Record the gateway as shipped under this condition (a later release beside the earlier rows).",
+    )
+    parser.add_argument("--base", default="without", help="The condition --report compares against.")
     args = parser.parse_args()
     if args.report:
         rows = [json.loads(line) for line in Path(args.out).read_text().splitlines()]
         done = {(r["id"], r["condition"]): r for r in rows}
-        report_table([{"id": i} for i in dict.fromkeys(r["id"] for r in rows)], done)
+        report_table(
+            [{"id": i} for i in dict.fromkeys(r["id"] for r in rows)], done, args.with_label, args.base
+        )
         return
     asyncio.run(run(args))
 
