@@ -24,7 +24,7 @@ from indexer.resolution import ImportResolver, OpenFile, ResolvedImports, defini
 from indexer.retrieval import DEFAULT_NEAR, NearWeights, Retriever
 from indexer.sparse import words
 from indexer.store import open_store
-from indexer.store.protocol import DEFAULT_FUSION, TUNED_FUSION, Fusion, VectorStore
+from indexer.store.protocol import VectorStore
 from indexer.types import Hit, SearchFilter, SearchMode
 
 _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
@@ -100,9 +100,7 @@ class CodeIndex:
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
-                    self._store = open_store(
-                        self.settings, self.paths, dim=self._dim(), fusion=self._fusion()
-                    )
+                    self._store = open_store(self.settings, self.paths, dim=self._dim())
         return self._store
 
     def _dim(self) -> int:
@@ -148,10 +146,6 @@ class CodeIndex:
             dense=self.dense_identity(),
         )
         return run.run(root, repo)
-
-    def _fusion(self) -> Fusion:
-        tuned = not self._injected and self.dense_identity() != self.settings.embedder
-        return TUNED_FUSION if tuned else DEFAULT_FUSION
 
     def dense_identity(self) -> str:
         """Which vectors this index's chunks carry (see `indexer.embedding.dense_identity`)."""
@@ -204,7 +198,6 @@ class CodeIndex:
     def _reembed(self, progress: Progress | None) -> list[IndexReport]:
         with self._embedder_lock:
             self._embedder, self._retriever = None, None  # the next use loads the new table
-        self.store.fusion = self._fusion()
         reports = []
         for repo in self.manifest.repos():
             root = Path(repo.root)

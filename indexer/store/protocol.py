@@ -39,9 +39,6 @@ class Fusion:
 
 
 DEFAULT_FUSION = Fusion()
-# With the embedder tuned on the indexed code, dense is about as strong as sparse on natural-language queries:
-# equal weights, chosen on the tuning split of bench/retrieval_quality.py (see bench/RESULTS.md).
-TUNED_FUSION = Fusion(dense_weight=1.0, sparse_weight=1.0)
 
 
 def prefetch_limit(k: int) -> int:
@@ -65,8 +62,6 @@ class VectorQuery:
 
 
 class VectorStore(Protocol):
-    fusion: Fusion  # how hybrid queries fuse; changeable while open (a tuned embedder changes it)
-
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
         """Insert or overwrite points by id (re-upserting the same ids is idempotent)."""
         ...

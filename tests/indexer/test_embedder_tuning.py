@@ -127,18 +127,3 @@ def test_pairs_come_from_docstrings_and_never_from_redacted_secrets(tmp_path: Pa
     assert [p.query for p in pairs] == ["Open a client for the storage service in a region."]
     assert "def connect(region):" in pairs[0].code and "Open a client" not in pairs[0].code
     assert key not in pairs[0].code
-
-
-def test_a_tuned_index_fuses_dense_and_sparse_equally(tmp_path: Path, run: Callable) -> None:  # type: ignore[type-arg]
-    from indexer.store.protocol import DEFAULT_FUSION, TUNED_FUSION
-
-    home = tmp_path / "home"
-    run(home, "index", str(_corpus(tmp_path / "lib")), "--name", "lib")
-    with CodeIndex.open(IndexerSettings(), home) as index:
-        assert index.store.fusion == DEFAULT_FUSION
-        assert index.tune_embedder(epochs=2).report.kept
-        assert index.store.fusion == TUNED_FUSION
-    with CodeIndex.open(IndexerSettings(), home) as index:
-        assert index.store.fusion == TUNED_FUSION  # also when opened again
-        index.reset_embedder()
-        assert index.store.fusion == DEFAULT_FUSION
