@@ -60,7 +60,7 @@ class IndexerSettings(BaseModel):
 
     # Lexical search: how much a word in a chunk's names (path, enclosing symbol, definitions) counts against
     # the same word in its body (BM25F field weight; see bench/RESULTS.md "Retrieval quality").
-    name_weight: float = Field(3.0, ge=0, le=20)
+    name_weight: float = Field(5.0, ge=0, le=20)
 
     # Processes that read, chunk and encode files in large runs (0: one per core, at most 8).
     workers: int = Field(0, ge=0, le=64)
