@@ -33,7 +33,9 @@ _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 @dataclass(frozen=True, slots=True)
 class EmbedderTuning:
     report: TuneReport
-    reindexed: list[IndexReport]  # repositories whose root is gone are not (their next index run is)
+    reindexed: list[IndexReport]
+    # Repositories whose root is gone keep their old vectors until indexed again from where they now are.
+    missing: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,16 +174,17 @@ class CodeIndex:
             view=words,
             epochs=epochs,
         )
-        reindexed = self._reembed(progress) if report.kept else []
-        return EmbedderTuning(report, reindexed)
+        reindexed, missing = self._reembed(progress) if report.kept else ([], [])
+        return EmbedderTuning(report, reindexed, missing)
 
-    def reset_embedder(self, *, progress: Progress | None = None) -> list[IndexReport]:
-        """Back to the bundled table; every repository is embedded again with it."""
+    def reset_embedder(self, *, progress: Progress | None = None) -> tuple[list[IndexReport], list[str]]:
+        """Back to the bundled table; every repository is embedded again with it. Returns the reports and
+        the repositories whose root is gone."""
         self._require_bundled("reset")
         self.store  # noqa: B018 - as in tune_embedder
         tuned = self.paths.tuned_embedder
         if not tuned.exists():
-            return []
+            return [], []
         gone = tuned.with_name(tuned.name + ".removed")
         shutil.rmtree(gone, ignore_errors=True)
         tuned.rename(gone)  # one step: a crash leaves either the tuned table or none
@@ -195,15 +198,17 @@ class CodeIndex:
                 "is a model directory of your own"
             )
 
-    def _reembed(self, progress: Progress | None) -> list[IndexReport]:
+    def _reembed(self, progress: Progress | None) -> tuple[list[IndexReport], list[str]]:
         with self._embedder_lock:
             self._embedder, self._retriever = None, None  # the next use loads the new table
-        reports = []
+        reports, missing = [], []
         for repo in self.manifest.repos():
             root = Path(repo.root)
             if root.is_dir():
                 reports.append(self.index(root, name=repo.name, progress=progress))
-        return reports
+            else:
+                missing.append(repo.name)
+        return reports, missing
 
     def remove_repository(self, name: str) -> int:
         """Delete a repository's points and manifest rows; returns how many points were removed."""

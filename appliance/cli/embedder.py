@@ -34,7 +34,11 @@ def tune(
         result = index.tune_embedder(epochs=epochs, progress=progress)
     r = result.report
     if as_json:
-        body = {**r.to_json(), "reindexed": [rep.repo for rep in result.reindexed]}
+        body = {
+            **r.to_json(),
+            "reindexed": [rep.repo for rep in result.reindexed],
+            "missing": result.missing,
+        }
         out.print(json.dumps(body), markup=False)
         return
     verdict = "kept" if r.kept else "discarded (no better than the bundled table)"
@@ -45,6 +49,7 @@ def tune(
     )
     if r.kept:
         out.print(f"re-embedded {', '.join(rep.repo for rep in result.reindexed) or 'nothing'}", markup=False)
+    _warn_missing(result.missing)
 
 
 @embedder_app.command("status")
@@ -69,13 +74,23 @@ def reset(ctx: typer.Context) -> None:
     """Back to the bundled embedder; every repository is embedded again."""
     with open_index(ctx) as index:
         progress = None if not err.is_terminal else RichProgress(err)
-        reports = index.reset_embedder(progress=progress)
+        reports, missing = index.reset_embedder(progress=progress)
     out.print(
         f"bundled embedder restored; re-embedded {', '.join(r.repo for r in reports)}"
         if reports
         else "nothing to reset",
         markup=False,
     )
+    _warn_missing(missing)
+
+
+def _warn_missing(missing: list[str]) -> None:
+    if missing:
+        err.print(
+            f"warning: not re-embedded, their folders are gone: {', '.join(missing)}; "
+            "index them again from where they are now (or `codemoat repo remove` them)",
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -58,7 +58,7 @@ def test_tuning_keeps_a_better_table_and_embeds_every_repository_again(tmp_path:
     report = json.loads(output)
     assert report["pairs"] >= 200 and report["kept"] is True
     assert report["mrr_after"] > report["mrr_before"]
-    assert report["reindexed"] == ["lib"]
+    assert report["reindexed"] == ["lib"] and report["missing"] == []
     code, output = run(home, "embedder", "status", "--json")
     status = json.loads(output)
     assert status["tuned"] is True and status["embedder"] == f"wordllama+{report['identity']}"

@@ -160,7 +160,7 @@ def test_a_changed_name_weight_encodes_every_file_again(tmp_path: Path) -> None:
         first = idx.index(repo, name="r")
         assert first.files_changed == 2
         assert idx.index(repo, name="r").files_changed == 0
-    with CodeIndex.open(IndexerSettings(name_weight=5.0), home) as idx:
+    with CodeIndex.open(IndexerSettings(name_weight=1.0), home) as idx:  # not the default
         report = idx.index(repo, name="r")
         assert report.files_changed == 2 and report.total_chunks == first.total_chunks
         assert idx.store.count("r") == first.total_chunks  # replaced in place, not added
