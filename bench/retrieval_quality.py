@@ -46,8 +46,6 @@ from indexer.service import CodeIndex  # noqa: E402
 from indexer.store.protocol import Fusion  # noqa: E402
 from indexer.types import SearchFilter  # noqa: E402
 
-MODES = ("sparse", "dense", "hybrid")
-
 
 @dataclass(frozen=True)
 class Task:

@@ -20,7 +20,7 @@ from indexer.embedding.tuning import TuneReport
 from indexer.errors import EmbedderError, QueryError, RepositoryPathError
 from indexer.manifest import Manifest, SymbolHit
 from indexer.pipeline import IndexReport, IndexRun, Progress
-from indexer.resolution import ImportResolver, OpenFile, ResolvedImports, definition_hints
+from indexer.resolution import ImportResolver, OpenFile, definition_hints
 from indexer.retrieval import DEFAULT_NEAR, NearWeights, Retriever
 from indexer.sparse import words
 from indexer.store import open_store
@@ -61,10 +61,10 @@ class CodeIndex:
         self.space = DiskSpace(self.paths.root, settings.min_free_mib * 2**20)
         self.manifest = Manifest(self.paths.manifest)
         self._embedder = embedder
-        self._injected = (
-            embedder is not None
-        )  # a caller's own embedder (tests, benchmarks): its name is its identity
+        # A caller's own embedder (tests, benchmarks): its name is its identity.
+        self._injected = embedder is not None
         self._base_embedder: Embedder | None = None
+        self._identity: str | None = None  # dense_identity(), read from disk once
         self._embedder_lock = threading.Lock()
         self._store: VectorStore | None = None
         self._store_lock = threading.Lock()
@@ -153,7 +153,10 @@ class CodeIndex:
         """Which vectors this index's chunks carry (see `indexer.embedding.dense_identity`)."""
         if self._injected and self._embedder is not None:
             return self._embedder.name
-        return dense_identity(self.settings, self.paths.tuned_embedder)
+        if self._identity is None:
+            # Only tune_embedder / reset_embedder change it while this index is open (they hold the store).
+            self._identity = dense_identity(self.settings, self.paths.tuned_embedder)
+        return self._identity
 
     # -- the embedder tuned on this index's code -------------------------------------------------------------
 
@@ -200,7 +203,8 @@ class CodeIndex:
 
     def _reembed(self, progress: Progress | None) -> tuple[list[IndexReport], list[str]]:
         with self._embedder_lock:
-            self._embedder, self._retriever = None, None  # the next use loads the new table
+            # The next use loads the new table.
+            self._embedder, self._retriever, self._identity = None, None, None
         reports, missing = [], []
         for repo in self.manifest.repos():
             root = Path(repo.root)
@@ -275,11 +279,10 @@ class CodeIndex:
         mode: SearchMode = "hybrid",
         flt: SearchFilter = SearchFilter(),
         weights: NearWeights = DEFAULT_NEAR,
-        resolved: ResolvedImports | None = None,
     ) -> list[Hit]:
         """Like `search`, with the files `open_file` imports searched first and the module named before its
         cursor first of all (call site → definition: the code at a cursor mostly calls what its file imports)."""
-        resolved = resolved or self.imports.resolve(open_file)
+        resolved = self.imports.resolve(open_file)
         repo = resolved.repo
         return self.retriever.search_near(
             query,

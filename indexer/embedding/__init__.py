@@ -37,7 +37,7 @@ def load_embedder(
         if tuned and tuned_dir is not None and tuned_identity(tuned_dir) is not None:
             model, identity = load_tuned_model(tuned_dir, settings.embed_device)
             return SentenceTransformerEmbedder(
-                model,  # type: ignore[arg-type]
+                model,
                 name=f"{DEFAULT_EMBEDDER}+{identity}",
                 batch_size=settings.embed_batch_size,
                 text_view=words,

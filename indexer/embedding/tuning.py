@@ -20,13 +20,17 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from indexer.errors import EmbedderError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 __all__ = [
     "MIN_PAIRS",
@@ -109,18 +113,18 @@ def _python_docstring(text: str) -> tuple[str, str] | None:
 
 
 def tune_static_model(
-    base: object,
+    model: SentenceTransformer,
     pairs: Sequence[TrainingPair],
     out_dir: Path,
     *,
-    view: object,
+    view: Callable[[str], str],
     epochs: int = 5,
     learning_rate: float = 0.1,
     batch_size: int = 128,
     seed: int = 0,
 ) -> TuneReport:
-    """Train a copy of `base` (a SentenceTransformer) on `pairs` (shown through `view`, the embedder's text
-    view) and, when it ranks the held-out pairs better, save it to `out_dir` (replacing what is there)."""
+    """Train `model` in place on `pairs` (shown through `view`, the embedder's text view) and, when it ranks
+    the held-out pairs better, save it to `out_dir` (replacing what is there)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -134,9 +138,7 @@ def tune_static_model(
     random.Random(seed).shuffle(shuffled)
     n_held = max(16, len(shuffled) // 10)
     held, train = shuffled[:n_held], shuffled[n_held:]
-    see = view if callable(view) else (lambda text: text)
-    model = _copy(base)
-    before = _held_out_mrr(model, held, see)
+    before = _held_out_mrr(model, held, view)
     work = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)  # what a crashed run left
     args = SentenceTransformerTrainingArguments(
@@ -153,7 +155,7 @@ def tune_static_model(
         disable_tqdm=True,
     )
     data = Dataset.from_dict(
-        {"anchor": [see(p.query) for p in train], "positive": [see(p.code) for p in train]}
+        {"anchor": [view(p.query) for p in train], "positive": [view(p.code) for p in train]}
     )
     # The trainer prints its metrics and progress bars; the caller's stdout may be JSON.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -161,7 +163,7 @@ def tune_static_model(
             model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
         )
         trainer.train()
-    after = _held_out_mrr(model, held, see)
+    after = _held_out_mrr(model, held, view)
     kept = after > before
     identity = ""
     if kept:
@@ -223,7 +225,7 @@ def verify_tuned(tuned_dir: Path) -> str:
     return identity
 
 
-def load_tuned_model(tuned_dir: Path, device: str = "cpu") -> tuple[object, str]:
+def load_tuned_model(tuned_dir: Path, device: str = "cpu") -> tuple[SentenceTransformer, str]:
     """(SentenceTransformer, identity), after `verify_tuned`."""
     identity = verify_tuned(tuned_dir)
     from sentence_transformers import SentenceTransformer
@@ -234,16 +236,12 @@ def load_tuned_model(tuned_dir: Path, device: str = "cpu") -> tuple[object, str]
         raise EmbedderError(f"cannot load the tuned embedder in {tuned_dir}: {exc}") from exc
 
 
-def _copy(model: object) -> object:
-    import copy
-
-    return copy.deepcopy(model)
-
-
-def _held_out_mrr(model: object, held: Sequence[TrainingPair], see: object) -> float:
+def _held_out_mrr(
+    model: SentenceTransformer, held: Sequence[TrainingPair], view: Callable[[str], str]
+) -> float:
     """MRR@10 of each held-out docstring against all held-out definitions."""
-    q = model.encode([see(p.query) for p in held], normalize_embeddings=True, convert_to_numpy=True)  # type: ignore[attr-defined]
-    d = model.encode([see(p.code) for p in held], normalize_embeddings=True, convert_to_numpy=True)  # type: ignore[attr-defined]
+    q = model.encode([view(p.query) for p in held], normalize_embeddings=True, convert_to_numpy=True)
+    d = model.encode([view(p.code) for p in held], normalize_embeddings=True, convert_to_numpy=True)
     scores = q @ d.T
     ranks = (scores > np.diag(scores)[:, None]).sum(axis=1) + 1
     return float(np.mean(np.where(ranks <= 10, 1.0 / ranks, 0.0)))

@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 from appliance.prompts import (
+    BuiltPrompt,
     CompletionSettings,
     CursorContext,
     build_chat_prompt,
@@ -43,26 +44,31 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeIndex]:
     idx.close()
 
 
-async def test_completion_context_from_the_real_index_respects_scope_and_the_current_file(
-    index: CodeIndex,
-) -> None:
+async def _complete(index: CodeIndex, prefix: str, **settings: object) -> BuiltPrompt:
+    """The completion prompt an editor's request in shop/orders.py gets, with the caller limited to `shop`."""
     request = CursorContext(
-        prefix=PREFIX,
+        prefix=prefix,
         suffix="\n",
         path="shop/orders.py",
         language="python",
         repo="shop",
         scope=SearchFilter(repos=("shop",)),
     )
-    built = await build_completion_prompt(
+    return await build_completion_prompt(
         request,
         family=get_family("qwen2.5-coder"),
         count_tokens=chars_div_4,
         context_length=2048,
         max_tokens=64,
         source=index,
-        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000),
+        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000, **settings),  # type: ignore[arg-type]
     )
+
+
+async def test_completion_context_from_the_real_index_respects_scope_and_the_current_file(
+    index: CodeIndex,
+) -> None:
+    built = await _complete(index, PREFIX)
     stages = {s.name: s.status for s in built.stages}
     assert stages["symbols"] == "ok" and stages["retrieval"] == "ok"
     definitions = {
@@ -111,36 +117,12 @@ async def test_completion_context_follows_the_open_files_imports(index: CodeInde
         "    net = disc(order.subtotal, order.rate)\n"
         "    return net + pricing."
     )
-    request = CursorContext(
-        prefix=prefix,
-        suffix="\n",
-        path="shop/orders.py",
-        language="python",
-        repo="shop",
-        scope=SearchFilter(repos=("shop",)),
-    )
-    built = await build_completion_prompt(
-        request,
-        family=get_family("qwen2.5-coder"),
-        count_tokens=chars_div_4,
-        context_length=2048,
-        max_tokens=64,
-        source=index,
-        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000),
-    )
+    built = await _complete(index, prefix)
     symbols = {(s.path, s.symbol) for s in built.snippets if s.source == "symbol"}
     assert ("shop/pricing.py", "apply_discount") in symbols
     retrieved = [s.path for s in built.snippets if s.source == "retrieval"]
     assert "shop/pricing.py" in retrieved, built.snippets
-    off = await build_completion_prompt(
-        request,
-        family=get_family("qwen2.5-coder"),
-        count_tokens=chars_div_4,
-        context_length=2048,
-        max_tokens=64,
-        source=index,
-        settings=CompletionSettings(retrieval_k=4, latency_budget_ms=30_000, use_imports=False),
-    )
+    off = await _complete(index, prefix, use_imports=False)
     assert ("shop/pricing.py", "apply_discount") not in {
         (s.path, s.symbol) for s in off.snippets if s.source == "symbol"
     }
