@@ -7,6 +7,7 @@ A vendor directory holds
     issuer.pem, issuer.cert      the issuer key and its certificate signed by the root (key id + validity)
                                  (both private keys PKCS#8, encrypted with the vendor's passphrase when given)
     models/<model id>.json       each sealed model's key and manifest hash (0600)
+    fingerprints.json            which customer got which weight fingerprint (entries signed by the issuer)
     licenses/<license id>.lic    every license issued
     leases.json, revoked.json    last lease sequence per license; the revocation list carried in leases"""
 
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -41,6 +44,10 @@ from licensing.sealed.format import DEFAULT_CHUNK_SIZE
 from licensing.sealed.seal import seal_model
 from licensing.state import DAY
 from licensing.wrap import MODEL_KEY_BYTES, wipe, wrap_model_key
+
+if TYPE_CHECKING:  # the forensics read weights with numpy, imported only when a vendor marks or traces
+    from licensing.forensics.fingerprint import FingerprintKey, MarkResult, Trace
+    from licensing.forensics.registry import FingerprintRegistry
 
 __all__ = ["VendorKeyring"]
 
@@ -125,10 +132,40 @@ class VendorKeyring:
     # --- models ------------------------------------------------------------------------------------------
 
     def seal(
-        self, model_dir: Path, out_dir: Path, *, model_id: str, now: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        model_dir: Path,
+        out_dir: Path,
+        *,
+        model_id: str,
+        now: int,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        customer: str | None = None,
+        density: float | None = None,
+        strength: float | None = None,
     ) -> str:
-        if not model_id or not all(c.isalnum() or c in "-_." for c in model_id):
-            raise FormatError(f"model id {model_id!r} must be letters, digits, '-', '_' or '.'")
+        """Seal `model_dir`; with `customer`, that customer's fingerprint goes into the weights first (in a
+        private staging copy removed afterwards), and the delivery is recorded in the fingerprint registry."""
+        _check_model_id(model_id)
+        if customer is None:
+            return self._seal(model_dir, out_dir, model_id=model_id, now=now, chunk_size=chunk_size)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".codemoat-mark.", dir=out_dir.parent))
+        try:
+            marked = staging / "model"
+            self.mark(
+                model_dir,
+                marked,
+                customer=customer,
+                model_id=model_id,
+                now=now,
+                density=density,
+                strength=strength,
+            )
+            return self._seal(marked, out_dir, model_id=model_id, now=now, chunk_size=chunk_size)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _seal(self, model_dir: Path, out_dir: Path, *, model_id: str, now: int, chunk_size: int) -> str:
         record_path = self.directory / "models" / f"{model_id}.json"
         model_key = bytearray(secrets.token_bytes(MODEL_KEY_BYTES))
         try:
@@ -162,6 +199,58 @@ class VendorKeyring:
         finally:
             wipe(model_key)
         return manifest
+
+    # --- fingerprints ------------------------------------------------------------------------------------
+
+    def fingerprint_key(self) -> "FingerprintKey":
+        from licensing.forensics.fingerprint import FingerprintKey
+
+        return FingerprintKey.from_issuer(self.issuer_key)
+
+    def fingerprints(self) -> "FingerprintRegistry":
+        from licensing.forensics.registry import FingerprintRegistry
+
+        return FingerprintRegistry(self.directory, self.issuer_key, self.issuer_kid)
+
+    def mark(
+        self,
+        model_dir: Path,
+        out_dir: Path,
+        *,
+        customer: str,
+        model_id: str,
+        now: int,
+        density: float | None = None,
+        strength: float | None = None,
+    ) -> "MarkResult":
+        """Write the copy of `model_dir` that carries `customer`'s fingerprint, and record the delivery."""
+        from licensing.forensics.fingerprint import DEFAULT_DENSITY, DEFAULT_STRENGTH, mark_model
+        from licensing.forensics.registry import RegistryEntry
+
+        _check_model_id(model_id)
+        if not customer.strip():
+            raise FormatError("a fingerprint needs a customer name")
+        registry = self.fingerprints()
+        registry.entries()  # an edited registry is refused before anything is written
+        density = DEFAULT_DENSITY if density is None else density
+        strength = DEFAULT_STRENGTH if strength is None else strength
+        result = mark_model(
+            self.fingerprint_key(), model_dir, out_dir, customer=customer, density=density, strength=strength
+        )
+        registry.add(RegistryEntry(customer, model_id, result.mark_id, density, strength, now))
+        return result
+
+    def trace(self, suspect: Path, *, alpha: float | None = None) -> "Trace":
+        """Test a suspect model against every registered delivery."""
+        from licensing.forensics.fingerprint import DEFAULT_ALPHA, trace_weights
+
+        candidates = {e.mark_id: e.candidate() for e in self.fingerprints().entries()}
+        return trace_weights(
+            self.fingerprint_key(),
+            suspect,
+            list(candidates.values()),
+            alpha=DEFAULT_ALPHA if alpha is None else alpha,
+        )
 
     def _model_record(self, model_id: str) -> dict[str, Any]:
         path = self.directory / "models" / f"{model_id}.json"
@@ -311,3 +400,8 @@ class VendorKeyring:
         sequences = self._sequences()
         sequences[license_id] = sequence
         atomic_write(self.directory / "leases.json", json.dumps(sequences, indent=2).encode())
+
+
+def _check_model_id(model_id: str) -> None:
+    if not model_id or not all(c.isalnum() or c in "-_." for c in model_id):
+        raise FormatError(f"model id {model_id!r} must be letters, digits, '-', '_' or '.'")

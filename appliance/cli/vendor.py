@@ -22,13 +22,19 @@ out = Console(highlight=False, soft_wrap=True)
 vendor_app = typer.Typer(help="Vendor tools: keys, sealed models, licenses and leases.", no_args_is_help=True)
 
 VendorDir = typer.Option(..., "--vendor", help="The vendor key directory (from `codemoat vendor keygen`).")
+DensityOption = typer.Option(
+    None, "--density", min=0.001, max=0.5, help="Share of each marked matrix's entries the fingerprint moves."
+)
+StrengthOption = typer.Option(
+    None, "--strength", min=0.001, max=0.2, help="How far each moves, in units of the matrix's RMS."
+)
 
 
 def _now() -> int:
     return int(time.time())
 
 
-def _keyring(vendor: Path, passphrase_fd: int | None) -> VendorKeyring:
+def keyring(vendor: Path, passphrase_fd: int | None) -> VendorKeyring:
     if not VendorKeyring.is_encrypted(vendor):
         if passphrase_fd is not None and (vendor / "issuer.pem").is_file():
             raise InvalidInputError(
@@ -72,12 +78,29 @@ def seal_command(
     model_id: str = typer.Option(..., "--model-id", help="The id licenses name this model by."),
     out_dir: Path = typer.Option(..., "--out", help="New directory for the sealed model."),
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=4096),
+    customer: str | None = typer.Option(
+        None, "--customer", help="Fingerprint the weights for this customer first (`vendor mark`, then seal)."
+    ),
+    density: float | None = DensityOption,
+    strength: float | None = StrengthOption,
 ) -> None:
     """Encrypt the weights in chunks (AES-256-GCM), copy config/tokenizer in plain, sign the manifest."""
-    manifest = _keyring(vendor, passphrase_fd).seal(
-        model_dir, out_dir, model_id=model_id, now=_now(), chunk_size=chunk_size
+    if customer is None and (density is not None or strength is not None):
+        raise InvalidInputError(
+            "--density and --strength shape a fingerprint: give --customer too", param="customer"
+        )
+    manifest = keyring(vendor, passphrase_fd).seal(
+        model_dir,
+        out_dir,
+        model_id=model_id,
+        now=_now(),
+        chunk_size=chunk_size,
+        customer=customer,
+        density=density,
+        strength=strength,
     )
-    out.print(f"sealed {model_id} into {out_dir} (manifest {manifest})", markup=False)
+    marked = f", fingerprinted for {customer}" if customer else ""
+    out.print(f"sealed {model_id} into {out_dir}{marked} (manifest {manifest})", markup=False)
 
 
 @vendor_app.command("issue")
@@ -99,7 +122,7 @@ def issue_command(
     model_ids = [m.strip() for m in models.split(",") if m.strip()]
     if not model_ids:
         raise FormatError("--models names no model")
-    text = _keyring(vendor, passphrase_fd).issue(
+    text = keyring(vendor, passphrase_fd).issue(
         read_text(request, "activation request"),
         customer=customer,
         seats=seats,
@@ -124,7 +147,7 @@ def lease_command(
     out_file: Path = typer.Option(..., "--out"),
 ) -> None:
     """Issue the next lease (higher sequence, current revocation list) for a license."""
-    text = _keyring(vendor, passphrase_fd).lease(
+    text = keyring(vendor, passphrase_fd).lease(
         read_text(license_file, "license file"), days=days, now=_now()
     )
     write_new(out_file, text)
@@ -136,7 +159,7 @@ def revoke_command(
     license_id: str = typer.Argument(...), vendor: Path = VendorDir, passphrase_fd: int | None = PassphraseFd
 ) -> None:
     """Add a license to the revocation list carried by every later lease."""
-    _keyring(vendor, passphrase_fd).revoke(license_id)
+    keyring(vendor, passphrase_fd).revoke(license_id)
     out.print(f"{license_id} revoked; leases issued from now on carry it", markup=False)
 
 
@@ -147,9 +170,12 @@ def receipt_command(
     passphrase_fd: int | None = PassphraseFd,
 ) -> None:
     """Verify an appliance's deactivation receipt and free its seat (the license is revoked)."""
-    payload = _keyring(vendor, passphrase_fd).accept_receipt(read_text(receipt, "receipt"))
+    payload = keyring(vendor, passphrase_fd).accept_receipt(read_text(receipt, "receipt"))
     out.print(json.dumps(payload), markup=False)
 
 
 def register(app: typer.Typer) -> None:
+    from appliance.cli import vendor_forensics
+
+    vendor_forensics.register(vendor_app)
     app.add_typer(vendor_app, name="vendor")
