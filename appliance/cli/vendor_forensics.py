@@ -61,7 +61,7 @@ def trace_command(
     trace = keyring(vendor, passphrase_fd).trace(suspect, alpha=alpha)
     first = trace.named[0] if trace.named else None
     best = trace.best
-    log10_p = first.log10_p if first else (best.log10_p if best else 0.0)
+    log10_p = (first or best).log10_p
     if as_json:
         print(
             json.dumps(
@@ -69,7 +69,7 @@ def trace_command(
                     "customer": first.customer if first else None,
                     "p_value": 10.0**log10_p,
                     "log10_p_value": log10_p,
-                    "score": first.z if first else (best.z if best else 0.0),
+                    "score": (first or best).z,
                     "named": [
                         {
                             "customer": a.customer,

@@ -176,8 +176,15 @@ class Trace:
     tensors: int
     positions: int
     alpha: float
-    named: list[Attribution] = field(default_factory=list)
-    best: Attribution | None = None  # the highest score, named or not
+    scores: list[Attribution] = field(default_factory=list)  # every registered delivery, highest first
+
+    @property
+    def named(self) -> list[Attribution]:
+        return [a for a in self.scores if a.log10_p < math.log10(self.alpha)]
+
+    @property
+    def best(self) -> Attribution:
+        return self.scores[0]
 
 
 def _log10_p(z: float, tests: int) -> float:
@@ -223,5 +230,4 @@ def trace_weights(
         z = dots[c.mark_id] / norm if norm > 0 else 0.0
         attributions.append(Attribution(c.customer, c.mark_id, z, _log10_p(z, len(candidates))))
     attributions.sort(key=lambda a: -a.z)
-    named = [a for a in attributions if a.log10_p < math.log10(alpha)]
-    return Trace(weights.source, len(candidates), len(names), positions, alpha, named, attributions[0])
+    return Trace(weights.source, len(candidates), len(names), positions, alpha, attributions)
