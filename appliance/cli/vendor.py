@@ -19,7 +19,10 @@ from licensing.sealed.format import DEFAULT_CHUNK_SIZE
 from licensing.vendor import VendorKeyring
 
 out = Console(highlight=False, soft_wrap=True)
-vendor_app = typer.Typer(help="Vendor tools: keys, sealed models, licenses and leases.", no_args_is_help=True)
+vendor_app = typer.Typer(
+    help="Vendor tools: keys, sealed models, licenses and leases, weight fingerprints and provenance.",
+    no_args_is_help=True,
+)
 
 VendorDir = typer.Option(..., "--vendor", help="The vendor key directory (from `codemoat vendor keygen`).")
 DensityOption = typer.Option(

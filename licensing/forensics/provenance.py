@@ -66,9 +66,13 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def _match(base: np.ndarray, suspect: np.ndarray) -> np.ndarray:
-    """For each row of `base`, the suspect row the optimal assignment pairs it with."""
+    """The optimal assignment between the rows of the two, as: for each row of the side with fewer rows (the
+    base when equal), the row of the other it is paired with. A pruned suspect with fewer units is matched
+    unit by unit into the base, so the gate and up matchings always index the same rows."""
     from scipy.optimize import linear_sum_assignment
 
+    if suspect.shape[0] < base.shape[0]:
+        base, suspect = suspect, base
     similarity = _unit_rows(base.astype(np.float64)) @ _unit_rows(suspect.astype(np.float64)).T
     rows, cols = linear_sum_assignment(similarity, maximize=True)
     return cols[np.argsort(rows)]

@@ -249,6 +249,16 @@ def test_provenance_tells_derived_from_independent(tmp_path, run_cli, base) -> N
         answer = _provenance(run_cli, suspect, base)
         assert answer["derived"] is True and answer["p_value"] < 1e-6, name
         assert answer["matching_blocks"] == [0, 1, 2, 3]
+    # Structured pruning: a quarter of every MLP's hidden units removed (and the rest reordered).
+    pruned = _permuted_rescaled(tensors, 4, 4)
+    for i in range(4):
+        prefix = f"model.layers.{i}.mlp."
+        keep = np.arange(pruned[prefix + "up_proj.weight"].shape[0] * 3 // 4)
+        for kind in ("gate_proj", "up_proj"):
+            pruned[prefix + f"{kind}.weight"] = pruned[prefix + f"{kind}.weight"][keep]
+        pruned[prefix + "down_proj.weight"] = pruned[prefix + "down_proj.weight"][:, keep]
+    answer = _provenance(run_cli, _save(pruned, base, tmp_path / "narrower-mlp"), base)
+    assert answer["derived"] is True and answer["matching_blocks"] == [0, 1, 2, 3]
     for seed in (7, 8):
         answer = _provenance(run_cli, tiny_llama(tmp_path / f"independent-{seed}", seed), base)
         assert answer["derived"] is False and answer["p_value"] > 0.01, (seed, answer)
