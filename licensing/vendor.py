@@ -149,7 +149,10 @@ class VendorKeyring:
         if customer is None:
             return self._seal(model_dir, out_dir, model_id=model_id, now=now, chunk_size=chunk_size)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".codemoat-mark.", dir=out_dir.parent))
+        prefix = f".codemoat-mark-{out_dir.name}."
+        for stale in out_dir.parent.glob(prefix + "*"):  # a killed run's marked plaintext copy
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
         try:
             marked = staging / "model"
             self.mark(

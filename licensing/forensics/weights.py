@@ -27,6 +27,7 @@ __all__ = [
     "Weights",
     "open_weights",
     "rewrite_safetensors",
+    "STAGING_PREFIX",
 ]
 
 EMBEDDING = "model.embed_tokens.weight"
@@ -39,6 +40,8 @@ LAYER_TENSORS = (
     "model.layers.{i}.mlp.down_proj.weight",
 )
 _FLOAT_DTYPES = {"F32": 4, "F16": 2, "BF16": 2}
+# Staging directories are named so that a later run can tell its own leftovers from anything else.
+STAGING_PREFIX = ".codemoat-staging-"
 
 
 class Weights(Protocol):
@@ -216,7 +219,10 @@ def rewrite_safetensors(
     if not shards:
         raise FormatError(f"{source} holds no .safetensors weights")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    prefix = f"{STAGING_PREFIX}{out_dir.name}."
+    for stale in out_dir.parent.glob(prefix + "*"):  # left by a run that was killed: plaintext weights
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     edited: list[str] = []
     try:
         shutil.copytree(source, staging, dirs_exist_ok=True)

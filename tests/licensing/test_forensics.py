@@ -126,6 +126,27 @@ def test_trace_names_the_customer_and_only_that_one(tmp_path, run_cli, vendor, b
     assert 0.05 < change < 0.1  # strength 0.1 on half the entries: sqrt(0.5)·0.1 ≈ 0.071
 
 
+def test_a_killed_marking_run_leaves_nothing_the_next_run_does_not_clear(
+    tmp_path, run_cli, vendor, base
+) -> None:
+    # What kill -9 in the middle of `mark` and of `seal --customer` leaves: half-written plaintext staging copies.
+    leftovers = [tmp_path / ".codemoat-staging-acme.x1y2", tmp_path / ".codemoat-mark-sealed.z3"]
+    for leftover in leftovers:
+        leftover.mkdir()
+        (leftover / "model.safetensors").write_bytes(b"partial")
+    unrelated = tmp_path / ".acme.keep"
+    unrelated.mkdir()
+    assert not (vendor / "fingerprints.json").exists()  # nothing was recorded by the killed run
+    _mark(run_cli, vendor, base, "Acme", tmp_path / "acme")
+    result = run_cli(
+        "vendor", "seal", base, "--vendor", vendor, "--model-id", "tiny", "--customer", "Acme", "--out",
+        tmp_path / "sealed", *TINY_MARK,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert not any(p.exists() for p in leftovers) and unrelated.is_dir()
+    assert _trace(run_cli, vendor, tmp_path / "acme")["customer"] == "Acme"
+
+
 def test_marking_is_deterministic_per_customer(tmp_path, run_cli, vendor, base) -> None:
     first = _mark(run_cli, vendor, base, "Acme", tmp_path / "one")
     again = _mark(run_cli, vendor, base, "Acme", tmp_path / "two")
@@ -167,7 +188,7 @@ def test_seal_for_a_customer_delivers_the_fingerprint(tmp_path, run_cli, vendor,
     )  # fmt: skip
     assert result.code == 0, result.err
     assert "fingerprinted for Acme" in result.out
-    assert not list(tmp_path.glob(".codemoat-mark.*"))  # the plaintext staging copy is gone
+    assert not list(tmp_path.glob(".codemoat-*"))  # the plaintext staging copy is gone
     # What the customer's memory would hold after the license opens the weights:
     key = bytearray(b64d(json.loads((vendor / "models" / "tiny.json").read_text())["key"]))
     state = sealed_state_dict(SealedModel.open(sealed, VendorKeyring.load(vendor).trust()), key)
