@@ -176,10 +176,12 @@ def main() -> None:
     model, _ = load_model(plain)
     lora_ppl = ppl(tuned)
 
+    import torch
+
     suspects = {
         "unchanged": (a, "Customer-0000"),
-        "fp16 cast": (cast(a, __import__("torch").float16), "Customer-0000"),
-        "bf16 cast": (cast(a, __import__("torch").bfloat16), "Customer-0000"),
+        "fp16 cast": (cast(a, torch.float16), "Customer-0000"),
+        "bf16 cast": (cast(a, torch.bfloat16), "Customer-0000"),
         "int8 per-row round trip": (int8_rows(a), "Customer-0000"),
         "GGUF Q8_0 round trip": (gguf_round_trip(a, "Q8_0"), "Customer-0000"),
         "GGUF Q4_0 round trip": (gguf_round_trip(a, "Q4_0"), "Customer-0000"),

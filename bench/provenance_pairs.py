@@ -121,7 +121,7 @@ def main() -> None:
     )
     shuffled = permuted(base_arrays, 1)
     load_state(model, shuffled)
-    shuffled_ppl, base_ppl = perplexity(model, eval_windows), None
+    shuffled_ppl = perplexity(model, eval_windows)
     load_state(model, base_arrays)
     base_ppl = perplexity(model, eval_windows)
     pairs.append(

@@ -99,6 +99,10 @@ class FingerprintKey:
         return self.bits(mark_id, name, count) * 2 - 1
 
 
+def _is_marked(name: str, shape: tuple[int, ...]) -> bool:
+    return len(shape) == 2 and bool(_ELIGIBLE.match(name))
+
+
 def marked_tensors(names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if _ELIGIBLE.match(n))
 
@@ -130,16 +134,14 @@ def mark_model(
     mark_id = key.mark_id(customer)
     counted = [0]
 
-    def edit(name: str, values: np.ndarray) -> np.ndarray | None:
-        if not _ELIGIBLE.match(name) or values.ndim != 2:
-            return None
+    def edit(name: str, values: np.ndarray) -> np.ndarray:
         flat = values.reshape(-1)
         where = key.positions(name, flat.size, density)
         flat[where] += np.float32(strength * _rms(flat)) * key.signs(mark_id, name, where.size)
         counted[0] += where.size
         return flat.reshape(values.shape)
 
-    edited = rewrite_safetensors(source, out_dir, edit)
+    edited = rewrite_safetensors(source, out_dir, _is_marked, edit)
     if not edited:
         raise FormatError(
             f"{source} has none of the tensors a fingerprint goes into (per-block attention value/output and "
@@ -199,7 +201,7 @@ def trace_weights(
 ) -> Trace:
     """Score a suspect against every registered delivery; name those whose family-wise p-value is below alpha."""
     weights = open_weights(suspect) if isinstance(suspect, Path) else suspect
-    names = [n for n in marked_tensors(weights.names()) if len(weights.shape(n)) == 2]
+    names = [n for n in sorted(weights.names()) if _is_marked(n, weights.shape(n))]
     if not names:
         raise FormatError(
             f"{weights.source} has none of the fingerprinted tensors (per-block attention value/output and MLP "

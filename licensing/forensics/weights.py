@@ -131,6 +131,9 @@ class SafetensorsWeights:
     def names(self) -> list[str]:
         return list(self._entries)
 
+    def entry(self, name: str) -> _Entry:
+        return self._entries[name]
+
     def shape(self, name: str) -> tuple[int, ...]:
         return self._entries[name].shape
 
@@ -208,10 +211,13 @@ def _field_int(reader, key: str) -> int:
 
 
 def rewrite_safetensors(
-    source: Path, out_dir: Path, edit: Callable[[str, np.ndarray], np.ndarray | None]
+    source: Path,
+    out_dir: Path,
+    select: Callable[[str, tuple[int, ...]], bool],
+    edit: Callable[[str, np.ndarray], np.ndarray],
 ) -> list[str]:
-    """Copy the model directory `source` to the new `out_dir`, replacing each tensor for which `edit(name,
-    float32 values)` returns new values (cast back to the tensor's own dtype). Atomic: a staging directory is
+    """Copy the model directory `source` to the new `out_dir`, replacing each tensor that `select(name, shape)`
+    picks by `edit(name, float32 values)` (cast back to the tensor's own dtype); the others are never read. Atomic: a staging directory is
     renamed into place, so a crash leaves no half-written model. Returns the names of the rewritten tensors."""
     if out_dir.exists():
         raise FormatError(f"{out_dir} already exists; choose a new directory")
@@ -229,13 +235,12 @@ def rewrite_safetensors(
         for shard in shards:
             copy = staging / shard.name
             reader = SafetensorsWeights([copy], str(copy))
-            entries = reader._entries
             with open(copy, "r+b") as handle:
                 for name in reader.names():
-                    new = edit(name, reader.read(name))
-                    if new is None:
+                    entry = reader.entry(name)
+                    if not select(name, entry.shape):
                         continue
-                    entry = entries[name]
+                    new = edit(name, reader.read(name))
                     if new.shape != entry.shape:
                         raise FormatError(f"rewriting {name} changed its shape")
                     if entry.dtype == "F32":
