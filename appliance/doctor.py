@@ -3,7 +3,6 @@ a fail with what to do. Read-only: nothing is created, assembled, migrated or re
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import socket
@@ -181,10 +180,10 @@ def _database(settings: Settings) -> tuple[bool, str]:
 
 
 def _license(settings: Settings) -> tuple[bool, str]:
+    from appliance.license_gate.device_keys import license_service
     from appliance.license_gate.runtime import serving_state
-    from licensing.service import LicenseService
 
-    state = serving_state(settings, LicenseService(settings.home / "license"))
+    state = serving_state(settings, license_service(settings))
     return state.allowed, f"{state.state}: {state.reason}"
 
 
@@ -231,8 +230,36 @@ def _gpu(settings: Settings) -> tuple[bool, str]:
 
 
 def _tpm(settings: Settings) -> tuple[bool, str]:
-    found = [str(p) for p in (Path("/dev/tpmrm0"), Path("/dev/tpm0")) if p.exists()]
-    if not found:
-        return True, "none: device keys are kept encrypted on disk"
-    readable = [p for p in found if os.access(p, os.R_OK | os.W_OK)]
-    return True, f"{', '.join(found)}" + ("" if readable else " (not accessible to this user)")
+    from appliance.license_gate.device_keys import device_keys
+    from licensing.errors import LicensingError
+    from licensing.tpm import tpm_library_available
+
+    keys = device_keys(settings)
+    where, form = keys.sealer.describe(), keys.form()
+    if form == "tpm":
+        try:
+            kid = keys.load().kid
+        except LicensingError as exc:
+            return False, str(exc)
+        pcrs = keys.describe()["pcrs"]
+        return True, f"device keys {kid} sealed to the TPM at {where}" + (f", PCRs {pcrs}" if pcrs else "")
+    available = keys.sealer.available()
+    if settings.license.tpm == "required" and (form == "file" or not available):
+        return False, (
+            "license.tpm = required, but "
+            + (
+                "the device keys are files: run `codemoat license tpm bind`"
+                if form
+                else f"no TPM answers at {where}"
+            )
+        )
+    if form == "file":
+        advice = (
+            f"; a TPM answers at {where}: seal them with `codemoat license tpm bind`" if available else ""
+        )
+        return True, "device keys in owner-only files" + advice
+    if available:
+        return True, f"a TPM answers at {where}: device keys will be sealed to it when created"
+    if Path("/dev/tpmrm0").exists() and not tpm_library_available():
+        return True, "a TPM is present, but tpm2-pytss is not installed (the [tpm] extra): keys stay files"
+    return True, f"no TPM answers at {where}: device keys will be owner-only files"

@@ -73,7 +73,7 @@ async def open_appliance(
         if db is None:
             db = await asyncio.to_thread(Database.open, settings.state, settings.home)
             stack.callback(db.close)
-        audit = await asyncio.to_thread(AuditLog.for_home, db, settings.home)
+        audit = await asyncio.to_thread(AuditLog.for_settings, db, settings)
         runtime = license_runtime
         if runtime is None and gate is None:
             runtime = await asyncio.to_thread(_open_license, settings, audit)

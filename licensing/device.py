@@ -1,5 +1,5 @@
 """The appliance's identity: its keys (X25519 to receive wrapped model keys, Ed25519 to sign requests,
-receipts and the clock record) and a fingerprint of the machine.
+receipts and the clock record; stored by `licensing.device_keys`) and a fingerprint of the machine.
 
 The fingerprint is a set of components (machine id, DMI board and product ids, CPU model, GPU UUIDs), each
 stored only as a salted hash. A license stays bound when a strict majority of the components recorded at
@@ -8,7 +8,6 @@ activation still match, so replacing one part (a disk, a GPU) does not kill it b
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from licensing.encoding import atomic_write, b64e
-from licensing.errors import BindingError, StateError
-from licensing.keys import key_id, load_private_pem, private_pem, public_bytes
+from licensing.encoding import b64e
+from licensing.errors import BindingError
+from licensing.keys import key_id, public_bytes
 
 __all__ = ["DeviceIdentity", "collect_fingerprint", "gpu_uuids", "match_fingerprint", "hash_components"]
 
@@ -32,8 +31,6 @@ _DMI_FIELDS = (
     "product_serial",
     "chassis_serial",
 )
-_SIGNING_FILE = "device-ed25519.pem"
-_WRAPPING_FILE = "device-x25519.pem"
 
 
 @dataclass
@@ -60,29 +57,6 @@ class DeviceIdentity:
     @property
     def signing_public_b64(self) -> str:
         return b64e(public_bytes(self.signing_public))
-
-    @classmethod
-    def load(cls, device_dir: Path) -> "DeviceIdentity":
-        if not (device_dir / _SIGNING_FILE).is_file():
-            raise StateError("this appliance has no device keys yet; run `codemoat license request` first")
-        signing = load_private_pem(device_dir / _SIGNING_FILE, "device signing key")
-        wrapping = load_private_pem(device_dir / _WRAPPING_FILE, "device wrapping key")
-        if not isinstance(signing, Ed25519PrivateKey) or not isinstance(wrapping, X25519PrivateKey):
-            raise StateError(f"device keys in {device_dir} have the wrong type; restore them from backup")
-        return cls(signing, wrapping)
-
-    @classmethod
-    def load_or_create(cls, device_dir: Path) -> "DeviceIdentity":
-        if (device_dir / _SIGNING_FILE).is_file() and (device_dir / _WRAPPING_FILE).is_file():
-            return cls.load(device_dir)
-        device_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(device_dir, 0o700)
-        identity = cls(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
-        # Wrapping key first: a crash between the two writes leaves no signing key, so the next run regenerates
-        # both rather than pairing a stale wrapping key with a new signing key.
-        atomic_write(device_dir / _WRAPPING_FILE, private_pem(identity.wrapping_key), mode=0o600)
-        atomic_write(device_dir / _SIGNING_FILE, private_pem(identity.signing_key), mode=0o600)
-        return identity
 
 
 def _read(path: Path) -> str | None:

@@ -10,7 +10,8 @@ LicensingError
 ├── SeatsError               more seats or GPUs in use than the license allows
 ├── StateError               the local license state does not allow this (none installed, deactivated)
 ├── ModelError               a sealed model fails: wrong key, tampered chunk, not covered by the license
-└── KeyServerError           the key hand-off between the appliance and an engine process failed
+├── KeyServerError           the key hand-off between the appliance and an engine process failed
+└── TpmError                 the TPM holding the device keys is absent, busy or refuses (another TPM, PCRs)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "StateError",
     "ModelError",
     "KeyServerError",
+    "TpmError",
 ]
 
 
@@ -73,4 +75,8 @@ class ModelError(LicensingError):
 
 
 class KeyServerError(LicensingError):
+    pass
+
+
+class TpmError(LicensingError):
     pass

@@ -17,7 +17,6 @@ import urllib.request
 from typing import Protocol
 
 from licensing.armor import armor, sign_envelope
-from licensing.device import DeviceIdentity
 from licensing.errors import StateError
 from licensing.service import LicenseService
 
@@ -42,7 +41,7 @@ class LeaseRelay(Protocol):
 
 def renewal_request(service: LicenseService) -> str:
     license_, lease = service.installed()
-    identity = DeviceIdentity.load(service.store.device_dir)
+    identity = service.keys.load()
     payload = {
         "license_id": license_.license_id,
         "device_kid": identity.kid,

@@ -1,6 +1,6 @@
 """The appliance's license service: one object over the state directory that the CLI and the gateway share.
 
-    service = LicenseService(settings.home / "license")
+    service = LicenseService(settings.home / "license", keys=DeviceKeyStore(...))   (TPM-sealed or files)
     service.request_activation() / activate(text) / renew(text) / deactivate()
     service.status(seats_in_use=..., gpus_in_use=..., record=True)     -> LicenseStatus
     with service.model_key("smollm2") as key: ...                      (bytearray, wiped on exit)
@@ -21,6 +21,7 @@ from licensing.activation import fingerprint_salt, make_receipt, make_request
 from licensing.armor import Envelope
 from licensing.clock import DEFAULT_TOLERANCE_S, ClockGuard
 from licensing.device import DeviceIdentity, collect_fingerprint, match_fingerprint
+from licensing.device_keys import DeviceKeyStore
 from licensing.encoding import format_time
 from licensing.errors import (
     BindingError,
@@ -50,8 +51,10 @@ class LicenseService:
         clock: Callable[[], float] = time.time,
         fingerprint: Callable[[], dict[str, str]] | None = None,
         tolerance_s: int = DEFAULT_TOLERANCE_S,
+        keys: DeviceKeyStore | None = None,
     ) -> None:
         self.store = LicenseStore(Path(state_dir))
+        self.keys = keys if keys is not None else DeviceKeyStore(self.store.device_dir)
         self.trust = trust if trust is not None else TrustStore.load(self.store.root)
         self._clock = clock
         self._fingerprint = fingerprint or collect_fingerprint
@@ -66,14 +69,14 @@ class LicenseService:
     def request_activation(self) -> str:
         """Create the device keys if needed and return an armored activation request to carry to the vendor."""
         self.store.ensure()
-        identity = DeviceIdentity.load_or_create(self.store.device_dir)
+        identity = self.keys.load_or_create()
         now = self.now()
         text, nonce = make_request(identity, self._fingerprint(), now)
         self.store.add_pending(nonce, {"nonce": nonce, "created_at": now})
         return text
 
     def activate(self, text: str) -> License:
-        identity = DeviceIdentity.load(self.store.device_dir)
+        identity = self.keys.load()
         license_ = parse_license(text, self.trust)
         if (
             license_.device.kid != identity.kid
@@ -122,7 +125,7 @@ class LicenseService:
         lease = parse_lease(text, self.trust)
         now = self.now()
         check_lease_acceptable(lease, license_, current, now, self.tolerance_s)
-        identity = DeviceIdentity.load(self.store.device_dir)
+        identity = self.keys.load()
         guard = self._guard(identity)
         guard.check(now, max(license_.issued_at, current.issued_at))
         self.store.write_lease(text)
@@ -133,7 +136,7 @@ class LicenseService:
     def deactivate(self) -> str:
         """Return a signed receipt for the vendor and remove the license from this appliance."""
         license_, lease = self.installed()
-        identity = DeviceIdentity.load(self.store.device_dir)
+        identity = self.keys.load()
         receipt = make_receipt(identity, license_, lease.sequence, self.now())
         self.store.write_json(
             self.store.receipt_path, {"license_id": license_.license_id, "receipt": receipt}
@@ -179,7 +182,7 @@ class LicenseService:
             status.lease_sequence, status.lease_expires_at = lease.sequence, lease.expires_at
             status.models = [g.model_id for g in license_.models]
             status.features = list(license_.features)
-            identity = DeviceIdentity.load(self.store.device_dir)
+            identity = self.keys.load()
             self._check_binding(license_, identity)
             if lease.issued_at > now + self.tolerance_s:
                 raise ClockTamperError(
@@ -239,7 +242,7 @@ class LicenseService:
             raise StateError(f"the license does not allow loading models: {status.reason}")
         license_, _ = self.installed()
         grant = license_.grant(model_id)
-        identity = DeviceIdentity.load(self.store.device_dir)
+        identity = self.keys.load()
         key = unwrap_model_key(
             grant.wrapped_key,
             identity.wrapping_key,

@@ -1,6 +1,7 @@
 """The appliance's license state directory (`<home>/license`) and its crash repair.
 
-    device/device-ed25519.pem, device-x25519.pem   device keys, 0600, directory 0700
+    device/device-keys.tpm.json                    device keys sealed to the TPM (licensing.device_keys), or
+    device/device-ed25519.pem, device-x25519.pem   device keys in files, 0600, directory 0700
     device/clock.json, clock.json                  the signed time high-water mark (two copies)
     pending/<nonce>.json                           activation requests not yet answered
     license.lic, lease.lease                       the installed license and current lease (armored)

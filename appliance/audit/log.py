@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +24,9 @@ from appliance.audit.anchor import AuditAnchor
 from appliance.audit.chain import GENESIS, entry_hash, plain_detail
 from appliance.state.db import Database
 from appliance.state.models import AuditEntry, AuditHead, utcnow
+
+if TYPE_CHECKING:
+    from appliance.config import Settings
 
 _HEAD_ID = 1
 _BATCH = 1000
@@ -113,19 +116,19 @@ def _record(row: AuditEntry) -> AuditRecord:
 
 class AuditLog:
     def __init__(self, db: Database, anchor: AuditAnchor | None = None) -> None:
-        """`anchor`: where committed entries are signed outside the database (`for_home` makes the one of a
+        """`anchor`: where committed entries are signed outside the database (`for_settings` makes the one of a
         data directory); None keeps the chain in the database only."""
         self._db = db
         self.anchor = anchor
 
     @classmethod
-    def for_home(cls, db: Database, home: Path) -> AuditLog:
-        """The log of the appliance whose data directory is `home`: anchored under `<home>/audit` with the
-        device's signing key (created with the device identity when it does not exist yet)."""
-        from licensing.device import DeviceIdentity
+    def for_settings(cls, db: Database, settings: Settings) -> AuditLog:
+        """The log of the appliance these settings describe: anchored under `<home>/audit` with the device's
+        signing key (created with the device identity, sealed to the TPM when there is one, if none exists)."""
+        from appliance.license_gate.device_keys import device_keys
 
-        identity = DeviceIdentity.load_or_create(Path(home) / "license" / "device")
-        return cls(db, AuditAnchor(Path(home) / "audit", identity.signing_key))
+        identity = device_keys(settings).load_or_create()
+        return cls(db, AuditAnchor(Path(settings.home) / "audit", identity.signing_key))
 
     def record(self, session: Session, actor: Actor, action: str, target: str = "", **detail: Any) -> int:
         """Append one entry in `session`'s transaction (it commits or rolls back with the change it records).

@@ -21,7 +21,7 @@ def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
     from appliance.state.db import Database
 
     settings = ctx.obj
-    return AuditLog.for_home(Database.open(settings.state, settings.home), settings.home)
+    return AuditLog.for_settings(Database.open(settings.state, settings.home), settings)
 
 
 @audit_app.command("verify")

@@ -39,7 +39,7 @@ class CliAudit:
         from appliance.state.db import Database
 
         db = Database.open(settings.state, settings.home)
-        return cls(db, Actor.cli(), AuditLog.for_home(db, settings.home))
+        return cls(db, Actor.cli(), AuditLog.for_settings(db, settings))
 
     def record(self, done: str, action: str, target: str = "", **detail: Any) -> None:
         """Append one entry for a change already made; `done` says what was made, for the error message."""

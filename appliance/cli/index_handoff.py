@@ -69,7 +69,7 @@ class IndexHandoff:
 
         db = Database.open(settings.state, settings.home)
         runner = JobRunner(db, None, settings.jobs, settings.home)  # queues only: never started here
-        sources = RepositorySources(runner, AuditLog.for_home(db, settings.home))
+        sources = RepositorySources(runner, AuditLog.for_settings(db, settings))
         return cls(db, sources, claim_timeout_s=_CLAIM_POLLS * settings.jobs.poll_interval_s + 5)
 
     def close(self) -> None:

@@ -1,5 +1,5 @@
 """`codemoat license ...`: the appliance's side of licensing (request, activate, renew, status, deactivate,
-check-model, roots, trust). State lives in `<home>/license`.
+check-model, roots, trust, and `tpm` for where the device keys are kept). State lives in `<home>/license`.
 
 The commands that change the license or the trusted roots are audited (actor: the shell user). They open the
 state database first, so that a database that cannot be opened refuses them before anything changes; see
@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from rich.console import Console
 
+from appliance.cli import license_tpm
 from appliance.cli.license_files import read_text, write_new
 from appliance.config import Settings
+from appliance.license_gate.device_keys import license_service
 from licensing.encoding import format_time
 from licensing.errors import StateError
 from licensing.keys import TrustStore
@@ -36,7 +38,7 @@ def state_dir(ctx: typer.Context) -> Path:
 
 
 def service(ctx: typer.Context) -> LicenseService:
-    return LicenseService(state_dir(ctx))
+    return license_service(ctx.obj)
 
 
 def audit(ctx: typer.Context) -> CliAudit:
@@ -158,9 +160,9 @@ def deactivate_command(
     if out_file is not None and out_file.exists():
         raise StateError(f"{out_file} already exists; choose another --out path")
     with audit(ctx) as log:
-        license_service = service(ctx)
-        license_id = license_service.installed()[0].license_id
-        receipt = license_service.deactivate()
+        licenses = service(ctx)
+        license_id = licenses.installed()[0].license_id
+        receipt = licenses.deactivate()
         # The receipt goes out before the entry is written: it is the only way to free the seat.
         if out_file is None:
             out.print(receipt, markup=False, end="")
@@ -227,6 +229,9 @@ def trust_command(
             name=root.name,
             file=str(root_file),
         )
+
+
+license_tpm.register(license_app)
 
 
 def register(app: typer.Typer) -> None:

@@ -28,7 +28,7 @@ def _services(ctx: typer.Context):  # type: ignore[no-untyped-def]
 
     settings = ctx.obj
     db = Database.open(settings.state, settings.home)
-    audit = AuditLog.for_home(db, settings.home)
+    audit = AuditLog.for_settings(db, settings)
     return Accounts(db, audit), Groups(db, audit)
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.api.errors import NotReadyError
 from appliance.audit.log import Actor, AuditLog
+
+if TYPE_CHECKING:
+    from appliance.config import Settings
 
 MAX_FILE_CHARS = 256 * 1024
 
@@ -25,19 +27,22 @@ def _when(epoch: int | None) -> str | None:
 
 
 class LicensePanel:
-    def __init__(self, state_dir: Path, audit: AuditLog) -> None:
-        self.state_dir = state_dir
+    def __init__(self, settings: Settings, audit: AuditLog) -> None:
+        self.settings = settings
         self.audit = audit
+        self._keys: Any = None  # one device-key store for the console's lifetime: the TPM unseals once
 
     def _service(self) -> Any:
         try:
-            from licensing.service import LicenseService
+            from appliance.license_gate.device_keys import device_keys, license_service
         except ImportError as exc:
             raise LicensingUnavailable(
                 f"the licensing package is not available in this installation ({exc}); "
                 "install the appliance with its [licensing] extra"
             ) from None
-        return LicenseService(self.state_dir)
+        if self._keys is None:
+            self._keys = device_keys(self.settings)
+        return license_service(self.settings, self._keys)
 
     def status(self, *, seats_in_use: int | None) -> dict[str, Any]:
         try:

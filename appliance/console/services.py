@@ -69,7 +69,7 @@ class ConsoleServices:
             repositories=RepositorySources(runner, audit),
             conversations=Conversations(db),
             usage=UsageStats(db),
-            license=LicensePanel(settings.home / "license", audit),
+            license=LicensePanel(settings, audit),
         )
 
     def cookie_secure(self, request_is_https: bool) -> bool:

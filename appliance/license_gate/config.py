@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -21,6 +22,35 @@ class LicenseSettings(BaseModel):
     keyserver_socket: Path | None = Field(
         None, description="Unix socket handing model keys to vLLM (default <home>/run/keys/keyserver.sock)."
     )
+    tpm: Literal["auto", "required", "off"] = Field(
+        "auto",
+        description="Seal the device keys to the TPM 2.0: auto (when one answers), required (refuse keys that "
+        "are not sealed), off (keys in owner-only files).",
+    )
+    tpm_tcti: str = Field(
+        "device:/dev/tpmrm0", description="How to reach the TPM (libtss2 TCTI, e.g. swtpm:host=HOST,port=N)."
+    )
+    tpm_pcrs: list[int] = Field(
+        default_factory=list,
+        description="SHA-256 PCRs the sealed keys also require unchanged (e.g. [7] for Secure Boot state).",
+    )
+
+    @field_validator("tpm_pcrs")
+    @classmethod
+    def _pcrs_exist(cls, pcrs: list[int]) -> list[int]:
+        wrong = [p for p in pcrs if not 0 <= p <= 23]
+        if wrong:
+            raise ValueError(f"PCR {wrong[0]} is not a PCR number from 0 to 23")
+        return sorted(set(pcrs))
+
+    @field_validator("tpm_tcti")
+    @classmethod
+    def _tcti_has_a_name(cls, tcti: str) -> str:
+        if not tcti.partition(":")[0]:
+            raise ValueError(
+                f"TPM interface {tcti!r} is not of the form NAME:CONFIG (e.g. device:/dev/tpmrm0)"
+            )
+        return tcti
 
     @field_validator("relay_url")
     @classmethod

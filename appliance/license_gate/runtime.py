@@ -1,6 +1,6 @@
 """`LicenseRuntime`: what `codemoat serve` runs for the license, built once in `create_app`'s lifespan.
 
-    runtime = LicenseRuntime.open(settings, audit=AuditLog.for_home(db, settings.home))
+    runtime = LicenseRuntime.open(settings, audit=AuditLog.for_settings(db, settings))
     engine = build_engine(settings.engine, home, sealed_loader=runtime.sealed_loader, key_env=runtime.key_env)
     runtime.start([engine, ...])     # first check now, then a heartbeat thread
     ... runtime.admit(user)          # it is the ServingGate every /v1 request passes
@@ -21,6 +21,7 @@ from appliance.api.errors import LicenseRestrictedError, NotReadyError
 from appliance.api.readiness import ServingState
 from appliance.engines.errors import ModelFilesError
 from appliance.engines.protocol import Suspendable
+from appliance.license_gate.device_keys import license_service
 from licensing.errors import LicensingError
 from licensing.gate import STATE_HEADER, LicenseDenied, LicenseGate
 from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
@@ -102,7 +103,7 @@ class LicenseRuntime:
     ) -> LicenseRuntime:
         """Decide whether the license is enforced: when `license.required` is set, a license is installed, or
         the model is sealed. `service` is for tests that control the clock and the machine."""
-        service = service if service is not None else LicenseService(Path(settings.home) / "license")
+        service = service if service is not None else license_service(settings)
         options = settings.license
         return cls(
             service,

@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from licensing.armor import armor, dearmor, sign_envelope
-from licensing.device import DeviceIdentity
 from licensing.errors import StateError
 from licensing.gate import STATE_HEADER, WARNING_HEADER, LicenseDenied, LicenseGate
 from licensing.heartbeat import ActiveUsers, HeartbeatMonitor
@@ -112,7 +111,7 @@ def test_relay_refuses_requests_not_signed_by_the_licensed_device(activated: Wor
     envelope = dearmor(genuine, "RENEWAL REQUEST", "renewal request")
     payload = envelope.payload()
     payload["license_id"] = activated.service().status().license_id
-    identity = DeviceIdentity.load(other.state_dir / "device")
+    identity = other.service().keys.load()
     forged = armor(
         "RENEWAL REQUEST", sign_envelope(envelope.type, payload, identity.signing_key, identity.kid)
     )
