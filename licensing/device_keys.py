@@ -49,6 +49,7 @@ class KeyProtection:
     mode: Mode = "auto"
     tcti: str = DEFAULT_TCTI
     pcrs: tuple[int, ...] = ()
+    timeout_s: float = 15.0
 
 
 def _raw(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
@@ -63,7 +64,7 @@ class DeviceKeyStore:
     ) -> None:
         self.device_dir = Path(device_dir)
         self.protection = protection or KeyProtection()
-        self.sealer: Sealer = sealer or TpmSealer(self.protection.tcti)
+        self.sealer: Sealer = sealer or TpmSealer(self.protection.tcti, self.protection.timeout_s)
         self._sealed = self.device_dir / SEALED_FILE
         self._files = (self.device_dir / SIGNING_FILE, self.device_dir / WRAPPING_FILE)
         # Unsealed once per process: a heartbeat must not stop serving because another program holds the TPM

@@ -11,7 +11,8 @@ LicensingError
 ├── StateError               the local license state does not allow this (none installed, deactivated)
 ├── ModelError               a sealed model fails: wrong key, tampered chunk, not covered by the license
 ├── KeyServerError           the key hand-off between the appliance and an engine process failed
-└── TpmError                 the TPM holding the device keys is absent, busy or refuses (another TPM, PCRs)
+└── TpmError                 the TPM holding the device keys is busy or refuses (another TPM, PCRs)
+    └── TpmUnavailable       no TPM answers, or the library to reach one is not installed
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "ModelError",
     "KeyServerError",
     "TpmError",
+    "TpmUnavailable",
 ]
 
 
@@ -79,4 +81,8 @@ class KeyServerError(LicensingError):
 
 
 class TpmError(LicensingError):
+    pass
+
+
+class TpmUnavailable(TpmError):
     pass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from licensing.encoding import b64d, b64e
-from licensing.errors import TpmError
+from licensing.errors import TpmError, TpmUnavailable
 
 __all__ = ["DEFAULT_TCTI", "Sealer", "TpmSealer", "parse_pcrs", "tpm_library_available"]
 
@@ -34,7 +34,9 @@ class Sealer(Protocol):
 
     def describe(self) -> str: ...
 
-    def available(self) -> bool: ...
+    def available(self) -> bool:
+        """False when there is no TPM; raises `TpmError` for one that is there but busy or refusing."""
+        ...
 
     def seal(self, secret: bytes, pcrs: tuple[int, ...]) -> dict[str, Any]: ...
 
@@ -67,8 +69,6 @@ class TpmSealer:
 
     def __init__(self, tcti: str = DEFAULT_TCTI, timeout_s: float = _TIMEOUT_S) -> None:
         name, _, config = tcti.partition(":")
-        if not name:
-            raise TpmError(f"TPM interface {tcti!r} is not of the form NAME:CONFIG (e.g. {DEFAULT_TCTI})")
         self.tcti = tcti
         self._name, self._config = name, config
         self._timeout_s = timeout_s
@@ -77,14 +77,15 @@ class TpmSealer:
         return self.tcti
 
     def available(self) -> bool:
-        """A TPM answers at this interface (and the library to speak to it is installed)."""
+        """A TPM answers at this interface (and the library to speak to it is installed). False only when
+        there is none: a busy or misnamed one raises, so `auto` never quietly falls back to files."""
         if not tpm_library_available():
             return False
         if self._name == "device" and not Path(self._config or "/dev/tpmrm0").exists():
             return False
         try:
             self._session(lambda esys: esys.get_random(8))
-        except TpmError:
+        except TpmUnavailable:
             return False
         return True
 
@@ -160,7 +161,7 @@ class TpmSealer:
         try:
             from tpm2_pytss import ESAPI, TCTILdr
         except ImportError:
-            raise TpmError(
+            raise TpmUnavailable(
                 "this appliance's keys are configured for a TPM but tpm2-pytss is not installed; install "
                 "the appliance with its [tpm] extra (it needs the system's libtss2: apt install libtss2-dev)"
             ) from None
@@ -235,7 +236,7 @@ class TpmSealer:
             return TpmError(f"the TPM at {self.tcti} failed: {exc}")
         error = exc.error
         if error in (TSS2_RC.TCTI_RC_IO_ERROR, TSS2_RC.TCTI_RC_NO_CONNECTION):
-            return TpmError(
+            return TpmUnavailable(
                 f"no TPM answers at {self.tcti}: it is absent, disabled in the firmware, or this user may not "
                 "open it (the appliance's user needs the tss group)"
             )

@@ -13,8 +13,8 @@ What an attacker can and cannot hide (docs/audit.md says the same for operators)
 - With write access to the data directory but not the device key: deleting `head.json` too is seen while any
   entry is left ("the signed head is missing"); a forged or older head fails its signature or names an entry
   the checkpoints contradict.
-- With root, which can read the device key from disk (until the key is bound to a TPM): everything, by
-  re-signing a cut log, or by removing the database and the anchors together. Only a copy kept elsewhere
+- With root, which can read the device key from disk, or have the TPM unseal it where it is sealed to one:
+  everything, by re-signing a cut log, or by removing the database and the anchors together. Only a copy kept elsewhere
   catches that: the head that `audit verify` prints, or an `audit export`, held off the machine, shows which
   entries existed."""
 

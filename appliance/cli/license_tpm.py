@@ -2,9 +2,9 @@
 way to move them into the TPM, re-bind them after a firmware update, and get them back after a TPM clear.
 
     codemoat license tpm status [--json]
-    codemoat license tpm escrow --out FILE [--passphrase-file F]     before an update: a copy off the machine
-    codemoat license tpm bind [--pcrs 0,7]                           files -> TPM, or sealed -> other PCRs
-    codemoat license tpm bind --restore FILE [--passphrase-file F]   after a TPM clear or PCR change
+    codemoat license tpm escrow --out FILE [--passphrase-fd N]     before an update: a copy off the machine
+    codemoat license tpm bind [--pcrs 0,7]                         files -> TPM, or sealed -> other PCRs
+    codemoat license tpm bind --restore FILE [--passphrase-fd N]   after a TPM clear or PCR change
 
 These are audited. `bind --restore` runs exactly when the keys cannot be unsealed, and the audit entry is
 signed with the device key, so the state database is opened first (a database that cannot be used refuses
@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from appliance.cli.audited import CliAudit
+from appliance.cli.passphrase import PassphraseFd, read_passphrase
 from appliance.config import Settings
 from appliance.license_gate.device_keys import device_keys
 from licensing.device_keys import DeviceKeyStore
@@ -47,16 +48,6 @@ def _audited(settings: Settings) -> Iterator[Any]:
         db.close()
 
 
-def _passphrase(path: Path | None, *, confirm: bool) -> bytes:
-    if path is None:
-        return typer.prompt("escrow passphrase", hide_input=True, confirmation_prompt=confirm).encode()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise StateError(f"cannot read the passphrase file {path}: {exc.strerror}") from None
-    return text.rstrip("\r\n").encode()
-
-
 def _pcrs(text: str | None) -> tuple[int, ...] | None:
     return None if text is None else parse_pcrs(text)
 
@@ -71,8 +62,11 @@ def status_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--js
     """Where the device keys are and whether they load here. Exits 3 when keys exist but cannot be used."""
     keys = device_keys(ctx.obj)
     info = keys.describe()
-    info["tpm_available"] = keys.sealer.available()
     info["usable"], info["reason"] = True, ""
+    try:
+        info["tpm_available"] = keys.sealer.available()
+    except LicensingError as exc:  # there, but busy or misnamed
+        info["tpm_available"], info["tpm_problem"] = False, str(exc)
     if info["form"] is not None:
         try:
             keys.load()
@@ -95,7 +89,7 @@ def status_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--js
             out.print("no device keys yet (`codemoat license request` creates them)", markup=False)
         out.print(
             f"license.tpm = {info['mode']}; TPM at {info['tcti']}: "
-            + ("answers" if info["tpm_available"] else "does not answer"),
+            + ("answers" if info["tpm_available"] else info.get("tpm_problem", "does not answer")),
             markup=False,
         )
         if not info["usable"]:
@@ -113,9 +107,7 @@ def bind_command(
     restore: Optional[Path] = typer.Option(
         None, "--restore", help="Seal the keys of this escrow copy (after a TPM clear or a PCR change)."
     ),
-    passphrase_file: Optional[Path] = typer.Option(
-        None, "--passphrase-file", help="The escrow passphrase (first line); asked for when omitted."
-    ),
+    passphrase_fd: Optional[int] = PassphraseFd,
 ) -> None:
     """Seal the device keys to this TPM: move file keys in, re-bind sealed keys to other PCRs, or restore an
     escrow copy. The license stays installed: it is bound to the keys, not to where they are kept."""
@@ -125,7 +117,9 @@ def bind_command(
         raise StateError("license.tpm = off; set it to auto or required to seal the device keys")
     with _audited(settings) as audit:
         if restore is not None:
-            identity = keys.restore(restore, _passphrase(passphrase_file, confirm=False), _pcrs(pcrs))
+            identity = keys.restore(
+                restore, read_passphrase(passphrase_fd, what="the escrow copy"), _pcrs(pcrs)
+            )
             done, action = f"device keys {identity.kid} restored from {restore}", "license.tpm.restore"
         else:
             before = keys.form()
@@ -141,17 +135,15 @@ def bind_command(
 def escrow_command(
     ctx: typer.Context,
     out_file: Path = typer.Option(..., "--out", help="A new file; keep it off this machine."),
-    passphrase_file: Optional[Path] = typer.Option(
-        None,
-        "--passphrase-file",
-        help="The passphrase to encrypt under (first line); asked for when omitted.",
-    ),
+    passphrase_fd: Optional[int] = PassphraseFd,
 ) -> None:
     """Write the device keys encrypted under a passphrase: the way back after a TPM clear or a board swap."""
     settings: Settings = ctx.obj
     keys = device_keys(settings)
     with _audited(settings) as audit:
-        kid = keys.escrow(out_file, _passphrase(passphrase_file, confirm=True))
+        if out_file.exists():  # before a passphrase is asked for nothing
+            raise StateError(f"{out_file} exists; choose a new file for the escrow copy")
+        kid = keys.escrow(out_file, read_passphrase(passphrase_fd, what="the escrow copy", new=True))
         done = f"device keys {kid} escrowed to {out_file}"
         out.print(f"{done}; keep it and its passphrase off this machine", markup=False)
         audit().record(done, "license.tpm.escrow", kid, file=str(out_file))

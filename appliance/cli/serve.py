@@ -44,6 +44,10 @@ def serve(
     from appliance.state.db import Database
 
     Database.open(settings.state, settings.home).close()
+    # The device keys sign the audit log: keys sealed to another TPM, or to PCRs that changed, are refused here.
+    from appliance.license_gate.device_keys import device_keys
+
+    device_keys(settings).load_or_create()
     for path in index or []:
         _index(settings, path)
     token = issue_demo_token(settings) if demo else None

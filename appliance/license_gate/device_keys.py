@@ -21,7 +21,9 @@ def license_dir(settings: Settings) -> Path:
 
 def device_keys(settings: Settings) -> DeviceKeyStore:
     options = settings.license
-    protection = KeyProtection(mode=options.tpm, tcti=options.tpm_tcti, pcrs=tuple(options.tpm_pcrs))
+    protection = KeyProtection(
+        mode=options.tpm, tcti=options.tpm_tcti, pcrs=tuple(options.tpm_pcrs), timeout_s=options.tpm_timeout_s
+    )
     return DeviceKeyStore(license_dir(settings) / "device", protection)
 
 
