@@ -61,9 +61,25 @@ class LicensePanel:
                 "grace_ends": _when(status.grace_ends_at),
                 "stops": _when(status.stops_at),
                 "installed": status.license_id is not None,
+                "device_keys": self._device_keys(),
             }
         )
         return data
+
+    def _device_keys(self) -> str:
+        """Where the keys the license is bound to are kept, in words (docs/licensing.md)."""
+        from licensing.errors import LicensingError
+
+        try:
+            info = self._keys.describe()
+        except LicensingError as exc:
+            return f"unreadable: {exc}"
+        if info["form"] == "tpm":
+            pcrs = f", PCRs {', '.join(str(p) for p in info['pcrs'])}" if info["pcrs"] else ""
+            return f"sealed to the TPM at {info['tcti']}{pcrs}"
+        if info["form"] == "file":
+            return "owner-only files (no TPM; `codemoat license tpm bind` seals them to one)"
+        return "none yet (made with the activation request)"
 
     def activation_request(self, *, actor: Actor) -> str:
         text = self._service().request_activation()

@@ -233,6 +233,11 @@ def test_activation_and_heartbeat_on_a_tpm_bound_appliance(
     checked = run_cli("license", "check-model", tmp_path / "sealed", "--json")  # unwraps with the TPM's key
     assert checked.code == 0, checked.err
 
+    from appliance.console.license_panel import LicensePanel
+
+    shown = LicensePanel(load_settings(), audit=None).status(seats_in_use=0)  # type: ignore[arg-type]
+    assert shown["state"] == "VALID" and shown["device_keys"] == f"sealed to the TPM at {tpm.tcti}"
+
     # The server's heartbeat over the same keys: re-checked on its thread, VALID each time.
     from appliance.license_gate.runtime import LicenseRuntime
 

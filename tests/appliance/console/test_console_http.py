@@ -513,6 +513,10 @@ def test_the_license_page_reports_state_and_refuses_bad_files(live: LiveServer) 
         shown = page.text.split('data-testid="license-state">', 1)[1].split("<", 1)[0]
         assert shown == "UNLICENSED" and 'data-testid="license-own-state">STOPPED<' in page.text
         assert "users with a request in the last hour" in page.text
+        # No TPM on this machine (tests/licensing/test_tpm.py covers one): the keys are files, and it says so.
+        if not Path("/dev/tpmrm0").exists():
+            assert status["device_keys"].startswith("owner-only files")
+            assert 'data-testid="license-device-keys">owner-only files' in page.text
         actions = [e["action"] for e in root.get("/api/admin/audit").json()["entries"]]
         assert "license.request" in actions
 
