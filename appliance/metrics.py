@@ -8,10 +8,20 @@ decoding), total (request received → last chunk produced). total − engine is
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 Stage = Literal["auth", "retrieval", "prompt", "ttft", "engine", "total"]
@@ -38,6 +48,7 @@ _STAGE_BUCKETS = (
     30.0,
     60.0,
 )
+_JOB_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
 _HTTP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -98,13 +109,67 @@ class GatewayMetrics:
             ["code"],
             registry=r,
         )
+        # What operators watch beyond requests: build, process, license, readiness, indexing, sign-ins.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.build_info = Gauge(
+            "codemoat_build_info", "The running build (always 1).", ["version", "python"], registry=r
+        )
+        self.build_info.labels(package_version(), platform.python_version()).set(1)
+        self.license_state = Gauge(
+            "codemoat_license_state",
+            "1 for the state the appliance serves under (VALID, GRACE, RESTRICTED, STOPPED, UNLICENSED).",
+            ["state"],
+            registry=r,
+        )
+        self.model_ready = Gauge(
+            "codemoat_model_ready", "1 when the model of a role is loaded.", ["model", "role"], registry=r
+        )
+        self.index_ready = Gauge(
+            "codemoat_index_ready", "1 when the code index is open and warm.", registry=r
+        )
+        self.index_jobs = Counter(
+            "codemoat_index_jobs",
+            "Repository index jobs this process ran, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.index_job_seconds = Histogram(
+            "codemoat_index_job_seconds",
+            "Duration of a repository index job (sync + index) run by this process.",
+            buckets=_JOB_BUCKETS,
+            registry=r,
+        )
+        self.sign_in_failures = Counter(
+            "codemoat_sign_in_failures",
+            "Console sign-ins refused (wrong password, unknown or revoked token), by method.",
+            ["method"],
+            registry=r,
+        )
 
     def watch_queue_depth(self, read: Callable[[], float]) -> None:
         """Read the queue depth from the engine at scrape time (no bookkeeping on the request path)."""
         self.queue_depth.set_function(read)
+
+    def observe_readiness(self, checks: dict[str, dict[str, object]], license_state: str) -> None:
+        """Set the readiness gauges from `/readyz`'s checks (at scrape time: nothing to keep in step)."""
+        self.license_state.clear()
+        self.license_state.labels(license_state).set(1)
+        self.model_ready.clear()
+        for check in checks.values():
+            for role in check.get("roles", []):  # type: ignore[attr-defined]
+                self.model_ready.labels(str(check["model"]), str(role)).set(1 if check["ok"] else 0)
+        self.index_ready.set(1 if checks.get("index", {}).get("ok") else 0)
 
     def observe_stage(self, endpoint: str, stage: Stage, seconds: float) -> None:
         self.stage_seconds.labels(endpoint, stage).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def package_version() -> str:
+    try:
+        return version("codemoat")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"

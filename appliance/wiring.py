@@ -116,7 +116,7 @@ async def open_appliance(
             index_error=index_error,
             model_aliases=frozenset(settings.gateway.served_model_aliases),
         )
-        runner = JobRunner(db, idx, settings.jobs, settings.home, index_error=index_error)
+        runner = JobRunner(db, idx, settings.jobs, settings.home, index_error=index_error, metrics=metrics)
         runner.start()
         stack.push_async_callback(runner.aclose)
         console = None

@@ -11,8 +11,9 @@ from appliance.metrics import GatewayMetrics
 
 
 class RequestMetricsMiddleware:
-    """`routes` returns the paths worth a label of their own; anything else (scanners, typos) counts as
-    "other", so that label cardinality stays bounded."""
+    """The label is the route's template (`/console/admin/users/{user_id}`), read from what the router matched;
+    else the path when `routes` knows it (mounted endpoints such as /mcp); anything else (scanners, typos)
+    counts as "other", so that label cardinality stays bounded."""
 
     def __init__(
         self, app: ASGIApp, *, metrics: GatewayMetrics, routes: Callable[[], frozenset[str]]
@@ -27,7 +28,6 @@ class RequestMetricsMiddleware:
             return
         started = time.perf_counter()
         path = scope["path"]
-        route = path if path in self.routes() else "other"
         status = 500
         recorded = False
 
@@ -35,6 +35,8 @@ class RequestMetricsMiddleware:
             nonlocal recorded
             if not recorded:
                 recorded = True
+                matched = getattr(scope.get("route"), "path", None)  # set by the router, in this same scope
+                route = matched or (path if path in self.routes() else "other")
                 self.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
                 self.metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
 

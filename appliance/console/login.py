@@ -133,6 +133,7 @@ async def sign_in(
             token_hash=token_hash,
             lockouts=lockouts,
         )
+        console.gateway.metrics.sign_in_failures.labels(form["method"]).inc()
         background.add_task(_audit(console).failed, attempt)  # after the answer: see sign_in_audit
         return _login_form(request, console, status=401, error=message, **form)
     await run_in_threadpool(console.throttle.succeeded, keys[:1] if form["method"] == "password" else [])

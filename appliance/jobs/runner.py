@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from appliance.state.errors import DatabaseError
 from appliance.state.models import IndexJob, Repository, utcnow
 
 if TYPE_CHECKING:
+    from appliance.metrics import GatewayMetrics
     from indexer.service import CodeIndex
 
 log = logging.getLogger("codemoat.jobs")
@@ -60,8 +62,10 @@ class JobRunner:
         *,
         index_error: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.index = index
         self.index_error = index_error
         self.settings = settings
@@ -209,6 +213,7 @@ class JobRunner:
             repo_id, name, kind, location, branch = repo.id, repo.name, repo.kind, repo.location, repo.branch
         cancel = self._cancel.setdefault(repo_id, threading.Event())
         cancel.clear()
+        started = time.monotonic()
         try:
             with self.index_lock:
                 outcome = self._sync_and_index(job_id, repo_id, name, kind, location, branch, cancel)
@@ -231,6 +236,9 @@ class JobRunner:
             self._requeue(job_id)
             return outcome
         self._record(job_id, repo_id, outcome)
+        if self.metrics is not None:
+            self.metrics.index_jobs.labels(outcome.state).inc()
+            self.metrics.index_job_seconds.observe(time.monotonic() - started)
         return outcome
 
     def _sync_and_index(

@@ -11,6 +11,7 @@ from appliance.api.deps import ServicesDep, get_admin
 from appliance.api.services import Services
 from appliance.engines.errors import EngineError
 from appliance.engines.protocol import Engine
+from appliance.metrics import package_version
 
 
 async def engine_detail(engine: Engine) -> str:
@@ -49,7 +50,7 @@ def health_router(*, metrics_auth: str) -> APIRouter:
 
     @router.get("/healthz", summary="The process is up (no authentication)")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "version": package_version()}
 
     @router.get("/readyz", summary="The model is loaded, the index open and the license allows serving")
     async def readyz(services: ServicesDep) -> JSONResponse:
@@ -74,6 +75,7 @@ def health_router(*, metrics_auth: str) -> APIRouter:
         "/metrics", dependencies=guard, summary="Prometheus metrics (an administrator's token by default)"
     )
     async def metrics(request: Request, services: ServicesDep) -> Response:
+        services.metrics.observe_readiness(await readiness(services), services.gate.serving_state().state)
         payload, content_type = services.metrics.render()
         return Response(payload, media_type=content_type)
 

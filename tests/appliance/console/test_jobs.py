@@ -17,6 +17,7 @@ from appliance.jobs.config import JobSettings
 from appliance.jobs.errors import RepositoryConflict, RepositoryNotFound, SourceError
 from appliance.jobs.runner import JobRunner
 from appliance.jobs.sources import RepositorySources
+from appliance.metrics import GatewayMetrics
 from appliance.state.config import StateSettings
 from appliance.state.db import Database
 from appliance.users.groups import Groups
@@ -220,7 +221,8 @@ def test_the_runner_loop_runs_queued_jobs(tmp_path: Path, db: Database, index: C
     folder = tmp_path / "loop"
     folder.mkdir()
     (folder / "x.py").write_text(PARSER)
-    runner = JobRunner(db, index, JobSettings(sync_interval_s=0, poll_interval_s=30), home)
+    metrics = GatewayMetrics()
+    runner = JobRunner(db, index, JobSettings(sync_interval_s=0, poll_interval_s=30), home, metrics=metrics)
     sources = RepositorySources(runner, AuditLog(db))
 
     async def scenario() -> str:
@@ -237,6 +239,10 @@ def test_the_runner_loop_runs_queued_jobs(tmp_path: Path, db: Database, index: C
             await runner.aclose()
 
     assert asyncio.run(scenario()) == "indexed"
+    # What an operator's dashboard reads: the job's outcome and how long it took.
+    assert metrics.registry.get_sample_value("codemoat_index_jobs_total", {"outcome": "done"}) == 1
+    assert metrics.registry.get_sample_value("codemoat_index_job_seconds_count") == 1
+    assert metrics.registry.get_sample_value("codemoat_index_job_seconds_sum") > 0
 
 
 @pytest.mark.parametrize(
