@@ -24,6 +24,7 @@ from appliance.engines.config import EngineSettings
 from appliance.errors import ConfigError
 from appliance.jobs.config import JobSettings
 from appliance.license_gate.config import LicenseSettings
+from appliance.logs import LogFormat
 from appliance.mcp.config import McpSettings
 from appliance.state.config import StateSettings
 from indexer.config import IndexerSettings
@@ -46,6 +47,8 @@ class ServerSettings(BaseModel):
     # A request header over either bound is a 431 before anything reads it (appliance.http_protocol).
     max_header_bytes: int = Field(32_768, ge=4096, le=1_048_576)
     max_headers: int = Field(100, ge=16, le=1000)
+    # JSON lines for a service, readable text on a terminal ("auto"), or either always (appliance.logs).
+    log_format: LogFormat = "auto"
 
 
 class Settings(BaseSettings):

@@ -5,7 +5,6 @@ the lifespan closes the engine, index and database)."""
 
 from __future__ import annotations
 
-import copy
 import errno
 import socket
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import uvicorn.config
 
 from appliance.errors import ConfigError
 from appliance.http_protocol import bounded_h11
+from appliance.logs import logging_config
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -104,19 +104,15 @@ def run(
     tls = tls_options(settings)
     sock = sock if sock is not None else bind(settings, host, port)
     host, port = sock.getsockname()[:2]
-    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    # The gateway's own loggers print like uvicorn's ("INFO:     ..."), to stderr.
-    log_config["loggers"]["codemoat"] = {
-        "handlers": ["default"],
-        "level": log_level.upper(),
-        "propagate": False,
-    }
+    log_config = logging_config(settings.server.log_format, log_level)
+    if not access_log:
+        log_config["loggers"]["codemoat.access"] = {"level": "WARNING"}
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
-        access_log=access_log,
+        access_log=False,  # appliance.api.access_log writes it, with the route and the user
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
+from appliance.api.access_log import AccessLogMiddleware
 from appliance.api.body_limit import BodySizeLimitMiddleware
 from appliance.api.handlers import install_error_handlers
 from appliance.api.license_headers import LicenseHeadersMiddleware
@@ -48,6 +49,7 @@ CORS_EXPOSED = (
     "X-CodeMoat-Expected-Ms",
     "Retry-After",
     "Server-Timing",
+    "X-Request-Id",
 )
 
 
@@ -113,6 +115,7 @@ def create_app(
     app.add_middleware(LicenseHeadersMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=lambda: known_paths)
+    app.add_middleware(AccessLogMiddleware)  # outermost: its request id is on every line logged within
     if settings.gateway.cors_origins:
         # Outermost: a browser's preflight is answered before authentication, which it cannot pass.
         app.add_middleware(

@@ -60,6 +60,7 @@ def page_session(request: Request, console: ConsoleDep) -> SessionContext:
     if session is None:
         raise LoginRequired("sign in first")
     request.state.session = session
+    request.state.principal = session.principal  # the access log's user
     return session
 
 
@@ -93,12 +94,14 @@ def api_caller(request: Request, console: ConsoleDep) -> Caller:
         from appliance.api.deps import bearer_secret
 
         principal = console.gateway.tokens.authenticate(bearer_secret(request))
+        request.state.principal = principal  # the access log's user
         return Caller(principal, None, source)
     session = read_session(request, console)
     if session is None:
         raise AuthenticationError("sign in to the console first, or send 'Authorization: Bearer <token>'")
     if request.method not in SAFE_METHODS:
         check_csrf(request, session, request.headers.get(CSRF_HEADER))
+    request.state.principal = session.principal
     return Caller(session.principal, session, source)
 
 

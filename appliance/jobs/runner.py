@@ -236,9 +236,24 @@ class JobRunner:
             self._requeue(job_id)
             return outcome
         self._record(job_id, repo_id, outcome)
+        seconds = time.monotonic() - started
+        log.info(
+            "index job %d for %s %s in %.1f s%s",
+            job_id,
+            name,
+            outcome.state,
+            seconds,
+            f": {outcome.error}" if outcome.error else f" ({outcome.files} files, {outcome.changed} changed)",
+            extra={
+                "job": job_id,
+                "repo": name,
+                "outcome": outcome.state,
+                "duration_ms": round(seconds * 1000),
+            },
+        )
         if self.metrics is not None:
             self.metrics.index_jobs.labels(outcome.state).inc()
-            self.metrics.index_job_seconds.observe(time.monotonic() - started)
+            self.metrics.index_job_seconds.observe(seconds)
         return outcome
 
     def _sync_and_index(

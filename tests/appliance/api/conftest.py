@@ -247,7 +247,12 @@ def free_port() -> int:
 
 
 def start_serve(
-    home: Path, *args: str, env: dict[str, str] | None = None, wait_ready: bool = True, timeout: float = 400
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    wait_ready: bool = True,
+    timeout: float = 400,
+    access_log: bool = False,
 ) -> Served:
     """Start `codemoat serve --port 0` and return once it listens (and, with `wait_ready`, once /readyz is 200).
     The URL comes from the server's own "listening on" line."""
@@ -260,7 +265,14 @@ def start_serve(
         **(env or {}),
     }
     process = subprocess.Popen(
-        [str(VENV_BIN / "codemoat"), "serve", "--port", "0", "--no-access-log", *args],
+        [
+            str(VENV_BIN / "codemoat"),
+            "serve",
+            "--port",
+            "0",
+            "--access-log" if access_log else "--no-access-log",
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
