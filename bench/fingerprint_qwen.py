@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fingerprint_robustness import gguf_round_trip, int8_rows  # noqa: E402
+from bench.fingerprint_robustness import gguf_round_trip, int8_rows, print_rows, trace_suspects  # noqa: E402
 from bench.forensics_models import code_files, completion_tasks, perplexity, token_windows  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from licensing.forensics.fingerprint import marked_tensors  # noqa: E402
@@ -247,32 +247,7 @@ def run(args, plain: Path, work: Path, started: float) -> None:  # noqa: ANN001
         "unmarked model": (Streamed([plain], None, "unmarked"), ""),
         "the bundled Q4_K_M GGUF (unmarked), read by the trace": (open_weights(bundled_gguf), ""),
     }
-    rows = []
-    false_trials = false_named = 0
-    max_false_z = -math.inf
-    for label, (suspect, source) in suspects.items():
-        t = time.time()
-        trace = vendor.trace(suspect)  # type: ignore[arg-type]
-        seconds = time.time() - t
-        sources = set(filter(None, source.split("+")))
-        named = {n.customer for n in trace.named}
-        z_all = {s.customer: s.z for s in trace.scores}
-        for customer, z in z_all.items():
-            if customer not in sources:
-                false_trials += 1
-                max_false_z = max(max_false_z, z)
-                false_named += customer in named
-        rows.append(
-            {
-                "suspect": label,
-                "source": source or "none",
-                "named": sorted(named),
-                "correct": named == sources,
-                "source_score": [round(z_all[s], 1) for s in sorted(sources)],
-                "trace_s": round(seconds, 1),
-            }
-        )
-        print(rows[-1], flush=True)
+    rows, false_trials, false_named, max_false_z = trace_suspects(vendor, suspects)
     result = {
         "machine": describe(),
         "model": "Qwen2.5-Coder-1.5B-Instruct (bundled Q4_K_M GGUF dequantized, bf16)",
@@ -294,10 +269,7 @@ def run(args, plain: Path, work: Path, started: float) -> None:  # noqa: ANN001
     out = ROOT / "bench" / "results" / "fingerprint_qwen.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"\n{describe()}; {args.customers} registered customers; {time.time() - started:.0f} s\n")
-    print("| suspect | named | correct | source score | trace s |\n|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['suspect']} | {', '.join(r['named']) or 'nobody'} | {'yes' if r['correct'] else '**no**'} | "
-              f"{r['source_score'] or '—'} | {r['trace_s']} |")  # fmt: skip
+    print_rows(rows)
     print(
         f"\nfalse attributions: {false_named} in {false_trials} trials; highest non-source {max_false_z:.2f}"
     )

@@ -115,6 +115,46 @@ def prune(arrays, share: float):
     return out
 
 
+def trace_suspects(vendor, suspects: dict) -> tuple[list[dict], int, int, float]:  # noqa: ANN001
+    """Trace each suspect (weights, "source customer[+another]" or "") against every registered customer: one row
+    per suspect, and the false-attribution trials (every customer that is not a suspect's source is one)."""
+    rows = []
+    false_trials = false_named = 0
+    max_false_z = -math.inf
+    for label, (suspect, source) in suspects.items():
+        t = time.time()
+        trace = vendor.trace(suspect)
+        seconds = time.time() - t
+        sources = set(filter(None, source.split("+")))
+        named = {n.customer for n in trace.named}
+        z_all = {s.customer: s.z for s in trace.scores}
+        for customer, z in z_all.items():
+            if customer not in sources:
+                false_trials += 1
+                max_false_z = max(max_false_z, z)
+                false_named += customer in named
+        rows.append(
+            {
+                "suspect": label,
+                "source": source or "none",
+                "named": sorted(named),
+                "correct": named == sources,
+                "source_score": [round(z_all[s], 1) for s in sorted(sources)],
+                "log10_p": [round(n.log10_p, 1) for n in trace.named],
+                "trace_s": round(seconds, 1),
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows, false_trials, false_named, max_false_z
+
+
+def print_rows(rows: list[dict]) -> None:
+    print("| suspect | named | correct | source score | trace s |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['suspect']} | {', '.join(r['named']) or 'nobody'} | {'yes' if r['correct'] else '**no**'} | "
+              f"{r['source_score'] or '—'} | {r['trace_s']} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1000)
@@ -196,39 +236,16 @@ def main() -> None:
         "B's copy (another customer)": (b, "Customer-0001"),
         "unmarked model": (base, ""),
     }
-    rows = []
-    false_trials = false_named = 0
-    max_false_z = -math.inf
-    for label, (arrays, source) in suspects.items():
-        t = time.time()
-        suspect = (
+    suspects = {
+        label: (
             arrays
             if isinstance(arrays, Path)
-            else ArrayWeights({k: arrays[k] for k in marked_tensors(arrays)}, label)
+            else ArrayWeights({k: arrays[k] for k in marked_tensors(arrays)}, label),
+            source,
         )
-        trace = vendor.trace(suspect)
-        seconds = time.time() - t
-        sources = set(filter(None, source.split("+")))
-        named = {n.customer for n in trace.named}
-        # Every other registered customer is a false-attribution trial for this suspect.
-        z_all = {s.customer: s.z for s in trace.scores}
-        for customer, z in z_all.items():
-            if customer not in sources:
-                false_trials += 1
-                max_false_z = max(max_false_z, z)
-                false_named += customer in named
-        rows.append(
-            {
-                "suspect": label,
-                "source": source or "none",
-                "named": sorted(named),
-                "correct": named == sources,
-                "source_score": [round(z_all[s], 1) for s in sorted(sources)],
-                "log10_p": [round(n.log10_p, 1) for n in trace.named],
-                "trace_s": round(seconds, 1),
-            }
-        )
-        print(rows[-1], flush=True)
+        for label, (arrays, source) in suspects.items()
+    }
+    rows, false_trials, false_named, max_false_z = trace_suspects(vendor, suspects)
     result = {
         "machine": describe(),
         "customers": args.customers,
@@ -247,10 +264,7 @@ def main() -> None:
     out = ROOT / "bench" / "results" / "fingerprint_robustness.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"\n{describe()}; {args.customers} registered customers; {time.time() - started:.0f} s\n")
-    print("| suspect | named | correct | source score | trace s |\n|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['suspect']} | {', '.join(r['named']) or 'nobody'} | {'yes' if r['correct'] else '**no**'} | "
-              f"{r['source_score'] or '—'} | {r['trace_s']} |")  # fmt: skip
+    print_rows(rows)
     print(f"\nfalse attributions: {false_named} in {false_trials} trials; highest score of a non-source "
           f"{max_false_z:.2f} (naming needs p < 1e-6 family-wise, score ≈ {math.sqrt(2 * math.log(10) * (6 + math.log10(args.customers))):.2f})")  # fmt: skip
     print(f"quality: {json.dumps(quality)}")

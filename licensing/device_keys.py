@@ -201,10 +201,7 @@ class DeviceKeyStore:
             Ed25519PrivateKey.from_private_bytes(secret[:32]),
             X25519PrivateKey.from_private_bytes(secret[32:]),
         )
-        if (identity.signing_public_b64, identity.wrapping_public_b64) != (
-            record.get("signing_public"),
-            record.get("wrapping_public"),
-        ):
+        if not _matches(identity, record):
             raise StateError(
                 f"the TPM-sealed device keys in {self.device_dir} do not match their record; restore them "
                 "with `codemoat license tpm bind --restore`"
@@ -248,17 +245,21 @@ class DeviceKeyStore:
             return
         record = self._record()
         if all(p.is_file() for p in self._files):
-            files = self._load_files()
-            if (files.signing_public_b64, files.wrapping_public_b64) != (
-                record.get("signing_public"),
-                record.get("wrapping_public"),
-            ):
+            if not _matches(self._load_files(), record):
                 raise StateError(
                     f"{self.device_dir} holds two different sets of device keys (files and TPM-sealed); "
                     "keep the one the license was issued for and move the other away"
                 )
         for path in self._files:
             path.unlink(missing_ok=True)
+
+
+def _matches(identity: DeviceIdentity, record: dict[str, Any]) -> bool:
+    """The keys are the ones a sealed record names (by their public halves)."""
+    return (identity.signing_public_b64, identity.wrapping_public_b64) == (
+        record.get("signing_public"),
+        record.get("wrapping_public"),
+    )
 
 
 def read_escrow(path: Path, passphrase: bytes) -> DeviceIdentity:
