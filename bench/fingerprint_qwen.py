@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fingerprint_robustness import gguf_round_trip, int8_rows, print_rows, trace_suspects  # noqa: E402
-from bench.forensics_models import code_files, completion_tasks, perplexity, token_windows  # noqa: E402
+from bench.forensics_models import code_files, completion_tasks, exact_match, perplexity, token_windows  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from licensing.forensics.fingerprint import marked_tensors  # noqa: E402
 from licensing.forensics.registry import RegistryEntry  # noqa: E402
@@ -98,25 +98,6 @@ class Streamed:
         copies = [where[name].get_tensor(name).float().numpy() for where in self._copies]
         w = copies[0] if len(copies) == 1 else sum(copies) / len(copies)
         return (w if self.transform is None else self.transform(name, w)).astype(np.float32)
-
-
-def exact_match(model, tokenizer, tasks: list[tuple[str, str]], max_new_tokens: int = 32) -> float:  # noqa: ANN001
-    """Line completion, the prompt ending at the line break (a prompt ending in indentation splits Qwen's
-    whitespace tokens and it then rarely writes the line at all); the first non-empty generated line, stripped,
-    must equal the expected one."""
-    import torch
-
-    hits = 0
-    with torch.inference_mode():
-        for prompt, expected in tasks:
-            ids = tokenizer(prompt.rstrip(" \t"), return_tensors="pt")["input_ids"][:, -384:]
-            out = model.generate(
-                ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id
-            )
-            text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            hits += bool(lines) and lines[0] == expected
-    return hits / len(tasks)
 
 
 def _seed(name: str) -> int:
