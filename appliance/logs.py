@@ -1,8 +1,8 @@
 """How the gateway logs: JSON lines for a service (journald, a log shipper), readable lines on a terminal.
 
-Every record carries the request it belongs to (`request_id`, `route`, `user`), from context variables the
-access-log middleware (appliance.api.access_log) sets per request, so a line from deep in the engine or the
-retriever can be joined with its request. What is logged is chosen, never dumped: no header, no query string,
+Every record logged while a request runs carries its `request_id` and `path`, from context variables the
+access-log middleware (appliance.api.access_log) sets, so a line from deep in the engine or the retriever can be
+joined with its request's access line (which has the route template, status and user). What is logged is chosen, never dumped: no header, no query string,
 no request body, so a token or a secret in a prompt never reaches a log.
 
     server.log_format = "auto"    JSON when stderr is not a terminal, text when it is; or "json" / "text"
@@ -18,14 +18,13 @@ from typing import Any, Literal
 LogFormat = Literal["auto", "json", "text"]
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("codemoat_request_id", default="")
-route: contextvars.ContextVar[str] = contextvars.ContextVar("codemoat_route", default="")
-user: contextvars.ContextVar[str] = contextvars.ContextVar("codemoat_user", default="")
+path: contextvars.ContextVar[str] = contextvars.ContextVar("codemoat_path", default="")
 
-_CONTEXT = {"request_id": request_id, "route": route, "user": user}
+_CONTEXT = {"request_id": request_id, "path": path}
 
 
 class RequestContext(logging.Filter):
-    """Adds the current request's id, route and user to every record (empty outside a request)."""
+    """Adds the current request's id and path to every record (nothing outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, variable in _CONTEXT.items():

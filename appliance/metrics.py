@@ -151,10 +151,10 @@ class GatewayMetrics:
         """Read the queue depth from the engine at scrape time (no bookkeeping on the request path)."""
         self.queue_depth.set_function(read)
 
-    def observe_readiness(self, checks: dict[str, dict[str, object]], license_state: str) -> None:
+    def observe_readiness(self, checks: dict[str, dict[str, object]]) -> None:
         """Set the readiness gauges from `/readyz`'s checks (at scrape time: nothing to keep in step)."""
         self.license_state.clear()
-        self.license_state.labels(license_state).set(1)
+        self.license_state.labels(str(checks["license"]["state"])).set(1)
         self.model_ready.clear()
         for check in checks.values():
             for role in check.get("roles", []):  # type: ignore[attr-defined]

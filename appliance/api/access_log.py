@@ -28,7 +28,7 @@ class AccessLogMiddleware:
             return
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _GIVEN_ID.fullmatch(given) else secrets.token_hex(8)
-        tokens = [logs.request_id.set(rid), logs.route.set(scope["path"]), logs.user.set("")]
+        tokens = (logs.request_id.set(rid), logs.path.set(scope["path"]))
         started = time.perf_counter()
         status = 500
 
@@ -45,19 +45,20 @@ class AccessLogMiddleware:
             matched = getattr(scope.get("route"), "path", None) or "other"
             principal = (scope.get("state") or {}).get("principal")
             name = getattr(principal, "user_name", "") or ""
+            ms = round((time.perf_counter() - started) * 1000, 1)
             log.info(
                 "%s %s %d %.1f ms",
                 scope["method"],
                 matched,
                 status,
-                (time.perf_counter() - started) * 1000,
+                ms,
                 extra={
                     "method": scope["method"],
                     "route": matched,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": ms,
                     "user": name,
                 },
             )
-            for variable, token in zip((logs.request_id, logs.route, logs.user), tokens, strict=True):
-                variable.reset(token)
+            logs.request_id.reset(tokens[0])
+            logs.path.reset(tokens[1])

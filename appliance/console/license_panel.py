@@ -13,6 +13,7 @@ from appliance.audit.log import Actor, AuditLog
 
 if TYPE_CHECKING:
     from appliance.config import Settings
+    from licensing.device_keys import DeviceKeyStore
 
 MAX_FILE_CHARS = 256 * 1024
 
@@ -30,7 +31,7 @@ class LicensePanel:
     def __init__(self, settings: Settings, audit: AuditLog) -> None:
         self.settings = settings
         self.audit = audit
-        self._keys: Any = None  # one device-key store for the console's lifetime: the TPM unseals once
+        self._keys: DeviceKeyStore | None = None  # one for the console's lifetime: the TPM unseals once
 
     def _service(self) -> Any:
         try:
@@ -46,7 +47,8 @@ class LicensePanel:
 
     def status(self, *, seats_in_use: int | None) -> dict[str, Any]:
         try:
-            status = self._service().status(seats_in_use=seats_in_use)
+            service = self._service()
+            status = service.status(seats_in_use=seats_in_use)
         except LicensingUnavailable as exc:
             return {"available": False, "message": str(exc)}
         data = status.to_json() if hasattr(status, "to_json") else dict(vars(status))
@@ -61,25 +63,10 @@ class LicensePanel:
                 "grace_ends": _when(status.grace_ends_at),
                 "stops": _when(status.stops_at),
                 "installed": status.license_id is not None,
-                "device_keys": self._device_keys(),
+                "device_keys": _device_keys(service.keys),
             }
         )
         return data
-
-    def _device_keys(self) -> str:
-        """Where the keys the license is bound to are kept, in words (docs/licensing.md)."""
-        from licensing.errors import LicensingError
-
-        try:
-            info = self._keys.describe()
-        except LicensingError as exc:
-            return f"unreadable: {exc}"
-        if info["form"] == "tpm":
-            pcrs = f", PCRs {', '.join(str(p) for p in info['pcrs'])}" if info["pcrs"] else ""
-            return f"sealed to the TPM at {info['tcti']}{pcrs}"
-        if info["form"] == "file":
-            return "owner-only files (no TPM; `codemoat license tpm bind` seals them to one)"
-        return "none yet (made with the activation request)"
 
     def activation_request(self, *, actor: Actor) -> str:
         text = self._service().request_activation()
@@ -144,3 +131,19 @@ def _duration(window: timedelta) -> str:
             count = seconds // size
             return f"{count} {unit}s" if count != 1 else unit
     return f"{seconds} seconds"
+
+
+def _device_keys(keys: DeviceKeyStore) -> str:
+    """Where the keys the license is bound to are kept, in words (docs/licensing.md)."""
+    from licensing.errors import LicensingError
+
+    try:
+        info = keys.describe()
+    except LicensingError as exc:
+        return f"unreadable: {exc}"
+    if info["form"] == "tpm":
+        pcrs = f", PCRs {', '.join(str(p) for p in info['pcrs'])}" if info["pcrs"] else ""
+        return f"sealed to the TPM at {info['tcti']}{pcrs}"
+    if info["form"] == "file":
+        return "owner-only files (no TPM; `codemoat license tpm bind` seals them to one)"
+    return "none yet (made with the activation request)"

@@ -75,7 +75,7 @@ def health_router(*, metrics_auth: str) -> APIRouter:
         "/metrics", dependencies=guard, summary="Prometheus metrics (an administrator's token by default)"
     )
     async def metrics(request: Request, services: ServicesDep) -> Response:
-        services.metrics.observe_readiness(await readiness(services), services.gate.serving_state().state)
+        services.metrics.observe_readiness(await readiness(services))
         payload, content_type = services.metrics.render()
         return Response(payload, media_type=content_type)
 
