@@ -31,7 +31,7 @@ TPM_EXTRA := $(shell pkg-config --exists tss2-esys 2>/dev/null && echo ,tpm)
 # cache: that one is keyed by the source alone and would hand back a build made with other CMAKE_ARGS.
 LLAMA_WHEELS := $(HOME)/.cache/codemoat/wheels/llama-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
 
-.PHONY: install models demo test lint clean-venv
+.PHONY: install models demo test lint bundle clean-venv
 
 install: $(STAMP)
 
@@ -65,6 +65,14 @@ demo: $(STAMP) $(if $(filter qwen2.5-coder-1.5b,$(MODEL)),$(QWEN_STAMP))
 # The suite runs on SmolLM2; the tests of the default code model use its packages too.
 test: $(STAMP) $(QWEN_STAMP)
 	$(PY) -m pytest -q
+
+# The offline bundle (packaging/bundle.py): dist/codemoat-<version>-<build>-<platform>.tar, its path printed last.
+# BUNDLE_MODELS picks the models inside; BUNDLE_ARGS passes more (--vendor DIR --passphrase-fd N for a release
+# signed with the vendor's key, --no-vsix, --build N).
+BUNDLE_MODELS ?= qwen2.5-coder-1.5b,smollm2-135m
+bundle: $(STAMP)
+	@$(PY) packaging/bundle.py --out dist --models $(BUNDLE_MODELS) --llama-wheels $(LLAMA_WHEELS) \
+		--llama-cmake-args '$(LLAMA_CMAKE_ARGS)' $(if $(TPM_EXTRA),--tpm) $(BUNDLE_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

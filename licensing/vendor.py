@@ -40,6 +40,7 @@ from licensing.keys import (
 )
 from licensing.lease import DEFAULT_LEASE_DAYS, LEASE_TYPE, lease_armor
 from licensing.license import LICENSE_LABEL, LICENSE_TYPE, License, parse_license
+from licensing.release import sign_release
 from licensing.sealed.format import DEFAULT_CHUNK_SIZE
 from licensing.sealed.seal import seal_model
 from licensing.state import DAY
@@ -335,6 +336,19 @@ class VendorKeyring:
         envelope = self._lease_envelope(license_.license_id, license_.device.kid, sequence, now, expires)
         self._set_sequence(license_.license_id, sequence)
         return lease_armor(envelope)
+
+    def sign_release(self, manifest: bytes, *, version: str, build: int, platform: str, now: int) -> str:
+        """The release signature over a bundle's checksum manifest (licensing.release)."""
+        return sign_release(
+            manifest,
+            version=version,
+            build=build,
+            platform=platform,
+            now=now,
+            issuer_key=self.issuer_key,
+            issuer_kid=self.issuer_kid,
+            issuer_cert=self.issuer_cert,
+        )
 
     def revoke(self, license_id: str) -> None:
         revoked = set(self._revoked())

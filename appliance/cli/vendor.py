@@ -166,6 +166,30 @@ def revoke_command(
     out.print(f"{license_id} revoked; leases issued from now on carry it", markup=False)
 
 
+@vendor_app.command("sign-release")
+def sign_release_command(
+    manifest: Path = typer.Argument(..., help="The bundle's checksum manifest (SHA256SUMS)."),
+    vendor: Path = VendorDir,
+    passphrase_fd: int | None = PassphraseFd,
+    version: str = typer.Option(..., "--version", help="The product version the bundle installs."),
+    build: int = typer.Option(
+        ..., "--build", min=0, help="Build number: later builds of a version are newer."
+    ),
+    platform: str = typer.Option(..., "--platform", help="The wheel platform, e.g. cp311-linux_x86_64."),
+    out_file: Path = typer.Option(..., "--out"),
+) -> None:
+    """Sign a bundle's checksum manifest with the issuer key; installers and `codemoat update` check it."""
+    text = keyring(vendor, passphrase_fd).sign_release(
+        read_text(manifest, "checksum manifest").encode(),
+        version=version,
+        build=build,
+        platform=platform,
+        now=_now(),
+    )
+    write_new(out_file, text)
+    out.print(f"release signature written to {out_file}", markup=False)
+
+
 @vendor_app.command("receipt")
 def receipt_command(
     receipt: Path = typer.Argument(..., help="A deactivation receipt."),
