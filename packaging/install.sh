@@ -93,6 +93,8 @@ if [[ -z $python ]]; then
   python=$(command -v "python$wanted" || command -v python3 || true)
 fi
 [[ -n $python && -x $(command -v "$python") ]] || die "no Python interpreter found (the bundle needs Python $wanted; pass --python PATH)"
+# The interpreter itself, not a shim (pyenv's) that resolves it per user: the virtual environment links to it.
+python=$("$python" -c 'import sys; print(sys.executable)')
 
 # The signature check needs `cryptography`: its wheels and the licensing package are unpacked where only this
 # check imports them (the archive's SHA-256 above is what vouches for them on a first install).
@@ -140,6 +142,9 @@ if [[ $make_user == yes ]] && ! id -u "$user" >/dev/null 2>&1; then
   useradd --system --user-group --home-dir "$data" --no-create-home --shell /usr/sbin/nologin \
     --comment "CodeMoat appliance" "$user"
   say "created the service user $user"
+fi
+if [[ $make_user == yes ]] && ! runuser -u "$user" -- "$target/bin/python" -c '' 2>/dev/null; then
+  die "the service user $user cannot run $python (it lies under a private directory); pass --python with an interpreter outside one, such as /usr/bin/python3.11"
 fi
 install -d -m 0700 "$data"
 # A bundle without the default code model serves the model it carries.

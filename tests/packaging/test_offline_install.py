@@ -1,0 +1,174 @@
+"""The offline bundle, as a customer site uses it: `make bundle` from this checkout, then packaging/install.sh
+and a served completion inside a network namespace with no network at all, with every name lookup and
+connection attempt of every Python process recorded (netaudit/sitecustomize.py) and none allowed but loopback.
+Then the ways a bundle can be altered on its way in, each refused before anything is installed.
+
+Needs root (for `unshare --net --mount` and the service user); CI runs it (CODEMOAT_REQUIRE_PACKAGING_TESTS=1)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+INSTALL = ROOT / "packaging" / "install.sh"
+
+_missing = (
+    "needs root"
+    if os.geteuid() != 0
+    else "needs unshare and ip"
+    if not (shutil.which("unshare") and shutil.which("ip"))
+    else ""
+)
+if _missing and os.environ.get("CODEMOAT_REQUIRE_PACKAGING_TESTS") == "1":
+    raise RuntimeError(f"the offline-install test must run here but {_missing}")
+pytestmark = [
+    pytest.mark.skipif(bool(_missing), reason=f"the offline-install test {_missing}"),
+    pytest.mark.timeout(1800),
+]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle as `make bundle` builds it (SmolLM2 only, no .vsix: the extension has its own tests)."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        ["make", "-s", "bundle", "BUNDLE_MODELS=smollm2-135m", f"BUNDLE_ARGS=--no-vsix --out {out}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    path = Path(built.stdout.strip().splitlines()[-1])  # the contract: the archive's path is the last line
+    assert path.parent == out and path.name.endswith(".tar") and path.is_file()
+    return path
+
+
+def test_the_bundle_installs_and_serves_with_no_network(archive: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "shop.py").write_text(
+        "def total_price(items):\n    return sum(item.price * item.quantity for item in items)\n"
+    )
+    work = tmp_path / "site"
+    work.mkdir()
+    site = subprocess.run(
+        ["unshare", "--net", "--mount", HERE / "offline_site.sh", INSTALL, archive, repo, work, HERE / "netaudit"],
+        capture_output=True, text=True, timeout=1500,
+    )  # fmt: skip
+    logs = {name: _tail(work / name) for name in ("install.log", "index.log", "serve.log")}
+    assert site.returncode == 0, f"{site.stderr[-2000:]}\n{logs}"
+
+    result = json.loads((work / "result.json").read_text())
+    assert result["status"] == 200, result
+    assert result["body"]["choices"][0]["text"].strip(), result
+    # The installer's contract: the CLI at DEST/bin/codemoat, printed last; the data directory the service user's.
+    assert (work / "install.out").read_text().strip().splitlines()[-1] == "/opt/codemoat/bin/codemoat"
+    assert (work / "data-dir").read_text().split() == ["700", "codemoat"]
+    doctor = json.loads((work / "doctor.json").read_text())
+    checks = {check["name"]: check for check in doctor["checks"]}
+    assert checks["models"]["ok"], checks["models"]  # the bundle without the default model serves its own
+    assert "signed by root-" in (work / "install.log").read_text()
+
+    attempts = [json.loads(line) for line in (work / "net-audit.jsonl").read_text().splitlines()]
+    outside = [a for a in attempts if not a["loopback"]]
+    assert not outside, outside
+    # The recorder saw the traffic there was (the client and the server on loopback): it was running.
+    assert any(a["event"] == "socket.connect" for a in attempts)
+    print(
+        f"offline install {result['install_s']:.0f} s, ready to serve {result['ready_s']:.0f} s after start"
+    )
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-1500:] if path.exists() else "(none)"
+
+
+def _rewrite(archive: Path, out: Path, edit) -> Path:
+    """A copy of the archive with `edit(name, data) -> data | None` applied to each file (None drops it)."""
+    with tarfile.open(archive) as source, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as target:
+        for member in source.getmembers():
+            data = source.extractfile(member).read() if member.isfile() else None
+            if data is not None:
+                data = edit(member.name.split("/", 1)[1], data)
+                if data is None:
+                    continue
+                member.size = len(data)
+            target.addfile(member, None if data is None else _stream(data))
+        return out
+
+
+def _stream(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)
+
+
+def _install(archive: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [INSTALL, archive, dest, "--no-user", *extra], capture_output=True, text=True, timeout=600
+    )
+
+
+def _edit_meta(name: str, data: bytes) -> bytes:
+    return data.replace(b'"build":', b'"build": 1, "was":') if name == "bundle.json" else data
+
+
+def test_an_edited_file_is_refused(archive: Path, tmp_path: Path) -> None:
+    tampered = _rewrite(archive, tmp_path / "edited.tar", _edit_meta)
+    refused = _install(tampered, tmp_path / "dest")
+    assert refused.returncode != 0 and "checksums do not match" in refused.stderr
+    assert not (tmp_path / "dest").exists()  # nothing was left behind
+
+
+def test_an_edited_manifest_is_refused_by_the_signature(archive: Path, tmp_path: Path) -> None:
+    meta = _edit_meta("bundle.json", _member(archive, "bundle.json"))
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "bundle.json":
+            return meta
+        if name == "SHA256SUMS":  # the manifest made to agree with the edit
+            lines = [
+                f"{hashlib.sha256(meta).hexdigest()}  bundle.json" if line.endswith("  bundle.json") else line
+                for line in data.decode().splitlines()
+            ]
+            return ("\n".join(lines) + "\n").encode()
+        return data
+
+    refused = _install(_rewrite(archive, tmp_path / "resummed.tar", edit), tmp_path / "dest")
+    assert refused.returncode != 0
+    assert "release signature refused" in refused.stderr and "altered" in refused.stderr
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_file_outside_the_manifest_is_refused(archive: Path, tmp_path: Path) -> None:
+    # A wheel slipped in beside the others, in no manifest.
+    with tarfile.open(archive) as source:
+        top = source.getmembers()[0].name.split("/")[0]
+    extra = _rewrite(archive, tmp_path / "extra.tar", lambda name, data: data)
+    with tarfile.open(extra, "a") as target:
+        info = tarfile.TarInfo(f"{top}/wheels/evil-1.0-py3-none-any.whl")
+        info.size = 3
+        target.addfile(info, _stream(b"pk!"))
+    refused = _install(extra, tmp_path / "dest")
+    assert refused.returncode != 0 and "files not in the checksum manifest: wheels/evil" in refused.stderr
+
+
+def test_a_bundle_from_a_vendor_the_operator_did_not_name_is_refused(archive: Path, tmp_path: Path) -> None:
+    from licensing.vendor import VendorKeyring
+
+    other = VendorKeyring.generate(tmp_path / "other", name="Someone else", now=1_700_000_000)
+    refused = _install(archive, tmp_path / "dest", "--trust", str(other.directory / "root.json"))
+    assert refused.returncode != 0 and "does not trust" in refused.stderr
+    assert not (tmp_path / "dest").exists()
+
+
+def _member(archive: Path, name: str) -> bytes:
+    with tarfile.open(archive) as source:
+        top = source.getmembers()[0].name.split("/")[0]
+        return source.extractfile(f"{top}/{name}").read()
