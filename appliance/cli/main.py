@@ -22,6 +22,7 @@ from appliance.cli import serve as serve_cli
 from appliance.cli import token as token_cli
 from appliance.cli import users as users_cli
 from appliance.cli import vendor as vendor_cli
+from appliance.cli import vllm as vllm_cli
 from appliance.config import load_settings
 from appliance.errors import ApplianceError
 from indexer.errors import IndexerError
@@ -70,6 +71,7 @@ vendor_cli.register(app)
 audit_cli.register(app)
 users_cli.register(app)
 doctor_cli.register(app)
+vllm_cli.register(app)
 
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)
 

@@ -98,11 +98,14 @@ def build_engine(
     else:
         owned = []
         if settings.kind == "vllm":
-            from appliance.engines.vllm_supervisor import VllmSupervisor
+            from appliance.engines.vllm_supervisor import VllmSupervisor, replica_urls
 
             model_id = settings.served_model_id()
-            supervisor = VllmSupervisor(settings.vllm, model_id=model_id, home=home, key_env=key_env)
-            urls, model, owned = supervisor.urls, model_id, [supervisor]
+            if settings.vllm.supervised_by == "systemd":  # codemoat-vllm@N.service runs replica N
+                urls, model = replica_urls(settings.vllm), model_id
+            else:
+                supervisor = VllmSupervisor(settings.vllm, model_id=model_id, home=home, key_env=key_env)
+                urls, model, owned = supervisor.urls, model_id, [supervisor]
             tokenizer = settings.tokenizer_path or (None if settings.vllm.sealed else settings.vllm.model_dir)
         else:
             if not settings.upstream_urls:

@@ -87,6 +87,11 @@ class VllmSettings(BaseModel):
     host: str = "127.0.0.1"
     base_port: int = Field(8100, ge=1, le=65535, description="Replica i listens on base_port + i.")
     enable_prefix_caching: bool = True
+    supervised_by: Literal["gateway", "systemd"] = Field(
+        "gateway",
+        description="Who starts the replicas: the gateway itself, or systemd units (codemoat-vllm@N.service, "
+        "running `codemoat vllm replica N`) that the gateway only routes to.",
+    )
     sealed: bool = Field(False, description="Weights are sealed: load them through the licensing plugin.")
     load_format: str = "codemoat-sealed"
     extra_args: list[str] = Field(default_factory=list)
@@ -97,6 +102,17 @@ class VllmSettings(BaseModel):
     restart_backoff_max_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(30.0, gt=0, description="Grace after SIGTERM before SIGKILL.")
     log_dir: Path | None = Field(None, description="Where process output goes (default <home>/logs).")
+
+    @model_validator(mode="after")
+    def _sealed_replicas_are_the_gateways(self) -> "VllmSettings":
+        # Each start of a sealed replica fetches the model key with a one-time token that only the gateway's key
+        # server issues, so a replica systemd starts on its own could not load the weights.
+        if self.sealed and self.supervised_by == "systemd":
+            raise ValueError(
+                'engine.vllm.sealed needs replicas the gateway starts (supervised_by = "gateway"): '
+                "each start fetches the model key from the gateway's key server"
+            )
+        return self
 
 
 class EngineSettings(BaseModel):

@@ -85,6 +85,10 @@ def gpu_share(settings: VllmSettings, replica: int) -> str | None:
     return ",".join(str(g) for g in settings.gpu_ids[replica * size : (replica + 1) * size])
 
 
+def replica_urls(settings: VllmSettings) -> list[str]:
+    return [f"http://{settings.host}:{settings.base_port + index}" for index in range(settings.replicas)]
+
+
 KeyEnv = Callable[[str, int], dict[str, str]]
 
 
@@ -123,7 +127,7 @@ class VllmSupervisor:
 
     @property
     def urls(self) -> list[str]:
-        return [f"http://{self.settings.host}:{r.port}" for r in self.replicas]
+        return replica_urls(self.settings)
 
     def start(self) -> None:
         if self._threads:

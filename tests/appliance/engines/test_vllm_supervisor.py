@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,17 @@ async def test_a_crashing_process_is_restarted_with_backoff(tmp_path: Path) -> N
     finally:
         await supervisor.aclose()
     assert (tmp_path / "vllm-replica-0.log").exists()
+
+
+def test_replicas_that_systemd_supervises_are_routed_to_and_not_started(tmp_path: Path) -> None:
+    from appliance.engines import EngineSettings, build_engine
+
+    settings = EngineSettings(
+        kind="vllm",
+        vllm=VllmSettings(model_dir=tmp_path / "m", replicas=2, base_port=9100, supervised_by="systemd"),
+    )
+    engine = build_engine(settings, tmp_path)
+    router = engine.inner
+    assert [state.engine.url for state in router.upstreams] == ["http://127.0.0.1:9100", "http://127.0.0.1:9101"]
+    time.sleep(0.5)  # a supervisor would have begun its first start (and its log) by now
+    assert not list(tmp_path.glob("logs/vllm-replica-*.log"))
