@@ -24,7 +24,9 @@ MANIFEST = b"0" * 64 + b"  wheels/a.whl\n" + b"1" * 64 + b"  bundle.json\n"
 def vendors(tmp_path_factory: pytest.TempPathFactory) -> tuple[VendorKeyring, VendorKeyring]:
     base = tmp_path_factory.mktemp("vendors")
     make = VendorKeyring.generate
-    return make(base / "ours", name="Vendor", now=NOW - 86400), make(base / "other", name="Other", now=NOW - 86400)
+    return make(base / "ours", name="Vendor", now=NOW - 86400), make(
+        base / "other", name="Other", now=NOW - 86400
+    )
 
 
 def _sign(vendor: VendorKeyring, manifest: bytes = MANIFEST, version: str = "1.2.0", build: int = 7) -> str:

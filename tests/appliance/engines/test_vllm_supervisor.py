@@ -100,6 +100,9 @@ def test_replicas_that_systemd_supervises_are_routed_to_and_not_started(tmp_path
     )
     engine = build_engine(settings, tmp_path)
     router = engine.inner
-    assert [state.engine.url for state in router.upstreams] == ["http://127.0.0.1:9100", "http://127.0.0.1:9101"]
+    assert [state.engine.url for state in router.upstreams] == [
+        "http://127.0.0.1:9100",
+        "http://127.0.0.1:9101",
+    ]
     time.sleep(0.5)  # a supervisor would have begun its first start (and its log) by now
     assert not list(tmp_path.glob("logs/vllm-replica-*.log"))
