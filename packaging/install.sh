@@ -182,7 +182,7 @@ if ((update)) && [[ -n $previous ]]; then
   # previous release in use.
   run_as=()
   [[ $make_user == yes && $EUID -eq 0 ]] && run_as=(runuser -u "$user" --)
-  CODEMOAT_HOME=$data "${run_as[@]}" "$target/bin/codemoat" update migrate \
+  CODEMOAT_HOME=$data "${run_as[@]}" "$target/bin/codemoat" update migrate --from "$(basename "$previous")" \
     || die "the new release could not migrate the database; $previous stays in use"
   ln -sfn "$previous" "$dest/previous.new" && mv -T "$dest/previous.new" "$dest/previous"
 fi

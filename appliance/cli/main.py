@@ -20,6 +20,7 @@ from appliance.cli import index as index_cli
 from appliance.cli import license as license_cli
 from appliance.cli import serve as serve_cli
 from appliance.cli import token as token_cli
+from appliance.cli import update as update_cli
 from appliance.cli import users as users_cli
 from appliance.cli import vendor as vendor_cli
 from appliance.cli import vllm as vllm_cli
@@ -72,6 +73,7 @@ audit_cli.register(app)
 users_cli.register(app)
 doctor_cli.register(app)
 vllm_cli.register(app)
+update_cli.register(app)
 
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)
 

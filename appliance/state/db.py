@@ -88,6 +88,19 @@ class Database:
                 self._storage_reason(exc) or f"cannot open the state database {self.describe()}: {exc.orig}"
             ) from None
 
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` with this code's migrations (an update's rollback)."""
+        from alembic import command
+
+        try:
+            with self.engine.begin() as connection:
+                command.downgrade(self._alembic_config(connection), revision)
+        except OperationalError as exc:
+            raise DatabaseError(
+                self._storage_reason(exc)
+                or f"cannot migrate the state database {self.describe()}: {exc.orig}"
+            ) from None
+
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
 

@@ -7,48 +7,17 @@ Needs root (for `unshare --net --mount` and the service user); CI runs it (CODEM
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import os
-import shutil
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
-import pytest
+from tests.packaging.bundles import INSTALL, as_root, member, resummed, rewrite
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-INSTALL = ROOT / "packaging" / "install.sh"
-
-_missing = (
-    "needs root"
-    if os.geteuid() != 0
-    else "needs unshare and ip"
-    if not (shutil.which("unshare") and shutil.which("ip"))
-    else ""
-)
-if _missing and os.environ.get("CODEMOAT_REQUIRE_PACKAGING_TESTS") == "1":
-    raise RuntimeError(f"the offline-install test must run here but {_missing}")
-pytestmark = [
-    pytest.mark.skipif(bool(_missing), reason=f"the offline-install test {_missing}"),
-    pytest.mark.timeout(1800),
-]
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundle as `make bundle` builds it (SmolLM2 only, no .vsix: the extension has its own tests)."""
-    out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run(
-        ["make", "-s", "bundle", "BUNDLE_MODELS=smollm2-135m", f"BUNDLE_ARGS=--no-vsix --out {out}"],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr[-3000:]
-    path = Path(built.stdout.strip().splitlines()[-1])  # the contract: the archive's path is the last line
-    assert path.parent == out and path.name.endswith(".tar") and path.is_file()
-    return path
+pytestmark = as_root
 
 
 def test_the_bundle_installs_and_serves_with_no_network(archive: Path, tmp_path: Path) -> None:
@@ -91,24 +60,6 @@ def _tail(path: Path) -> str:
     return path.read_text(errors="replace")[-1500:] if path.exists() else "(none)"
 
 
-def _rewrite(archive: Path, out: Path, edit) -> Path:
-    """A copy of the archive with `edit(name, data) -> data | None` applied to each file (None drops it)."""
-    with tarfile.open(archive) as source, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as target:
-        for member in source.getmembers():
-            data = source.extractfile(member).read() if member.isfile() else None
-            if data is not None:
-                data = edit(member.name.split("/", 1)[1], data)
-                if data is None:
-                    continue
-                member.size = len(data)
-            target.addfile(member, None if data is None else _stream(data))
-        return out
-
-
-def _stream(data: bytes) -> io.BytesIO:
-    return io.BytesIO(data)
-
-
 def _install(archive: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [INSTALL, archive, dest, "--no-user", *extra], capture_output=True, text=True, timeout=600
@@ -120,27 +71,22 @@ def _edit_meta(name: str, data: bytes) -> bytes:
 
 
 def test_an_edited_file_is_refused(archive: Path, tmp_path: Path) -> None:
-    tampered = _rewrite(archive, tmp_path / "edited.tar", _edit_meta)
+    tampered = rewrite(archive, tmp_path / "edited.tar", _edit_meta)
     refused = _install(tampered, tmp_path / "dest")
     assert refused.returncode != 0 and "checksums do not match" in refused.stderr
     assert not (tmp_path / "dest").exists()  # nothing was left behind
 
 
 def test_an_edited_manifest_is_refused_by_the_signature(archive: Path, tmp_path: Path) -> None:
-    meta = _edit_meta("bundle.json", _member(archive, "bundle.json"))
+    meta = _edit_meta("bundle.json", member(archive, "bundle.json"))
+
+    manifest = resummed(member(archive, "SHA256SUMS"), {"bundle.json": meta})  # made to agree with the edit
+    replaced = {"bundle.json": meta, "SHA256SUMS": manifest}
 
     def edit(name: str, data: bytes) -> bytes:
-        if name == "bundle.json":
-            return meta
-        if name == "SHA256SUMS":  # the manifest made to agree with the edit
-            lines = [
-                f"{hashlib.sha256(meta).hexdigest()}  bundle.json" if line.endswith("  bundle.json") else line
-                for line in data.decode().splitlines()
-            ]
-            return ("\n".join(lines) + "\n").encode()
-        return data
+        return replaced.get(name, data)
 
-    refused = _install(_rewrite(archive, tmp_path / "resummed.tar", edit), tmp_path / "dest")
+    refused = _install(rewrite(archive, tmp_path / "resummed.tar", edit), tmp_path / "dest")
     assert refused.returncode != 0
     assert "release signature refused" in refused.stderr and "altered" in refused.stderr
     assert not (tmp_path / "dest").exists()
@@ -150,11 +96,11 @@ def test_a_file_outside_the_manifest_is_refused(archive: Path, tmp_path: Path) -
     # A wheel slipped in beside the others, in no manifest.
     with tarfile.open(archive) as source:
         top = source.getmembers()[0].name.split("/")[0]
-    extra = _rewrite(archive, tmp_path / "extra.tar", lambda name, data: data)
+    extra = rewrite(archive, tmp_path / "extra.tar", lambda name, data: data)
     with tarfile.open(extra, "a") as target:
         info = tarfile.TarInfo(f"{top}/wheels/evil-1.0-py3-none-any.whl")
         info.size = 3
-        target.addfile(info, _stream(b"pk!"))
+        target.addfile(info, io.BytesIO(b"pk!"))
     refused = _install(extra, tmp_path / "dest")
     assert refused.returncode != 0 and "files not in the checksum manifest: wheels/evil" in refused.stderr
 
@@ -162,13 +108,7 @@ def test_a_file_outside_the_manifest_is_refused(archive: Path, tmp_path: Path) -
 def test_a_bundle_from_a_vendor_the_operator_did_not_name_is_refused(archive: Path, tmp_path: Path) -> None:
     from licensing.vendor import VendorKeyring
 
-    other = VendorKeyring.generate(tmp_path / "other", name="Someone else", now=1_700_000_000)
+    other = VendorKeyring.generate(tmp_path / "other", name="Someone else", now=int(time.time()))
     refused = _install(archive, tmp_path / "dest", "--trust", str(other.directory / "root.json"))
     assert refused.returncode != 0 and "does not trust" in refused.stderr
     assert not (tmp_path / "dest").exists()
-
-
-def _member(archive: Path, name: str) -> bytes:
-    with tarfile.open(archive) as source:
-        top = source.getmembers()[0].name.split("/")[0]
-        return source.extractfile(f"{top}/{name}").read()
