@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from appliance.cli import audit as audit_cli
+from appliance.cli import backup as backup_cli
 from appliance.cli import doctor as doctor_cli
 from appliance.cli import embedder as embedder_cli
 from appliance.cli import index as index_cli
@@ -74,6 +75,7 @@ users_cli.register(app)
 doctor_cli.register(app)
 vllm_cli.register(app)
 update_cli.register(app)
+backup_cli.register(app)
 
 _USER_ERRORS: tuple[type[Exception], ...] = (IndexerError, ApplianceError, LicensingError)
 
