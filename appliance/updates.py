@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.errors import ApplianceError, ConfigError
-from licensing.encoding import parse_json_object
 from licensing.errors import LicensingError
-from licensing.keys import TrustedRoot, TrustStore, _root_from
-from licensing.release import Release, newer, verify_release
+from licensing.keys import TrustStore
+from licensing.release import Release, load_root_file, newer, verify_release
 
 
 class UpdateError(ApplianceError):
@@ -75,12 +74,8 @@ def trust(prefix: Path, license_dir: Path) -> TrustStore:
     roots = store.roots()
     own = prefix / "current" / "share" / "codemoat" / "release-root.json"
     if own.is_file():
-        roots.append(_root_json(own))
+        roots.append(load_root_file(own))
     return TrustStore(roots, store.allow_operator_roots)
-
-
-def _root_json(path: Path) -> TrustedRoot:
-    return _root_from(parse_json_object(path.read_bytes(), str(path)), str(path))
 
 
 def read_bundle(archive: Path) -> tuple[str, dict[str, bytes]]:

@@ -93,7 +93,7 @@ def main() -> None:
     args.out.mkdir(parents=True)
     vendor = args.out / "vendor"
     subprocess.run(
-        [sys.executable, "-m", "appliance.cli.main", "vendor", "keygen", "--out", vendor, "--name", "Bench"],
+        [sys.executable, "-m", "appliance.cli.main", "vendor", "keygen", "--out", vendor, "--name", "Bench", "--no-passphrase"],
         check=True, capture_output=True,
     )  # fmt: skip
 

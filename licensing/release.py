@@ -25,7 +25,15 @@ from licensing.encoding import parse_json_object
 from licensing.errors import FormatError, LicensingError, SignatureError
 from licensing.keys import TrustedRoot, TrustStore, _root_from, verify_issued
 
-__all__ = ["RELEASE_LABEL", "Release", "sign_release", "verify_release", "install_trust", "newer"]
+__all__ = [
+    "RELEASE_LABEL",
+    "Release",
+    "sign_release",
+    "verify_release",
+    "install_trust",
+    "load_root_file",
+    "newer",
+]
 
 RELEASE_TYPE = "codemoat-release"
 RELEASE_LABEL = "RELEASE SIGNATURE"
@@ -105,10 +113,10 @@ def install_trust(bundled_root: Path | None, extra_roots: list[Path]) -> tuple[T
     that brings its own root proves only that it was not altered after signing, not who signed it."""
     pinned = TrustStore.load(None)
     roots: list[TrustedRoot] = pinned.roots()
-    roots += [_root_file(path) for path in extra_roots]
+    roots += [load_root_file(path) for path in extra_roots]
     warning = None
     if not roots and bundled_root is not None:
-        root = _root_file(bundled_root)
+        root = load_root_file(bundled_root)
         roots.append(root)
         warning = (
             f"development build: no vendor root is pinned, so the bundle's own root {root.kid} was trusted; "
@@ -117,7 +125,8 @@ def install_trust(bundled_root: Path | None, extra_roots: list[Path]) -> tuple[T
     return TrustStore(roots, pinned.allow_operator_roots), warning
 
 
-def _root_file(path: Path) -> TrustedRoot:
+def load_root_file(path: Path) -> TrustedRoot:
+    """A vendor root from its public `root.json`."""
     try:
         data = path.read_bytes()
     except OSError as exc:
