@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
+from bench.serving import free_port, wait_ready  # noqa: E402
 
 
 def timed(command: list[str | Path], **kwargs: object) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -51,9 +51,7 @@ def sizes(archive: Path) -> Counter[str]:
 
 def first_answer(prefix: Path, env: dict[str, str]) -> float:
     """Seconds from `codemoat serve` to its first completion."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     token = subprocess.run(
         [prefix / "bin" / "codemoat", "token", "create", f"bench-{port}", "--admin"],
         env=env, capture_output=True, text=True, check=True,
@@ -66,13 +64,7 @@ def first_answer(prefix: Path, env: dict[str, str]) -> float:
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
         auth = {"Authorization": f"Bearer {token}"}
-        while True:
-            try:
-                if client.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.25)
+        wait_ready(client, server)
         model = client.get("/v1/models", headers=auth).json()["data"][0]["id"]
         body = {"model": model, "prompt": "def add(a, b):\n    return", "max_tokens": 8}
         assert client.post("/v1/completions", headers=auth, json=body).status_code == 200

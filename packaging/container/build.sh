@@ -23,12 +23,12 @@ version=$(cut -d- -f2 <<<"$name")
 tag=${tag:-codemoat-gateway:$version}
 
 if [[ -z $rootfs ]]; then
-  rootfs=$(dirname "$bundle")/rootfs-debian12-python3.11.tar
+  rootfs=$(dirname "$bundle")/rootfs-debian12-python3.11-libgomp1.tar
   if [[ ! -f $rootfs ]]; then
     root=$(mktemp -d)
     trap 'rm -rf "$root"' EXIT
     echo "build: making the root file system (debootstrap, once)" >&2
-    debootstrap --variant=minbase --include=python3.11,python3.11-venv,python3-distutils bookworm "$root" "$mirror" >/dev/null
+    debootstrap --variant=minbase --include=python3.11,python3.11-venv,python3-distutils,libgomp1 bookworm "$root" "$mirror" >/dev/null
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     tar -C "$root" -cf "$rootfs.partial" .
     mv "$rootfs.partial" "$rootfs"
@@ -39,6 +39,7 @@ context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 ln "$bundle" "$context/bundle.tar" 2>/dev/null || cp "$bundle" "$context/bundle.tar"
 ln "$(realpath "$rootfs")" "$context/rootfs.tar" 2>/dev/null || cp "$rootfs" "$context/rootfs.tar"
-# chroot isolation: the build runs where no container runtime or cgroup delegation is available.
-buildah bud --isolation chroot --squash --network none -f "$here/Containerfile" -t "$tag" "$context" >&2
+# chroot isolation works where no container runtime or cgroup delegation is available, but it can only share the
+# host's network; so the whole build runs in a new, empty network namespace: nothing in it reaches a registry.
+unshare --net buildah bud --isolation chroot --squash -f "$here/Containerfile" -t "$tag" "$context" >&2
 echo "$tag"

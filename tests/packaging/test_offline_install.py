@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import subprocess
 import tarfile
 import time
@@ -112,3 +114,23 @@ def test_a_bundle_from_a_vendor_the_operator_did_not_name_is_refused(archive: Pa
     refused = _install(archive, tmp_path / "dest", "--trust", str(other.directory / "root.json"))
     assert refused.returncode != 0 and "does not trust" in refused.stderr
     assert not (tmp_path / "dest").exists()
+
+
+def test_a_system_without_a_library_the_wheels_need_is_refused(archive: Path, tmp_path: Path) -> None:
+    # A minimal Debian root has no libgomp, which llama.cpp links to. Here it is hidden in a private mount
+    # namespace by an overlay whose upper layer holds whiteouts (0:0 character devices) for its two names.
+    libs, upper, work = Path("/usr/lib/x86_64-linux-gnu"), tmp_path / "upper", tmp_path / "work"
+    upper.mkdir(), work.mkdir()
+    for name in ("libgomp.so.1", "libgomp.so.1.0.0"):
+        os.mknod(upper / name, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+    dest = tmp_path / "dest"
+    script = (
+        f"mount -t overlay overlay -o lowerdir={libs},upperdir={upper},workdir={work} {libs} && "
+        f"exec {INSTALL} {archive} {dest} --no-user --python /usr/bin/python3.11"
+    )
+    refused = subprocess.run(
+        ["unshare", "--mount", "bash", "-c", script], capture_output=True, text=True, timeout=900
+    )
+    assert refused.returncode != 0
+    assert "lacks the shared libraries libgomp.so.1 " in refused.stderr and "libgomp1" in refused.stderr
+    assert not dest.exists()
