@@ -131,6 +131,26 @@ def check(archive: Path, prefix: Path, license_dir: Path, *, force: bool) -> tup
     return release, installed, downgrade
 
 
+def installed_already(archive: Path, prefix: Path, release: Release) -> Installed | None:
+    """The bundle's release when it is installed beside the current one already (a rollback left it there) and
+    from this very bundle (the same signed manifest): applying it again switches back to it, a roll forward."""
+    directory = prefix / "versions" / f"{release.version}-{release.build}"
+    if not directory.is_dir():
+        return None
+    try:
+        same = (directory / "share" / "codemoat" / "SHA256SUMS").read_bytes() == read_bundle(archive)[1][
+            "SHA256SUMS"
+        ]
+    except OSError:
+        same = False
+    if not same:
+        raise UpdateError(
+            f"{directory} holds release {release.version} build {release.build} from another bundle; "
+            "remove that directory to install this one"
+        )
+    return Installed.at(directory)
+
+
 def install(archive: Path, prefix: Path, data: Path) -> None:
     """Run the bundle's install.sh --update: it verifies the bundle again, installs beside the current release,
     has the new release migrate the database, and switches `current` (or changes nothing when it fails)."""

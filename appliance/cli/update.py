@@ -16,6 +16,7 @@ from appliance.updates import (
     check,
     current,
     install,
+    installed_already,
     prefix_of,
     read_migration_record,
     switch,
@@ -50,7 +51,17 @@ def apply_command(
                 installed=installed.name,
                 forced=True,
             )
-    install(bundle.resolve(), where, Path(settings.home))
+    again = installed_already(bundle.resolve(), where, release)
+    if again is None:
+        install(bundle.resolve(), where, Path(settings.home))
+    else:
+        # The release is on disk, checked when it was installed: it migrates the database, then becomes current.
+        _as_data_owner(
+            settings.home,
+            [str(again.directory / "bin" / "codemoat"), "update", "migrate", "--from", installed.name],
+            failed="the release could not migrate the database; the current release stays",
+        )
+        switch(where, again.directory, installed.directory)
     now = current(where)
     print(
         f"current release: {now.name} (previous: {installed.name}; `codemoat update rollback` returns to it)"
@@ -128,15 +139,17 @@ def migrate_command(
     print(f"database at revision {db.current_revision()} (was {before})")
 
 
-def _as_data_owner(home: Path, command: list[str]) -> None:
-    """Run `command` as the owner of the data directory (root rolls back; the service user owns the files)."""
+def _as_data_owner(
+    home: Path,
+    command: list[str],
+    failed: str = "the database could not be taken back to the previous release's schema; nothing was switched",
+) -> None:
+    """Run `command` as the owner of the data directory (root runs updates; the service user owns the files)."""
     owner = Path(home).stat().st_uid
     user = owner if os.geteuid() == 0 and owner != 0 else None
     done = subprocess.run(command, user=user, env={**os.environ, "CODEMOAT_HOME": str(home)})
     if done.returncode != 0:
-        raise UpdateError(
-            "the database could not be taken back to the previous release's schema; nothing was switched"
-        )
+        raise UpdateError(failed)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,14 +45,12 @@ def _status(prefix: Path) -> list[str]:
 def test_an_update_applies_keeps_the_data_and_rolls_back(site: Path, archive: Path, vendor_dir: Path) -> None:
     platform = json.loads((site / "current" / "share" / "codemoat" / "bundle.json").read_text())["platform"]
     update = release(archive, archive.with_name("update-101.tar"), vendor_dir, build=101)
+    updated = [f"current: 0.1.0 build 101 ({platform})", f"previous: 0.1.0 build 100 ({platform})"]
     started = time.monotonic()
     applied = _codemoat(site, "update", "apply", str(update))
     apply_s = time.monotonic() - started
     assert applied.returncode == 0, applied.stderr[-3000:]
-    assert _status(site) == [
-        f"current: 0.1.0 build 101 ({platform})",
-        f"previous: 0.1.0 build 100 ({platform})",
-    ]
+    assert _status(site) == updated
     tokens = _codemoat(site, "token", "list")
     assert "alice" in tokens.stdout, tokens.stderr
     log = _codemoat(site, "audit", "list")
@@ -67,7 +65,33 @@ def test_an_update_applies_keeps_the_data_and_rolls_back(site: Path, archive: Pa
     assert _status(site)[0] == f"current: 0.1.0 build 100 ({platform})"
     assert "alice" in _codemoat(site, "token", "list").stdout
     assert "update.rollback" in _codemoat(site, "audit", "list").stdout
-    print(f"update apply {apply_s:.0f} s, rollback {rollback_s:.1f} s")
+
+    # Applying the same bundle again rolls forward to the release left on disk, migrating first.
+    started = time.monotonic()
+    again = _codemoat(site, "update", "apply", str(update))
+    forward_s = time.monotonic() - started
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _status(site) == updated
+    assert "alice" in _codemoat(site, "token", "list").stdout
+    assert _codemoat(site, "audit", "verify").returncode == 0
+    assert _codemoat(site, "update", "rollback").returncode == 0
+    assert _status(site)[0] == f"current: 0.1.0 build 100 ({platform})"
+    print(f"update apply {apply_s:.0f} s, rollback {rollback_s:.1f} s, roll forward {forward_s:.1f} s")
+
+
+def test_a_release_on_disk_from_another_bundle_is_not_switched_to(
+    site: Path, archive: Path, vendor_dir: Path, tmp_path: Path
+) -> None:
+    before = _status(site)
+    occupied = site / "versions" / "0.1.0-700"
+    occupied.mkdir()
+    try:
+        other = release(archive, tmp_path / "update-700.tar", vendor_dir, build=700)
+        refused = _codemoat(site, "update", "apply", str(other))
+        assert refused.returncode == 3 and "from another bundle" in refused.stderr, refused.stderr
+        assert _status(site) == before
+    finally:
+        occupied.rmdir()
 
 
 def test_an_older_release_is_refused_unless_forced(site: Path, archive: Path, vendor_dir: Path) -> None:
