@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _python,
         _torch,
         _models,
+        _engine_library,
         _index,
         _embedder,
         _database,
@@ -109,6 +111,24 @@ def _models(settings: Settings) -> tuple[bool, str]:
             ok = False
             lines.append(f"{role}: {exc}")
     return ok, "; ".join(dict.fromkeys(lines))
+
+
+def _engine_library(settings: Settings) -> tuple[bool, str]:
+    # llama.cpp's native library links to system libraries (libgomp, libstdc++): one missing shows only when the
+    # model first loads, as a server that never becomes ready, so the doctor loads the library itself.
+    kinds = {settings.engine.for_role(role).kind for role in ("completion", "chat")}
+    if "llama_cpp" not in kinds:
+        return True, "no role runs llama.cpp in this process"
+    # In a fresh interpreter: this one has imported torch, whose own OpenMP runtime would satisfy the link.
+    probe = "import llama_cpp; print(llama_cpp.__version__)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, (
+            f"llama.cpp's native library does not load ({reason}); install the system library it names "
+            "(Debian: apt install libgomp1 for libgomp.so.1)"
+        )
+    return True, f"llama.cpp {done.stdout.strip()}: its native library loads"
 
 
 def _index(settings: Settings) -> tuple[bool, str]:

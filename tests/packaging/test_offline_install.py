@@ -46,6 +46,7 @@ def test_the_bundle_installs_and_serves_with_no_network(archive: Path, tmp_path:
     doctor = json.loads((work / "doctor.json").read_text())
     checks = {check["name"]: check for check in doctor["checks"]}
     assert checks["models"]["ok"], checks["models"]  # the bundle without the default model serves its own
+    assert checks["engine library"]["ok"], checks["engine library"]
     assert "signed by root-" in (work / "install.log").read_text()
 
     attempts = [json.loads(line) for line in (work / "net-audit.jsonl").read_text().splitlines()]

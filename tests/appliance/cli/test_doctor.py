@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
 from pathlib import Path
 
-from tests.appliance.cli.test_cli_output import codemoat
+import pytest
+
+from tests.appliance.cli.test_cli_output import VENV_BIN, codemoat
 
 CHECKS = [
     "versions",
     "python",
     "torch",
     "models",
+    "engine library",
     "index",
     "embedder",
     "database",
@@ -54,3 +60,29 @@ def test_it_reports_what_is_there_and_fails_with_what_to_do(tmp_path: Path) -> N
     assert failed.returncode == 1
     line = next(line for line in failed.stdout.splitlines() if line.startswith("FAIL  models: "))
     assert "gone.gguf does not exist" in line
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="hiding a system library needs a private mount namespace (root)"
+)
+def test_a_system_library_llama_cpp_needs_is_named_when_missing(tmp_path: Path) -> None:
+    # libgomp hidden behind an overlay whose upper layer holds whiteouts for its names, as on a minimal root.
+    libs, upper, work = Path("/usr/lib/x86_64-linux-gnu"), tmp_path / "upper", tmp_path / "work"
+    upper.mkdir(), work.mkdir()
+    for name in ("libgomp.so.1", "libgomp.so.1.0.0"):
+        os.mknod(upper / name, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+    env = {**os.environ, "CODEMOAT_HOME": str(tmp_path / "home"), "CODEMOAT_ENGINE__KIND": "llama_cpp"}
+    script = (
+        f"mount -t overlay overlay -o lowerdir={libs},upperdir={upper},workdir={work} {libs} && "
+        f"exec {VENV_BIN / 'codemoat'} doctor --json"
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "bash", "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    check = {c["name"]: c for c in json.loads(done.stdout)["checks"]}["engine library"]
+    assert (
+        check["ok"] is False
+        and "libgomp.so.1" in check["detail"]
+        and "apt install libgomp1" in check["detail"]
+    )
